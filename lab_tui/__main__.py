@@ -1,0 +1,3 @@
+from lab_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Headless subcommands; each module has `configure(parser)` and `run(args) -> int`."""

@@ -1,0 +1,1 @@
+"""Skills and their seed examples: reading, writing and linting them."""

@@ -1,0 +1,1 @@
+"""The Textual app: a thin layer over the core (seeds, pipeline, store)."""
