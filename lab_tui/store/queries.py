@@ -1,0 +1,188 @@
+"""Read-side questions about runs and pairs, shared by the CLI, the report and the panes.
+
+Nothing here writes: the engine and the review code own the writes. A run row whose status says
+"running" may belong to a process that was killed, so its status as shown is worked out from its
+pid (`display_status`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import sqlite_utils
+
+from lab_tui.store.db import open_db
+
+INTERRUPTED = "interrupted"
+REVIEW_STATUSES = ("pending", "accepted", "rejected", "skipped")
+OUTCOMES = ("kept", "filtered")
+
+
+class UnknownRunError(LookupError):
+    """No run has this id; the message says so in words a CLI can print as is."""
+
+    def __init__(self, run_id: str):
+        super().__init__(f"no run with id {run_id!r} in this database (lab-tui runs lists them)")
+        self.run_id = run_id
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists on this host (signal 0 checks without sending)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def display_status(status: str, pid: int | None) -> str:
+    """The run's status as a user should read it: a "running" run with no live process was interrupted."""
+    if status == "running" and not pid_alive(pid):
+        return INTERRUPTED
+    return status
+
+
+def _loads(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def skill_name(skill_path: str | None, skill_snapshot: str | dict | None) -> str:
+    """A short name for a run's skill: the folder of a qna.yaml (the taxonomy convention), else the file stem."""
+    if skill_path:
+        path = Path(skill_path)
+        if path.name == "qna.yaml" and path.parent.name:
+            return path.parent.name
+        return path.stem
+    snapshot = skill_snapshot if isinstance(skill_snapshot, dict) else _loads(skill_snapshot)
+    description = " ".join(str(snapshot.get("task_description") or "").split())
+    return description[:40] or "?"
+
+
+def teacher_model(teacher: str | dict | None) -> str:
+    """Only the model name of a run's teacher profile; nothing else of it leaves the store."""
+    profile = teacher if isinstance(teacher, dict) else _loads(teacher)
+    return str(profile.get("model") or "")
+
+
+def get_run(db: sqlite_utils.Database, run_id: str) -> dict:
+    """The run row as a dict, with `display_status` added; raises UnknownRunError."""
+    row = db.execute("SELECT * FROM runs WHERE id = ?", [run_id]).fetchone()
+    if row is None:
+        raise UnknownRunError(run_id)
+    columns = [column[0] for column in db.execute("SELECT * FROM runs LIMIT 0").description]
+    run = dict(zip(columns, row))
+    run["display_status"] = display_status(run["status"], run["pid"])
+    return run
+
+
+_RUNS_SQL = """
+SELECT r.id, r.created_at, r.finished_at, r.status, r.pid, r.skill_path, r.skill_snapshot, r.teacher,
+    (SELECT count(*) FROM pairs p WHERE p.run_id = r.id AND p.outcome = 'kept') AS pairs_kept,
+    (SELECT count(*) FROM pairs p WHERE p.run_id = r.id AND p.status = 'accepted') AS accepted,
+    (SELECT count(*) FROM rows w WHERE w.run_id = r.id AND w.status = 'failed') AS failed_rows
+FROM runs r
+ORDER BY r.created_at DESC, r.rowid DESC
+"""
+
+
+def list_runs(db: sqlite_utils.Database) -> list[dict]:
+    """Every run, newest first, with its totals: pairs kept, pairs accepted, failed rows."""
+    runs = []
+    for (run_id, created, finished, status, pid, skill_path, snapshot, teacher, kept, accepted, failed) in db.execute(
+        _RUNS_SQL
+    ).fetchall():
+        runs.append(
+            {
+                "id": run_id,
+                "created_at": created,
+                "finished_at": finished,
+                "status": status,
+                "display_status": display_status(status, pid),
+                "pid": pid,
+                "skill": skill_name(skill_path, snapshot),
+                "model": teacher_model(teacher),
+                "pairs_kept": kept,
+                "accepted": accepted,
+                "failed_rows": failed,
+            }
+        )
+    return runs
+
+
+def pair_counts(db: sqlite_utils.Database, run_id: str | None = None, outcome: str | None = "kept") -> dict[str, int]:
+    """Pairs per review status (every status present, zero when none), for one run or all."""
+    where, params = _pair_filter(run_id=run_id, outcome=outcome)
+    counts = dict.fromkeys(REVIEW_STATUSES, 0)
+    for status, count in db.execute(f"SELECT status, count(*) FROM pairs {where} GROUP BY status", params):
+        counts[status] = count
+    return counts
+
+
+def _pair_filter(
+    run_id: str | None = None,
+    outcome: str | tuple[str, ...] | None = None,
+    status: str | tuple[str, ...] | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list = []
+    if run_id is not None:
+        clauses.append("run_id = ?")
+        params.append(run_id)
+    for column, value in (("outcome", outcome), ("status", status)):
+        if value is None:
+            continue
+        values = (value,) if isinstance(value, str) else tuple(value)
+        clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+        params.extend(values)
+    if min_score is not None:
+        clauses.append("pair_score >= ?")
+        params.append(min_score)
+    if max_score is not None:
+        clauses.append("pair_score <= ?")
+        params.append(max_score)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def pairs(
+    db: sqlite_utils.Database,
+    run_id: str | None = None,
+    outcome: str | tuple[str, ...] | None = None,
+    status: str | tuple[str, ...] | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict]:
+    """Pairs matching every given filter (None = any), in the order the engine made them."""
+    where, params = _pair_filter(run_id, outcome, status, min_score, max_score)
+    sql = f"SELECT * FROM pairs {where} ORDER BY created_at, rowid"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    cursor = db.execute(sql, params)
+    columns = [column[0] for column in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def open_existing_db(path: str | Path) -> sqlite_utils.Database | None:
+    """Open the database for reading, or None when the file does not exist.
+
+    Read-only commands must not create an empty database at a mistyped path.
+    """
+    return open_db(path) if Path(path).is_file() else None

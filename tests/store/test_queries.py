@@ -1,0 +1,88 @@
+"""Run listing and pair queries on hand-built databases."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from lab_tui.cli import main
+from lab_tui.store import queries
+
+
+def test_list_runs_newest_first_with_totals(builder):
+    builder.run("old")
+    builder.run("new", skill_path="/tmp/other-skill.yaml")
+    builder.pair("new", "p1", status="accepted")
+    builder.pair("new", "p2")
+    builder.pair("new", "p3", outcome="filtered", status="accepted")
+    builder.row("new", "r1", "gen_contexts", status="failed", reason="missing tag")
+    builder.row("new", "r2", "gen_contexts", status="ok")
+    runs = queries.list_runs(builder.db)
+    assert [run["id"] for run in runs] == ["new", "old"]
+    new = runs[0]
+    assert (new["pairs_kept"], new["accepted"], new["failed_rows"]) == (2, 2, 1)
+    assert new["skill"] == "other-skill"
+    assert runs[1]["skill"] == "quarterly_email"
+    assert new["model"] == "openai/teacher-x"
+    assert (runs[1]["pairs_kept"], runs[1]["accepted"], runs[1]["failed_rows"]) == (0, 0, 0)
+
+
+def test_running_run_with_dead_pid_is_interrupted(builder, dead_pid):
+    builder.run("dead", status="running", pid=dead_pid)
+    builder.run("alive", status="running", pid=os.getpid())
+    builder.run("done", status="completed", pid=dead_pid)
+    status = {run["id"]: run["display_status"] for run in queries.list_runs(builder.db)}
+    assert status == {"dead": "interrupted", "alive": "running", "done": "completed"}
+    assert queries.get_run(builder.db, "dead")["display_status"] == "interrupted"
+
+
+def test_get_run_unknown_raises(builder):
+    builder.run("r1")
+    with pytest.raises(queries.UnknownRunError, match="nope"):
+        queries.get_run(builder.db, "nope")
+
+
+def test_pairs_filters_by_run_outcome_status_and_score(builder):
+    builder.run("a")
+    builder.run("b")
+    builder.pair("a", "a1", status="accepted", pair_score=3.0)
+    builder.pair("a", "a2", status="rejected", pair_score=2.0)
+    builder.pair("a", "a3", outcome="filtered", pair_score=1.0)
+    builder.pair("b", "b1", status="accepted")
+    ids = lambda rows: [row["id"] for row in rows]  # noqa: E731
+    assert ids(queries.pairs(builder.db, run_id="a")) == ["a1", "a2", "a3"]
+    assert ids(queries.pairs(builder.db, status="accepted")) == ["a1", "b1"]
+    assert ids(queries.pairs(builder.db, run_id="a", outcome="kept")) == ["a1", "a2"]
+    assert ids(queries.pairs(builder.db, run_id="a", min_score=2.0)) == ["a1", "a2"]
+    assert ids(queries.pairs(builder.db, run_id="a", max_score=2.0)) == ["a2", "a3"]
+    assert ids(queries.pairs(builder.db, run_id="a", status=("accepted", "pending"))) == ["a1", "a3"]
+    assert ids(queries.pairs(builder.db, run_id="a", limit=1, offset=1)) == ["a2"]
+    assert queries.pair_counts(builder.db, "a") == {"pending": 0, "accepted": 1, "rejected": 1, "skipped": 0}
+
+
+def test_runs_command_text_shows_interrupted_hint(builder, dead_pid, capsys):
+    builder.run("r-dead", status="running", pid=dead_pid)
+    builder.run("r-done")
+    assert main(["runs", "--db", str(builder.path)]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted (resume with lab-tui run --resume r-dead)" in out
+    assert out.index("r-done") < out.index("r-dead")
+    assert "SECRET_VAR" not in out
+
+
+def test_runs_command_json(builder, capsys):
+    builder.run("r1")
+    builder.pair("r1", "p1", status="accepted")
+    assert main(["runs", "--db", str(builder.path), "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert runs[0]["id"] == "r1"
+    assert (runs[0]["pairs_kept"], runs[0]["accepted"], runs[0]["status_label"]) == (1, 1, "completed")
+
+
+def test_runs_command_without_database_does_not_create_one(tmp_path, capsys):
+    path = tmp_path / "missing.db"
+    assert main(["runs", "--db", str(path)]) == 0
+    assert "No runs yet" in capsys.readouterr().out
+    assert not path.exists()
