@@ -80,11 +80,11 @@ def teacher_model(teacher: str | dict | None) -> str:
 
 def get_run(db: sqlite_utils.Database, run_id: str) -> dict:
     """The run row as a dict, with `display_status` added; raises UnknownRunError."""
-    row = db.execute("SELECT * FROM runs WHERE id = ?", [run_id]).fetchone()
+    cursor = db.execute("SELECT * FROM runs WHERE id = ?", [run_id])
+    row = cursor.fetchone()
     if row is None:
         raise UnknownRunError(run_id)
-    columns = [column[0] for column in db.execute("SELECT * FROM runs LIMIT 0").description]
-    run = dict(zip(columns, row))
+    run = dict(zip([column[0] for column in cursor.description], row))
     run["display_status"] = display_status(run["status"], run["pid"])
     return run
 
