@@ -22,9 +22,11 @@ class SeedExample:
     context: str | None = None
     extra: dict = field(default_factory=dict)
     """Keys the file had that lab-tui does not edit, kept so a save loses nothing."""
+    key_order: list[str] = field(default_factory=list)
+    """Key order as read, so a save does not reorder a contributor's example."""
 
     def copy(self) -> "SeedExample":
-        return SeedExample(self.question, self.answer, self.context, dict(self.extra))
+        return SeedExample(self.question, self.answer, self.context, dict(self.extra), list(self.key_order))
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Skill:
     """Top-level keys lab-tui does not edit (kept, and reported by the linter if unknown)."""
     key_order: list[str] = field(default_factory=list)
     """Top-level key order as read, so a round trip does not reorder a contributor's file."""
+    source_text: str | None = field(default=None, repr=False)
+    """The text the skill was read from: saving edits it in place instead of re-dumping it."""
 
     @property
     def grounded(self) -> bool:

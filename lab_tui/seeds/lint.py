@@ -1,0 +1,83 @@
+"""Lint a skill: InstructLab's schema and yamllint rules first, then the seed quality rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lab_tui.seeds.io import dump_skill, load_skill, parse_skill_text
+from lab_tui.seeds.model import Finding, Skill
+from lab_tui.seeds.quality import DEFAULT_TOKEN_LIMIT, quality_findings
+from lab_tui.seeds.schema import schema_findings, yamllint_findings
+from lab_tui.seeds.yamlio import LoadResult, node_lines
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def _locator(lines: dict[tuple, int], skill: Skill):
+    """Map (example, field) to a file line, from the YAML node tree or the JSONL line number."""
+    if skill.format == "jsonl":
+        line_of_example = [i + 1 for i, line in enumerate((skill.source_text or "").splitlines()) if line.strip()]
+
+        def locate(example, field):
+            return line_of_example[example] if example is not None and example < len(line_of_example) else None
+        return locate
+
+    def locate(example, field):
+        if example is None:
+            return lines.get((field,)) if field else None
+        return lines.get(("seed_examples", example, field)) or lines.get(("seed_examples", example))
+    return locate
+
+
+def _example_at_line(lines: dict[tuple, int]):
+    """Which example and field a line falls in, for yamllint's line-only problems."""
+    starts = sorted((line, path) for path, line in lines.items())
+
+    def find(line: int):
+        example = field = None
+        for start, path in starts:
+            if start > line:
+                break
+            if len(path) >= 2 and path[0] == "seed_examples" and isinstance(path[1], int):
+                example = path[1]
+                field = path[2] if len(path) > 2 and isinstance(path[2], str) else None
+            elif len(path) == 1:
+                example, field = None, path[0]
+        return example, field
+    return find
+
+
+def lint_loaded(result: LoadResult, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
+    findings = list(result.findings)
+    skill = result.skill
+    if skill is None:
+        return findings
+    lines = node_lines(result.text) if skill.format == "qna_yaml" and result.text else {}
+    if skill.format == "qna_yaml":
+        if skill.version != 3:
+            findings.append(Finding("schema/old-version", "warning",
+                                    f"This file uses {'the first format (no version key)' if skill.version is None else f'version {skill.version}'}; "
+                                    "the taxonomy now requires version 3. Upgrade it (nothing else changes).",
+                                    line=lines.get(("version",), 1), fix="upgrade-to-v3"))
+        findings.extend(schema_findings(result.contents, lines))
+        if skill.version is not None:  # InstructLab runs no yamllint on the first format
+            findings.extend(yamllint_findings(result.text, _example_at_line(lines)))
+    findings.extend(quality_findings(skill, _locator(lines, skill), token_limit))
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.line or 0, f.rule))
+
+
+def lint_text(text: str, path: Path | str | None = None, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
+    return lint_loaded(parse_skill_text(text, path), token_limit)
+
+
+def lint_skill(skill: Skill, text: str | None = None, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
+    """Lint a skill as it would be saved, so lines match the file the user will get."""
+    text = dump_skill(skill) if text is None else text
+    result = parse_skill_text(text, skill.path if skill.format == "qna_yaml" else Path("skill.jsonl"))
+    if result.skill is not None:
+        result.skill.version = skill.version
+    return lint_loaded(result, token_limit)
+
+
+def lint_path(path: Path | str, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
+    return lint_loaded(load_skill(path), token_limit)

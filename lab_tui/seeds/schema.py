@@ -1,0 +1,126 @@
+"""InstructLab's own checks, run in-process: its JSON schemas and its yamllint rules.
+
+`TaxonomyParser` is not used: it shells out for every error's line number and raises on real
+files. The schemas come from the `instructlab-schema` package, validated with jsonschema; lines
+come from the YAML node tree. Strict mode (as `ilab taxonomy diff` uses) makes every yamllint
+warning an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from lab_tui.seeds.model import Finding
+
+YAMLLINT_CONFIG = "{extends: relaxed, rules: {line-length: disable}}"
+"""The configuration InstructLab's validator runs yamllint with."""
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(version: int):
+    from instructlab.schema import schema_base
+    from jsonschema.validators import validator_for
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    folder = schema_base() / f"v{version}"
+
+    def retrieve(uri: str):
+        return Resource.from_contents(json.loads((folder / uri).read_text(encoding="utf-8")),
+                                      default_specification=DRAFT202012)
+
+    schema = json.loads((folder / "compositional_skills.json").read_text(encoding="utf-8"))
+    return validator_for(schema)(schema, registry=Registry(retrieve=retrieve))
+
+
+def _version_of(contents: dict) -> int:
+    value = contents.get("version", 1)
+    if isinstance(value, bool):
+        return 1
+    try:
+        return max(1, min(3, int(value)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _plain_message(error, examples: list) -> str:
+    path = list(error.absolute_path)
+    where = " → ".join(str(p + 1) if isinstance(p, int) else p for p in path) or "the file"
+    validator = error.validator
+    if validator == "minItems":
+        return f"A skill needs at least {error.validator_value} seed examples; this one has {len(error.instance)}."
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"`{missing}` is required here ({where})."
+    if validator == "uniqueItems":
+        return "Two seed examples are exactly the same; each example must be different."
+    if validator == "unevaluatedProperties":
+        return f"Unknown key in {where}: {error.message.split('(')[-1].rstrip(')')}."
+    if validator == "type" and error.validator_value == "string":
+        return (f"{where} must be text, but YAML read {error.instance!r} as a {type(error.instance).__name__}; "
+                "put it in quotes.")
+    if validator == "minLength":
+        return f"{where} is empty."
+    if validator == "const":
+        return f"{where} must be {error.validator_value!r}, not {error.instance!r}."
+    return f"{where}: {error.message[-200:]}"
+
+
+def _fix_for(error) -> str | None:
+    if error.validator == "type" and error.validator_value == "string":
+        return "quote-scalar"
+    return None
+
+
+def schema_findings(contents: dict, lines: dict[tuple, int]) -> list[Finding]:
+    """Everything the taxonomy's JSON schema rejects, each with a line."""
+    version = _version_of(contents)
+    findings = []
+    examples = contents.get("seed_examples") if isinstance(contents.get("seed_examples"), list) else []
+    for error in _validator(version).iter_errors(contents):
+        path = tuple(error.absolute_path)
+        example = path[1] if len(path) > 1 and path[0] == "seed_examples" and isinstance(path[1], int) else None
+        field = path[2] if example is not None and len(path) > 2 else (path[0] if path else None)
+        if error.validator == "unevaluatedProperties":
+            extra = [k for k in (error.instance or {}) if isinstance(error.instance, dict)]
+            known = {"version", "task_description", "created_by", "seed_examples", "context", "question", "answer"}
+            unknown = [k for k in extra if k not in known]
+            if unknown:
+                field = unknown[0]
+                path = path + (unknown[0],)
+        line = lines.get(path) or lines.get(path[:2]) or lines.get(path[:1]) or 1
+        rule = {"required": "schema/required", "minItems": "schema/too-few-examples",
+                "uniqueItems": "schema/duplicate-example", "unevaluatedProperties": "schema/unknown-key",
+                "type": "schema/type", "minLength": "schema/empty-value", "const": "schema/version"}
+        findings.append(Finding(rule.get(error.validator, f"schema/{error.validator}"), "error",
+                                _plain_message(error, examples), example=example,
+                                field=field if isinstance(field, str) else None, line=line, fix=_fix_for(error)))
+    return findings
+
+
+@functools.lru_cache(maxsize=1)
+def _yamllint_config():
+    from yamllint.config import YamlLintConfig
+
+    return YamlLintConfig(YAMLLINT_CONFIG)
+
+
+YAMLLINT_FIXES = {"trailing-spaces": "trailing-spaces", "new-line-at-end-of-file": "final-newline",
+                  "empty-lines": "final-newline"}
+
+
+def yamllint_findings(text: str, example_at_line) -> list[Finding]:
+    """yamllint's style problems, errors in strict mode as `ilab taxonomy diff` runs it."""
+    from yamllint import linter
+
+    findings = []
+    for problem in linter.run(text, _yamllint_config()):
+        if problem.rule is None:  # a syntax error: the loader reports it in plain words
+            continue
+        example, field = example_at_line(problem.line)
+        findings.append(Finding(f"yaml/{problem.rule}", "error", f"{problem.desc} (yamllint)", example=example,
+                                field=field, line=problem.line, column=problem.column,
+                                fix=YAMLLINT_FIXES.get(problem.rule)))
+    return findings
