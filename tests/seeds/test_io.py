@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab_tui.resources import example_skill_path
+from lab_tui.seeds import dump_skill, load_skill, parse_skill_text, save_skill, upgrade_to_v3
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy"
+
+VERSION_3 = sorted(p for p in FIXTURES.glob("*.yaml")
+                   if not p.name.startswith(("hist_bad", "docs__")) and yaml.safe_load(p.read_text()).get("version") == 3)
+
+
+@pytest.mark.parametrize("path", VERSION_3, ids=lambda p: p.name)
+def test_unedited_round_trip_is_byte_identical(path, tmp_path):
+    copy = tmp_path / "qna.yaml"
+    shutil.copy(path, copy)
+    skill = load_skill(copy).skill
+    save_skill(skill)
+    assert copy.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("path", VERSION_3, ids=lambda p: p.name)
+def test_edit_changes_only_the_edited_field(path, tmp_path):
+    skill = load_skill(path).skill
+    skill.examples[1].answer = "A brand new answer\nover two lines.\n"
+    edited = dump_skill(skill)
+    before, after = yaml.safe_load(path.read_text()), yaml.safe_load(edited)
+    assert after["seed_examples"][1]["answer"] == "A brand new answer\nover two lines.\n"
+    after["seed_examples"][1]["answer"] = before["seed_examples"][1]["answer"]
+    assert after == before
+    untouched = [line for line in path.read_text().splitlines() if "answer" not in line]
+    assert sum(line in edited.splitlines() for line in untouched) >= len(untouched) * 0.8
+
+
+def test_structural_edit_dumps_block_scalars_in_key_order(tmp_path):
+    skill = load_skill(example_skill_path()).skill
+    skill.examples.append(skill.examples[0].copy())
+    skill.examples[-1].question = "A new question?"
+    text = dump_skill(skill)
+    assert text.index("version:") < text.index("task_description:") < text.index("seed_examples:")
+    assert "answer: |" in text
+    assert len(yaml.safe_load(text)["seed_examples"]) == len(skill.examples)
+
+
+def test_save_is_atomic_and_keeps_a_backup(tmp_path):
+    target = tmp_path / "qna.yaml"
+    shutil.copy(example_skill_path(), target)
+    original = target.read_text()
+    skill = load_skill(target).skill
+    skill.task_description = "Write emails."
+    save_skill(skill)
+    assert (tmp_path / "qna.yaml.bak").read_text() == original
+    assert load_skill(target).skill.task_description == "Write emails."
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("name", ["hist_v1__writing__freeform__social_media__linkedin__bio.yaml",
+                                  "hist_v2__miscellaneous_unknown__banking.yaml"])
+def test_older_versions_load_and_upgrade_to_v3(name, tmp_path):
+    result = load_skill(FIXTURES / name)
+    assert result.skill is not None and result.skill.version in (None, 2)
+    upgrade_to_v3(result.skill)
+    save_skill(result.skill, tmp_path / "qna.yaml")
+    data = yaml.safe_load((tmp_path / "qna.yaml").read_text())
+    assert data["version"] == 3
+    assert len(data["seed_examples"]) == len(result.skill.examples)
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("hist_bad*.yaml")), ids=lambda p: p.name)
+def test_file_that_is_not_yaml_is_reported_with_line_and_column(path):
+    result = load_skill(path)
+    assert result.skill is None
+    [finding] = result.findings
+    assert finding.rule == "yaml/syntax" and finding.severity == "error"
+    assert finding.line and finding.column
+    assert "not valid YAML" in finding.message
+
+
+@pytest.mark.parametrize("text,rule", [
+    ("- a\n- b\n", "schema/not-a-mapping"),
+    ("version: 3\ntask_description: x\n", "schema/not-a-skill"),
+    ("", "schema/empty"),
+])
+def test_not_a_skill_is_a_plain_finding(text, rule):
+    result = parse_skill_text(text, Path("qna.yaml"))
+    assert result.skill is None and result.findings[0].rule == rule
+
+
+def test_knowledge_file_is_not_opened_as_a_skill():
+    result = load_skill(FIXTURES / "docs__template_qna.yaml")
+    assert result.skill is None and result.findings[0].rule == "schema/knowledge-not-skill"
+
+
+def test_jsonl_seed_file_round_trips(tmp_path):
+    records = [
+        {"task_description": "Write emails", "seed_context": f"Revenue {i}", "seed_question": f"Question {i}?",
+         "seed_response": f"Answer {i}."}
+        for i in range(5)
+    ]
+    path = tmp_path / "seeds.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    skill = load_skill(path).skill
+    assert skill.format == "jsonl" and skill.task_description == "Write emails"
+    assert [e.context for e in skill.examples] == [f"Revenue {i}" for i in range(5)]
+    save_skill(skill)
+    assert [json.loads(line) for line in path.read_text().splitlines()] == records
+
+
+def test_jsonl_bad_line_is_reported_and_the_rest_still_loads(tmp_path):
+    path = tmp_path / "seeds.jsonl"
+    good = json.dumps({"task_description": "t", "seed_context": "c", "seed_question": "q?", "seed_response": "a"})
+    path.write_text(good + "\n{not json\n" + good + "\n")
+    result = load_skill(path)
+    assert len(result.skill.examples) == 2
+    assert [(f.rule, f.line) for f in result.findings] == [("jsonl/syntax", 2)]
+
+
+def test_unreadable_file_is_a_finding_not_a_crash(tmp_path):
+    result = load_skill(tmp_path / "missing.yaml")
+    assert result.skill is None and result.findings[0].rule == "file/unreadable"
+    binary = tmp_path / "qna.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    assert load_skill(binary).findings[0].rule == "file/encoding"
