@@ -1,0 +1,51 @@
+"""`lab-tui report RUN_ID`: a run's validation report, as stored when it ended or built now."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+from lab_tui.cli import add_db_option, resolve_db
+from lab_tui.pipeline.report import REPORT_VERSION, build_report, render_report
+from lab_tui.store.queries import UnknownRunError, get_run, open_existing_db
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_id", metavar="RUN_ID", help="the run (lab-tui runs lists them)")
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    add_db_option(parser)
+
+
+def load_report(db, run_id: str) -> dict:
+    """The stored report of a run that ended; a run still going or killed (or a report stored by
+    another version of lab-tui) gets one built from the store now."""
+    stored = get_run(db, run_id)["report"]
+    if stored:
+        try:
+            report = json.loads(stored)
+        except ValueError:
+            report = None
+        if isinstance(report, dict) and report.get("version") == REPORT_VERSION:
+            return report
+    return build_report(db, run_id)
+
+
+def run(args: argparse.Namespace) -> int:
+    db_path = resolve_db(args)
+    db = open_existing_db(db_path)
+    if db is None:
+        print(f"lab-tui report: no database at {db_path}", file=sys.stderr)
+        return 1
+    try:
+        report = load_report(db, args.run_id)
+    except UnknownRunError as error:
+        print(f"lab-tui report: {error}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        Console(highlight=False).print(render_report(report))
+    return 0

@@ -1,0 +1,497 @@
+"""The validation report: does what a run made match what its seed examples asked for?
+
+`build_report` reads only the store (runs, rows, pairs), so it works on a finished run, on one
+still going, and on one that was killed; the engine stores its result in `runs.report` when a
+run ends. The report is plain JSON data; `render_report` turns it into a rich renderable, and
+every text in it that came from the model or the teacher is shown literally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections import Counter
+from datetime import datetime, timezone
+
+import sqlite_utils
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from lab_tui.seeds import similarity
+from lab_tui.store import queries
+
+REPORT_VERSION = 1
+
+STAGES = (
+    "gen_contexts",
+    "gen_grounded_questions",
+    "eval_grounded_questions",
+    "filter_grounded_questions",
+    "gen_grounded_responses",
+    "evaluate_grounded_qa_pair",
+    "filter_grounded_qa_pair",
+    "combine_question_and_context",
+)
+JUDGES = {"eval_grounded_questions": "question", "evaluate_grounded_qa_pair": "pair"}
+FILTER_JUDGE = {"filter_grounded_questions": "question judge", "filter_grounded_qa_pair": "pair judge"}
+GENERATED = (
+    ("contexts", "gen_contexts", "context", "context"),
+    ("questions", "gen_grounded_questions", "question", "question"),
+    ("responses", "gen_grounded_responses", "response", "answer"),
+)
+"""(what, the stage that writes it, its key in rows.data, the seed example field it imitates)."""
+
+MUCH_SHORTER = 0.5
+MUCH_LONGER = 2.0
+"""An output is "much shorter/longer" than the seeds below half / above twice their median length."""
+NEAR_DUPLICATE_WARN_SHARE = 0.2
+FAILED_WARN_SHARE = 0.05
+FILTERED_WARN_SHARE = 0.5
+MAX_REASONS = 6
+MAX_EXAMPLES = 3
+MAX_SIMILARITY_ITEMS = 600
+"""Near-duplicates are counted on at most this many texts per kind (~0.5 s for long texts)."""
+
+_GREETING = re.compile(
+    r"^(dear|hi|hello|hey|greetings|good (morning|afternoon|evening)|to whom it may concern)\b", re.IGNORECASE
+)
+_SIGN_OFF = re.compile(
+    r"^(best( regards| wishes)?|kind regards|warm regards|warmly|regards|sincerely|yours( truly| sincerely)?|"
+    r"thanks|thank you|many thanks|cheers|all the best|respectfully)[\s,.!]*$",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^\s*[-*•]\s+\S")
+_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+\S")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _is_email(text: str) -> bool:
+    lines = _lines(text)
+    return bool(lines) and bool(_GREETING.match(lines[0].strip())) and any(
+        _SIGN_OFF.match(line.strip()) for line in lines[-3:]
+    )
+
+
+FORMATS = {
+    "bullet list": lambda text: sum(bool(_BULLET.match(line)) for line in _lines(text)) >= 2,
+    "numbered list": lambda text: sum(bool(_NUMBERED.match(line)) for line in _lines(text)) >= 2,
+    "table": lambda text: sum(bool(_TABLE_ROW.match(line)) for line in _lines(text)) >= 2,
+    "code block": lambda text: text.count("```") >= 2,
+    "email greeting and sign-off": _is_email,
+}
+"""Formats a seed example can ask for, each a cheap test on the text."""
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _score_label(score: float) -> str:
+    return str(int(score)) if float(score).is_integer() else f"{score:g}"
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _snapshot(run: dict) -> dict:
+    try:
+        snapshot = json.loads(run.get("skill_snapshot") or "{}")
+    except ValueError:
+        return {}
+    return snapshot if isinstance(snapshot, dict) else {}
+
+
+def _seed_texts(snapshot: dict, field: str) -> list[str]:
+    texts = []
+    for example in snapshot.get("examples") or []:
+        if isinstance(example, dict) and isinstance(example.get(field), str) and example[field].strip():
+            texts.append(example[field])
+    return texts
+
+
+def _generated_texts(db: sqlite_utils.Database, run_id: str, stage: str, key: str) -> list[str]:
+    texts = []
+    for (data,) in db.execute(
+        "SELECT data FROM rows WHERE run_id = ? AND stage = ? AND status IN ('ok', 'kept') ORDER BY created_at, rowid",
+        [run_id, stage],
+    ):
+        try:
+            value = json.loads(data).get(key)
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(value, str) and value.strip():
+            texts.append(value)
+    return texts
+
+
+def _stages(db: sqlite_utils.Database, run_id: str, params: dict) -> list[dict]:
+    counts: dict[str, Counter] = {stage: Counter() for stage in STAGES}
+    reasons: dict[str, Counter] = {stage: Counter() for stage in STAGES}
+    for stage, status, reason, count in db.execute(
+        "SELECT stage, status, reason, count(*) FROM rows WHERE run_id = ? GROUP BY stage, status, reason", [run_id]
+    ):
+        counts.setdefault(stage, Counter())[status] += count
+        if status in ("failed", "filtered"):
+            reasons.setdefault(stage, Counter())[(status, _clip(reason or "no reason given"))] += count
+    stages = []
+    previous_out = params.get("contexts") if isinstance(params.get("contexts"), int) else None
+    for stage in list(counts):
+        count = counts[stage]
+        out = count["ok"] + count["kept"]
+        ranked = reasons[stage].most_common()
+        listed = [{"status": s, "reason": r, "count": n} for (s, r), n in ranked[:MAX_REASONS]]
+        rest = ranked[MAX_REASONS:]
+        if rest:
+            listed.append({"status": "other", "reason": "other reasons", "count": sum(n for _, n in rest)})
+        stages.append(
+            {
+                "stage": stage,
+                "in": previous_out,
+                "rows": sum(count.values()),
+                "out": out,
+                "filtered": count["filtered"],
+                "failed": count["failed"],
+                "reasons": listed,
+            }
+        )
+        previous_out = out
+    return stages
+
+
+def _why_rows_left(db: sqlite_utils.Database, run_id: str) -> dict:
+    left = {"filtered by the question judge": 0, "filtered by the pair judge": 0, "failed to parse": {}, "teacher error": 0}
+    for stage, status, reason, count in db.execute(
+        "SELECT stage, status, reason, count(*) FROM rows WHERE run_id = ? AND status IN ('failed', 'filtered') "
+        "GROUP BY stage, status, reason",
+        [run_id],
+    ):
+        reason = reason or "no reason given"
+        if status == "filtered":
+            judge = FILTER_JUDGE.get(stage)
+            key = f"filtered by the {judge}" if judge else f"filtered at {stage}"
+            left[key] = left.get(key, 0) + count
+        elif reason.lower().startswith("teacher error"):
+            left["teacher error"] += count
+        else:
+            reason = _clip(reason, 60)
+            left["failed to parse"][reason] = left["failed to parse"].get(reason, 0) + count
+    return left
+
+
+def _scores(db: sqlite_utils.Database, run_id: str) -> dict:
+    scores = {}
+    for stage, judge in JUDGES.items():
+        distribution: Counter = Counter()
+        unscored = 0
+        for status, score, count in db.execute(
+            "SELECT status, score, count(*) FROM rows WHERE run_id = ? AND stage = ? GROUP BY status, score",
+            [run_id, stage],
+        ):
+            if score is None:
+                unscored += count
+            else:
+                distribution[float(score)] += count
+        scores[judge] = {
+            "distribution": {_score_label(score): distribution[score] for score in sorted(distribution)},
+            "no score": unscored,
+        }
+    return scores
+
+
+def _sample(texts: list[str], limit: int) -> list[str]:
+    """Evenly spaced texts, at most `limit`: near-duplicate search is quadratic."""
+    if len(texts) <= limit:
+        return texts
+    step = len(texts) / limit
+    return [texts[int(index * step)] for index in range(limit)]
+
+
+def _near_duplicates(texts: list[str], seeds: list[str]) -> dict:
+    """How many texts repeat an earlier one (nearly), and how many nearly copy a seed example."""
+    sample = _sample(texts, MAX_SIMILARITY_ITEMS)
+    pairs = similarity.near_duplicate_pairs(sample)
+    repeats = {j for _, j, _ in pairs}
+    seed_features = [similarity.features(seed) for seed in seeds]
+    copies = sum(
+        any(similarity.jaccard(similarity.features(text), seed) >= similarity.NEAR_DUPLICATE for seed in seed_features)
+        for text in sample
+    )
+    examples = []
+    for i, j, _ in pairs:
+        if len(examples) == MAX_EXAMPLES:
+            break
+        examples.append([_clip(sample[i], 80), _clip(sample[j], 80)])
+    return {
+        "count": len(sample),
+        "of": len(texts),
+        "near_duplicates": len(repeats),
+        "share": _share(len(repeats), len(sample)),
+        "copies_of_seeds": copies,
+        "examples": examples,
+    }
+
+
+def _lengths(texts: list[str], seeds: list[str]) -> dict:
+    seed_median = statistics.median(_words(text) for text in seeds) if seeds else None
+    output_median = statistics.median(_words(text) for text in texts) if texts else None
+    shorter = longer = 0
+    if seed_median:
+        shorter = sum(_words(text) < MUCH_SHORTER * seed_median for text in texts)
+        longer = sum(_words(text) > MUCH_LONGER * seed_median for text in texts)
+    return {
+        "count": len(texts),
+        "seed_median_words": seed_median,
+        "median_words": output_median,
+        "much_shorter": shorter,
+        "much_longer": longer,
+    }
+
+
+def _formats(texts: list[str], seeds: list[str]) -> list[dict]:
+    found = []
+    for name, test in FORMATS.items():
+        in_seeds = sum(bool(test(text)) for text in seeds)
+        in_outputs = sum(bool(test(text)) for text in texts)
+        if in_seeds or in_outputs:
+            found.append(
+                {
+                    "format": name,
+                    "seeds": in_seeds,
+                    "seed_count": len(seeds),
+                    "outputs": in_outputs,
+                    "output_count": len(texts),
+                }
+            )
+    return found
+
+
+def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
+    """The validation report of a run as JSON-serialisable data; raises UnknownRunError."""
+    run = queries.get_run(db, run_id)
+    snapshot = _snapshot(run)
+    try:
+        params = json.loads(run.get("params") or "{}")
+    except ValueError:
+        params = {}
+    params = params if isinstance(params, dict) else {}
+    pair_counts = dict(
+        db.execute("SELECT outcome, count(*) FROM pairs WHERE run_id = ? GROUP BY outcome", [run_id]).fetchall()
+    )
+    report = {
+        "version": REPORT_VERSION,
+        "run": {
+            "id": run_id,
+            "status": run["display_status"],
+            "created_at": run["created_at"],
+            "finished_at": run["finished_at"],
+            "skill": queries.skill_name(run["skill_path"], snapshot),
+            "model": queries.teacher_model(run["teacher"]),
+        },
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "pairs": {"kept": pair_counts.get("kept", 0), "filtered": pair_counts.get("filtered", 0)},
+        "stages": _stages(db, run_id, params),
+        "left": _why_rows_left(db, run_id),
+        "scores": _scores(db, run_id),
+        "near_duplicates": {},
+        "lengths": {},
+        "formats": {},
+    }
+    for what, stage, key, seed_field in GENERATED:
+        texts = _generated_texts(db, run_id, stage, key)
+        seeds = _seed_texts(snapshot, seed_field)
+        report["near_duplicates"][what] = _near_duplicates(texts, seeds)
+        report["lengths"][what] = _lengths(texts, seeds)
+        report["formats"][what] = _formats(texts, seeds)
+    report["warnings"] = _warnings(report)
+    return report
+
+
+_REASON_HINTS = (
+    ("missing tag", "check that the prompt asks for the [Start of …]/[End of …] tags"),
+    ("truncated", "raise max tokens for this stage"),
+    ("did not parse", "check the judge prompt's score format"),
+    ("teacher error", "check the teacher with lab-tui teacher check"),
+)
+
+
+def _hint(reason: str) -> str:
+    for needle, hint in _REASON_HINTS:
+        if needle in reason.lower():
+            return f" ({hint})"
+    return ""
+
+
+def _a(name: str) -> str:
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def _warnings(report: dict) -> list[str]:
+    """Plain-language findings, most important first."""
+    warnings = []
+    status = report["run"]["status"]
+    if status != "completed":
+        warnings.append(f"This run is {status}: the figures cover only what was stored so far.")
+    if not report["pairs"]["kept"]:
+        warnings.append("No pair passed both judges: there is nothing to review or export yet.")
+    for stage in report["stages"]:
+        rows = stage["rows"]
+        if stage["failed"] and stage["failed"] / rows >= FAILED_WARN_SHARE:
+            top = next(item for item in stage["reasons"] if item["status"] == "failed")
+            warnings.append(
+                f"{stage['failed']} of {rows} rows failed at {stage['stage']}; most often "
+                f"\"{top['reason']}\" ({top['count']}){_hint(top['reason'])}."
+            )
+        judge = FILTER_JUDGE.get(stage["stage"])
+        if judge and rows and stage["filtered"] / rows >= FILTERED_WARN_SHARE:
+            warnings.append(
+                f"The {judge} dropped {stage['filtered']} of {rows} ({stage['filtered'] / rows:.0%}): "
+                "the seed examples or the generation prompt may not match the task."
+            )
+    for judge, scores in report["scores"].items():
+        distribution = scores["distribution"]
+        if len(distribution) == 1 and sum(distribution.values()) >= 5:
+            (score,) = distribution
+            warnings.append(f"The {judge} judge gave every item the same score ({score}): it may not be discriminating.")
+    for what, dup in report["near_duplicates"].items():
+        sampled = f" (a sample of {dup['of']})" if dup["of"] > dup["count"] else ""
+        if dup["count"] >= 2 and dup["share"] >= NEAR_DUPLICATE_WARN_SHARE:
+            warnings.append(
+                f"{dup['near_duplicates']} of {dup['count']} {what}{sampled} ({dup['share']:.0%}) nearly repeat an "
+                "earlier one: the teacher repeats itself (add more varied seed examples or raise the temperature)."
+            )
+        if dup["copies_of_seeds"]:
+            warnings.append(
+                f"{dup['copies_of_seeds']} of {dup['count']} {what}{sampled} nearly copy a seed example: "
+                "the teacher is echoing its in-prompt example."
+            )
+    for what, length in report["lengths"].items():
+        seed, median = length["seed_median_words"], length["median_words"]
+        if not seed or median is None:
+            continue
+        seed_name = "seed answers" if what == "responses" else f"seed {what}"
+        if median < MUCH_SHORTER * seed:
+            warnings.append(
+                f"The {what} are much shorter than the {seed_name}: median {median:g} words against {seed:g}."
+            )
+        elif median > MUCH_LONGER * seed:
+            warnings.append(f"The {what} are much longer than the {seed_name}: median {median:g} words against {seed:g}.")
+    for what, formats in report["formats"].items():
+        seed_name = "seed answers" if what == "responses" else f"seed {what}"
+        for item in formats:
+            seeds, outputs = item["seeds"], item["outputs"]
+            seed_share = _share(seeds, item["seed_count"])
+            output_share = _share(outputs, item["output_count"])
+            if not item["output_count"]:
+                continue
+            if seed_share >= 0.5 and output_share < seed_share / 2:
+                warnings.append(
+                    f"{seeds} of {item['seed_count']} {seed_name} use {_a(item['format'])}, "
+                    f"but only {outputs} of {item['output_count']} {what} do."
+                )
+            elif seeds == 0 and output_share >= 0.5:
+                warnings.append(
+                    f"{outputs} of {item['output_count']} {what} use {_a(item['format'])}, which no seed example does."
+                )
+    return warnings
+
+
+def _plain(text: object) -> Text:
+    """Untrusted text as a literal Text: no markup, no control characters."""
+    return Text(_CONTROL.sub("", str(text)))
+
+
+def _table(title: str, *columns: str, text: tuple[str, ...] = ()) -> Table:
+    """A borderless table; columns named in `text` are left-aligned, the counts right-aligned."""
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, show_edge=False)
+    for index, column in enumerate(columns):
+        table.add_column(
+            column, justify="left" if index == 0 or column in text else "right", overflow="fold", no_wrap=index == 0
+        )
+    return table
+
+
+def _optional(value) -> str:
+    return "–" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def render_report(report: dict) -> Group:
+    """The report for a terminal: warnings first, then the tables behind them."""
+    run = report["run"]
+    parts: list = [
+        Text.assemble(
+            ("Run ", "bold"),
+            _plain(run["id"]),
+            f" · {run['status']} · skill ",
+            _plain(run["skill"]),
+            " · model ",
+            _plain(run["model"] or "?"),
+            f" · {report['pairs']['kept']} pairs kept, {report['pairs']['filtered']} dropped by the pair judge",
+        )
+    ]
+    if report["warnings"]:
+        parts.append(Text("\nWarnings", style="bold yellow"))
+        parts.extend(Text.assemble(("! ", "yellow"), _plain(warning)) for warning in report["warnings"])
+    else:
+        parts.append(Text("\nNo warnings: the outputs look like what the seeds asked for.", style="green"))
+
+    stages = _table("\nRows per stage", "stage", "in", "out", "filtered", "failed", "why rows left", text=("why rows left",))
+    for stage in report["stages"]:
+        why = "; ".join(f"{item['reason']} ×{item['count']}" for item in stage["reasons"])
+        stages.add_row(
+            stage["stage"], _optional(stage["in"]), str(stage["out"]), str(stage["filtered"]), str(stage["failed"]), _plain(why)
+        )
+    parts.append(stages)
+
+    scores = _table("\nJudges' scores", "judge", "distribution", text=("distribution",))
+    for judge, score in report["scores"].items():
+        shown = ", ".join(f"{label}: {count}" for label, count in score["distribution"].items()) or "none yet"
+        if score["no score"]:
+            shown += f", no score: {score['no score']}"
+        scores.add_row(judge, shown)
+    parts.append(scores)
+
+    dups = _table(
+        "\nNear-duplicates", "what", "items", "near-dups", "share", "copy a seed", "for example", text=("for example",)
+    )
+    for what, dup in report["near_duplicates"].items():
+        example = " ≈ ".join(dup["examples"][0]) if dup["examples"] else ""
+        dups.add_row(
+            what,
+            str(dup["count"]) if dup["of"] == dup["count"] else f"{dup['count']} of {dup['of']}",
+            str(dup["near_duplicates"]), f"{dup['share']:.0%}", str(dup["copies_of_seeds"]), _plain(example)
+        )
+    parts.append(dups)
+
+    lengths = _table("\nLengths in words", "what", "seeds' median", "median", "much shorter", "much longer")
+    for what, length in report["lengths"].items():
+        lengths.add_row(
+            what,
+            _optional(length["seed_median_words"]),
+            _optional(length["median_words"]),
+            str(length["much_shorter"]),
+            str(length["much_longer"]),
+        )
+    parts.append(lengths)
+
+    formats = _table("\nFormats", "what", "in seeds", "in outputs", "format", text=("format",))
+    for what, items in report["formats"].items():
+        for item in items:
+            formats.add_row(
+                what, f"{item['seeds']}/{item['seed_count']}", f"{item['outputs']}/{item['output_count']}", item["format"]
+            )
+    if formats.row_count:
+        parts.append(formats)
+    return Group(*parts)

@@ -1,0 +1,254 @@
+"""The validation report on a hand-built run: every figure checked against rows written by hand."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from lab_tui.cli import main
+from lab_tui.pipeline.report import build_report, render_report
+from lab_tui.store.db import open_db
+from lab_tui.store.queries import UnknownRunError
+
+SEED_ANSWER = (
+    "Dear team,\n\nOur third quarter closed with revenue up eleven percent, driven by the new subscription "
+    "plans and lower churn in the enterprise segment. Costs stayed flat. Next quarter we focus on hiring "
+    "and the European launch.\n\nBest regards,\nDana"
+)
+SKILL = {
+    "task_description": "Write a quarterly update email from a report.",
+    "examples": [
+        {"context": f"Report {n}: revenue grew, costs flat, churn down, hiring planned.", "question": f"Write the update email {n}.", "answer": SEED_ANSWER}
+        for n in range(3)
+    ],
+}
+CONTEXT_A = "Quarterly report: revenue rose 8% on new plans; churn fell; costs rose slightly due to hiring."
+CONTEXT_B = "Annual safety audit: two minor incidents, new training for all staff, inspections passed."
+
+
+class RunBuilder:
+    def __init__(self, db, run_id="run1"):
+        self.db = db
+        self.run_id = run_id
+        self.n = 0
+        db["runs"].insert(
+            {
+                "id": run_id,
+                "created_at": "2026-11-25T08:00:00+00:00",
+                "finished_at": "2026-11-25T08:05:00+00:00",
+                "status": "completed",
+                "skill_path": "/skills/quarterly_email/qna.yaml",
+                "skill_snapshot": json.dumps(SKILL),
+                "flow": "{}",
+                "prompts_version": "v1",
+                "teacher": json.dumps({"model": "openai/teacher", "api_key_env": "KEY_VAR"}),
+                "params": json.dumps({"contexts": 4, "questions": 2}),
+                "pid": None,
+            }
+        )
+
+    def row(self, stage, status="ok", reason=None, score=None, **data):
+        self.n += 1
+        self.db["rows"].insert(
+            {
+                "id": f"r{self.n}",
+                "run_id": self.run_id,
+                "stage": stage,
+                "data": json.dumps(data),
+                "status": status,
+                "reason": reason,
+                "score": score,
+                "created_at": f"2026-11-25T08:01:{self.n:02d}+00:00",
+            }
+        )
+
+    def pair(self, pair_id, outcome, response):
+        self.db["pairs"].insert(
+            {
+                "id": pair_id,
+                "run_id": self.run_id,
+                "context": CONTEXT_A,
+                "question": "q?",
+                "response": response,
+                "outcome": outcome,
+                "created_at": "2026-11-25T08:02:00+00:00",
+            }
+        )
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_db(tmp_path / "lab.db")
+    run = RunBuilder(database)
+    run.row("gen_contexts", context=CONTEXT_A)
+    run.row("gen_contexts", context="  " + CONTEXT_A.upper() + " ")
+    run.row("gen_contexts", context=CONTEXT_B)
+    run.row("gen_contexts", "failed", "missing tag")
+    questions = [
+        "How much did revenue rise?",
+        "Why did costs go up?",
+        "What happened to churn?",
+        "How many incidents did the audit find?",
+        "Who needs the new training?",
+        "Were the inspections passed?",
+    ]
+    for question in questions:
+        run.row("gen_grounded_questions", question=question)
+    run.row("gen_grounded_questions", "failed", "truncated at max tokens")
+    for score in (1, 1, 1, 1, 0):
+        run.row("eval_grounded_questions", score=score)
+    run.row("eval_grounded_questions", "failed", "score did not parse")
+    for _ in range(4):
+        run.row("filter_grounded_questions", "kept")
+    run.row("filter_grounded_questions", "filtered", "question score 0 < 1.0")
+    for response in ("Revenue rose 8%.", "Hiring raised costs.", "Churn fell this quarter."):
+        run.row("gen_grounded_responses", response=response)
+    run.row("gen_grounded_responses", "failed", "teacher error: 500 \x1b[31mboom\x1b[0m [bold]x[/bold]")
+    for score in (3, 2, 1):
+        run.row("evaluate_grounded_qa_pair", score=score)
+    run.row("filter_grounded_qa_pair", "kept")
+    run.row("filter_grounded_qa_pair", "kept")
+    run.row("filter_grounded_qa_pair", "filtered", "pair score 1 < 2.0")
+    run.row("combine_question_and_context")
+    run.row("combine_question_and_context")
+    run.pair("p1", "kept", "Revenue rose 8%.")
+    run.pair("p2", "kept", "Hiring raised costs.")
+    run.pair("p3", "filtered", "Churn fell this quarter.")
+    return database
+
+
+def stage(report, name):
+    return next(item for item in report["stages"] if item["stage"] == name)
+
+
+def test_rows_in_and_out_of_every_stage(db):
+    report = build_report(db, "run1")
+    figures = {item["stage"]: (item["in"], item["out"], item["filtered"], item["failed"]) for item in report["stages"]}
+    assert figures == {
+        "gen_contexts": (4, 3, 0, 1),
+        "gen_grounded_questions": (3, 6, 0, 1),
+        "eval_grounded_questions": (6, 5, 0, 1),
+        "filter_grounded_questions": (5, 4, 1, 0),
+        "gen_grounded_responses": (4, 3, 0, 1),
+        "evaluate_grounded_qa_pair": (3, 3, 0, 0),
+        "filter_grounded_qa_pair": (3, 2, 1, 0),
+        "combine_question_and_context": (2, 2, 0, 0),
+    }
+    assert report["pairs"] == {"kept": 2, "filtered": 1}
+    assert stage(report, "gen_contexts")["reasons"] == [{"status": "failed", "reason": "missing tag", "count": 1}]
+
+
+def test_why_rows_left(db):
+    left = build_report(db, "run1")["left"]
+    assert left["filtered by the question judge"] == 1
+    assert left["filtered by the pair judge"] == 1
+    assert left["teacher error"] == 1
+    assert left["failed to parse"] == {"missing tag": 1, "truncated at max tokens": 1, "score did not parse": 1}
+
+
+def test_score_distributions(db):
+    scores = build_report(db, "run1")["scores"]
+    assert scores["question"] == {"distribution": {"0": 1, "1": 4}, "no score": 1}
+    assert scores["pair"] == {"distribution": {"1": 1, "2": 1, "3": 1}, "no score": 0}
+
+
+def test_near_duplicate_share(db):
+    dups = build_report(db, "run1")["near_duplicates"]
+    assert (dups["contexts"]["count"], dups["contexts"]["near_duplicates"]) == (3, 1)
+    assert dups["contexts"]["share"] == pytest.approx(1 / 3, abs=1e-3)
+    assert dups["questions"]["near_duplicates"] == 0
+    assert dups["responses"]["count"] == 3
+
+
+def test_copies_of_seed_examples_and_sampling(tmp_path, monkeypatch):
+    from lab_tui.pipeline import report as report_module
+
+    database = open_db(tmp_path / "lab.db")
+    run = RunBuilder(database)
+    run.row("gen_contexts", context=SKILL["examples"][1]["context"])
+    for n in range(9):
+        run.row("gen_contexts", context=f"Context number {n} about topic {n * 7} with its own words w{n}")
+    monkeypatch.setattr(report_module, "MAX_SIMILARITY_ITEMS", 5)
+    contexts = build_report(database, "run1")["near_duplicates"]["contexts"]
+    assert (contexts["count"], contexts["of"], contexts["copies_of_seeds"]) == (5, 10, 1)
+    warnings = "\n".join(build_report(database, "run1")["warnings"])
+    assert "1 of 5 contexts (a sample of 10) nearly copy a seed example" in warnings
+
+
+def test_lengths_and_format_mismatch_warned(db):
+    report = build_report(db, "run1")
+    responses = report["lengths"]["responses"]
+    assert responses["seed_median_words"] == len(SEED_ANSWER.split())
+    assert (responses["median_words"], responses["much_shorter"], responses["much_longer"]) == (3, 3, 0)
+    (email,) = [item for item in report["formats"]["responses"] if item["format"] == "email greeting and sign-off"]
+    assert (email["seeds"], email["outputs"]) == (3, 0)
+    warnings = "\n".join(report["warnings"])
+    assert "3 of 3 seed answers use an email greeting and sign-off, but only 0 of 3 responses do." in warnings
+    assert "The responses are much shorter than the seed answers" in warnings
+    assert "1 of 3 contexts (33%) nearly repeat an earlier one" in warnings
+    assert "\"missing tag\"" in warnings and "tags" in warnings
+    assert "teacher check" in warnings
+
+
+def test_matching_outputs_give_no_format_or_length_warning(tmp_path):
+    database = open_db(tmp_path / "lab.db")
+    run = RunBuilder(database)
+    run.row("gen_grounded_responses", response=SEED_ANSWER.replace("Dana", "Sam"))
+    run.pair("p1", "kept", SEED_ANSWER)
+    report = build_report(database, "run1")
+    assert not [w for w in report["warnings"] if "email" in w or "shorter" in w or "longer" in w]
+
+
+def test_format_detectors():
+    from lab_tui.pipeline.report import FORMATS
+
+    assert FORMATS["bullet list"]("Intro\n- one\n- two")
+    assert not FORMATS["bullet list"]("- just one")
+    assert FORMATS["numbered list"]("1. a\n2) b")
+    assert FORMATS["table"]("| a | b |\n|---|---|\n| 1 | 2 |")
+    assert FORMATS["code block"]("```py\nx = 1\n```")
+    assert FORMATS["email greeting and sign-off"]("Hi Sam,\nAll good.\nThanks,\nAna")
+    assert not FORMATS["email greeting and sign-off"]("Hi Sam, all good.")
+
+
+def test_report_is_json_and_renders_literally(db):
+    report = json.loads(json.dumps(build_report(db, "run1")))
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(render_report(report))
+    text = console.file.getvalue()
+    assert "gen_grounded_responses" in text and "Warnings" in text
+    assert "[bold]x[/bold]" in text
+    assert "\x1b" not in text
+
+
+def test_unfinished_run_is_flagged_and_unknown_run_raises(db):
+    db["runs"].update("run1", {"status": "running", "pid": None})
+    assert build_report(db, "run1")["warnings"][0].startswith("This run is interrupted")
+    with pytest.raises(UnknownRunError):
+        build_report(db, "nope")
+
+
+def test_report_command_prints_stored_report(db, tmp_path, capsys):
+    report = build_report(db, "run1")
+    report["warnings"] = ["A warning only the stored report has."]
+    db["runs"].update("run1", {"report": json.dumps(report)})
+    path = str(tmp_path / "lab.db")
+    assert main(["report", "run1", "--db", path]) == 0
+    assert "A warning only the stored report has." in capsys.readouterr().out
+    assert main(["report", "run1", "--db", path, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == ["A warning only the stored report has."]
+
+
+def test_report_command_builds_missing_report(db, tmp_path, capsys):
+    assert main(["report", "run1", "--db", str(tmp_path / "lab.db"), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pairs"] == {"kept": 2, "filtered": 1}
+    assert "KEY_VAR" not in json.dumps(report)
+
+
+def test_report_command_unknown_run(db, tmp_path, capsys):
+    assert main(["report", "nope", "--db", str(tmp_path / "lab.db")]) == 1
+    assert "no run with id 'nope'" in capsys.readouterr().err
