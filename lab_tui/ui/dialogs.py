@@ -1,0 +1,81 @@
+"""Small modal screens: a choice between buttons, and opening a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DirectoryTree, Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from lab_tui.seeds.io import SEED_SUFFIXES
+from lab_tui.ui.safe_text import literal
+
+
+class ChoiceDialog(ModalScreen[str]):
+    """Ask a question; dismiss with the id of the chosen button (escape = the last choice)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.question = question
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(literal(self.question), classes="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                for index, (choice_id, label) in enumerate(self.choices):
+                    yield Button(label, id=choice_id, variant="primary" if index == 0 else "default")
+
+    @on(Button.Pressed)
+    def choose(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.choices[-1][0])
+
+
+class SeedFileTree(DirectoryTree):
+    def filter_paths(self, paths):
+        return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix in SEED_SUFFIXES)]
+
+
+class OpenDialog(ModalScreen[Path | None]):
+    """Type a path, pick a recent file, or browse a directory tree."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, recent: list[str], start: Path) -> None:
+        super().__init__()
+        self.recent = recent
+        self.start = start
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog open-dialog"):
+            yield Label("Open a skill: type a path and press enter, or pick below (tab moves)")
+            yield Input(placeholder="path/to/qna.yaml or seeds.jsonl", id="open-path")
+            if self.recent:
+                yield OptionList(*[Option(literal(p), id=p) for p in self.recent], id="open-recent")
+            yield SeedFileTree(self.start, id="open-tree")
+
+    @on(Input.Submitted)
+    def typed(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.dismiss(Path(event.value.strip()).expanduser())
+
+    @on(OptionList.OptionSelected, "#open-recent")
+    def recent_chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(Path(event.option.id))
+
+    @on(DirectoryTree.FileSelected)
+    def browsed(self, event: DirectoryTree.FileSelected) -> None:
+        self.dismiss(Path(event.path))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,26 @@
+"""Start the Textual app (imported lazily so headless commands never load Textual)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from lab_tui.config import data_dir
+from lab_tui.resources import example_skill_path
+
+
+def default_skill_path() -> Path:
+    """A private copy of the bundled example, so editing it never touches the installed package."""
+    copy = data_dir() / "examples" / "quarterly_email" / "qna.yaml"
+    if not copy.exists():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(example_skill_path(), copy)
+    return copy
+
+
+def launch_app(skill_path: Path | None, db_path: Path, start_pane: str = "seeds") -> int:
+    from lab_tui.ui.app import LabApp
+
+    app = LabApp(skill_path or default_skill_path(), db_path, start_pane=start_pane)
+    app.run()
+    return app.return_code or 0

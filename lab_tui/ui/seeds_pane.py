@@ -1,0 +1,466 @@
+"""The Seeds pane: edit a skill's task description and seed examples with live lint findings.
+
+Editing happens in TextAreas, so every pane action is on a ctrl/alt/function key (a focused
+TextArea swallows single letters). Linting runs in a thread worker after a short pause in
+typing and posts its findings back, so typing never waits for the linter.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from lab_tui.config import load_settings
+from lab_tui.seeds import (FIX_LABELS, Finding, SeedExample, Skill, apply_fix, dump_skill, lint_skill, load_skill,
+                           parse_skill_text, save_skill)
+from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
+from lab_tui.seeds.yamlio import node_lines
+from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog
+from lab_tui.ui.safe_text import literal, one_line
+
+LINT_DELAY_S = 0.3
+AUTOSAVE_EVERY_S = 2.0
+RECENT_LIMIT = 10
+FIELDS = ("context", "question", "answer")
+SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "●"}
+
+
+@dataclass
+class LintDone(Message):
+    generation: int
+    findings: list[Finding]
+
+
+class SeedsScreen(Screen):
+    """One skill file: its examples on the left with their findings, the editors on the right."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="seeds.save"),
+        Binding("ctrl+o", "open", "Open", id="seeds.open"),
+        Binding("ctrl+n", "add_example", "New", id="seeds.add"),
+        Binding("ctrl+t", "duplicate_example", "Duplicate", show=False, id="seeds.duplicate"),
+        Binding("f8", "delete_example", "Del", id="seeds.delete"),
+        Binding("ctrl+down", "next_example", "Next", id="seeds.next"),
+        Binding("ctrl+up", "previous_example", "Previous", show=False, id="seeds.previous"),
+        Binding("alt+down", "move_example(1)", "Move down", show=False, id="seeds.move_down"),
+        Binding("alt+up", "move_example(-1)", "Move up", show=False, id="seeds.move_up"),
+        Binding("f6", "focus_findings", "Lint", id="seeds.findings"),
+        Binding("ctrl+f", "fix", "Fix", id="seeds.fix"),
+    ]
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self.path: Path | None = None
+        self.skill: Skill | None = None
+        self.current = 0
+        self.dirty = False
+        self.findings: list[Finding] = []
+        self.generation = 0
+        self._initial_path = path
+        self._autosaved: str | None = None
+        self._lint_timer = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="seeds-status")
+        with Horizontal(id="seeds-body"):
+            with Vertical(id="seeds-side"):
+                yield Label("Examples", classes="section")
+                yield OptionList(id="examples")
+                yield Label("Findings", classes="section")
+                yield OptionList(id="findings")
+            with VerticalScroll(id="seeds-editors"):
+                yield Label("Task description", classes="section")
+                yield TextArea(id="task", soft_wrap=True, classes="editor")
+                yield Label("Context", id="context-label", classes="section")
+                yield TextArea(id="context", soft_wrap=True, classes="editor")
+                yield Label("Question", classes="section")
+                yield TextArea(id="question", soft_wrap=True, classes="editor")
+                yield Label("Answer", classes="section")
+                yield TextArea(id="answer", soft_wrap=True, classes="editor")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.set_interval(AUTOSAVE_EVERY_S, self.autosave)
+        if self._initial_path is not None:
+            self.open_path(self._initial_path)
+        else:
+            self.show_state()
+
+    # ----- opening and saving -------------------------------------------------------------
+
+    def open_path(self, path: Path) -> None:
+        """Open a file; a file that cannot be read leaves the current skill (and the file) alone."""
+        result = load_skill(path)
+        if result.skill is None:
+            first = result.findings[0] if result.findings else None
+            where = f"{path}:{first.line}:{first.column}" if first and first.line else str(path)
+            self.app.notify(f"{where}: {first.message if first else 'cannot open'}", title="Cannot open",
+                            severity="error", timeout=10, markup=False)
+            if self.skill is None:
+                self.path = Path(path)
+                self.findings = result.findings
+                self.show_state()
+            return
+        self.path = Path(path)
+        self.skill = result.skill
+        self.current = 0
+        self.dirty = False
+        self._autosaved = None
+        self.remember_recent(self.path)
+        recovery = read_recovery(self.path)
+        if recovery is not None:
+            self.app.push_screen(
+                ChoiceDialog(f"Unsaved edits to {self.path.name} from {recovery.saved_at[:19]} were kept "
+                             "when lab-tui last stopped. Restore them?",
+                             [("restore", "Restore"), ("discard", "Discard")]),
+                lambda choice: self.restore(recovery.text, result.text) if choice == "restore"
+                else discard_recovery(self.path),
+            )
+        if self.skill.format == "qna_yaml" and self.skill.version != 3:
+            old = "the first format" if self.skill.version is None else f"version {self.skill.version}"
+            self.app.notify(f"{self.path.name} uses {old}. Saving writes version 3; ctrl+f on the "
+                            "old-version finding upgrades it now.", title="Older format", markup=False)
+        self.show_state()
+        self.lint_now()
+
+    def restore(self, text: str, disk_text: str | None) -> None:
+        recovered = parse_skill_text(text, self.path).skill
+        if recovered is None:
+            self.app.notify("The recovery copy could not be read; it was kept.", severity="error")
+            return
+        recovered.source_text = disk_text
+        self.skill = recovered
+        self.dirty = True
+        self.show_state()
+        self.lint_now()
+
+    def remember_recent(self, path: Path) -> None:
+        settings = load_settings()
+        recent = [str(path.resolve())] + [p for p in settings.get("recent", []) if p != str(path.resolve())]
+        settings.set("recent", recent[:RECENT_LIMIT])
+
+    def action_save(self) -> bool:
+        if self.skill is None or self.path is None:
+            self.app.notify("There is no skill to save.", severity="warning")
+            return False
+        try:
+            save_skill(self.skill, self.path)
+        except OSError as error:
+            self.app.notify(f"Could not save {self.path}: {error.strerror}. Your edits are kept.",
+                            severity="error", timeout=10, markup=False)
+            return False
+        self.dirty = False
+        discard_recovery(self.path)
+        self._autosaved = None
+        self.app.notify(f"Saved {self.path}", markup=False)
+        self.show_status()
+        self.lint_now()
+        return True
+
+    def autosave(self) -> None:
+        if not self.dirty or self.skill is None or self.path is None:
+            return
+        text = dump_skill(self.skill)
+        if text != self._autosaved:
+            write_recovery(self.path, text)
+            self._autosaved = text
+
+    def confirm_leave(self, then) -> None:
+        """Run `then()` once unsaved changes are saved or discarded; cancelling runs nothing."""
+        if not self.dirty:
+            then()
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "save" and self.action_save():
+                then()
+            elif choice == "discard":
+                if self.path is not None:
+                    discard_recovery(self.path)
+                self.dirty = False
+                then()
+
+        self.app.push_screen(
+            ChoiceDialog(f"{self.path.name if self.path else 'The skill'} has unsaved changes.",
+                         [("save", "Save"), ("discard", "Discard"), ("cancel", "Cancel")]),
+            decided,
+        )
+
+    def action_open(self) -> None:
+        recent = load_settings().get("recent", [])
+        start = self.path.parent if self.path else Path.cwd()
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.confirm_leave(lambda: self.open_path(path))
+
+        self.app.push_screen(OpenDialog(recent, start), chosen)
+
+    # ----- showing the skill --------------------------------------------------------------
+
+    @property
+    def example(self) -> SeedExample | None:
+        if self.skill is None or not self.skill.examples:
+            return None
+        return self.skill.examples[self.current]
+
+    def show_state(self) -> None:
+        self.show_examples()
+        self.show_editors()
+        self.show_findings()
+        self.show_status()
+
+    def show_status(self) -> None:
+        counts = {s: sum(f.severity == s for f in self.findings) for s in ("error", "warning", "info")}
+        name = self.path.name if self.path else "no file"
+        status = Text()
+        status.append(" ")
+        status.append(one_line(name, 30), style="bold")
+        if self.dirty:
+            status.append(" ● modified", style="bold")
+        if self.skill is not None:
+            status.append(f"  {len(self.skill.examples)} examples")
+        elif self.findings:
+            status.append("  cannot open: fix the file in an editor (nothing was changed)")
+        status.append(f"  ✖ {counts['error']}  ▲ {counts['warning']}  ● {counts['info']}")
+        self.query_one("#seeds-status", Static).update(status)
+        self.app.sub_title = name + (" (modified)" if self.dirty else "")
+
+    def example_prompt(self, index: int, example: SeedExample) -> Text:
+        marks = [f for f in self.findings if f.example == index and f.severity != "info"]
+        prompt = Text(f"{index + 1:>2} ")
+        prompt.append(one_line(example.question or "(no question)", 20))
+        if marks:
+            worst = "error" if any(f.severity == "error" for f in marks) else "warning"
+            prompt.append(f" {SEVERITY_MARK[worst]}{len(marks)}", style="bold")
+        return prompt
+
+    def show_examples(self) -> None:
+        options = self.query_one("#examples", OptionList)
+        options.clear_options()
+        if self.skill is not None:
+            options.add_options([Option(self.example_prompt(i, e)) for i, e in enumerate(self.skill.examples)])
+            if self.skill.examples:
+                options.highlighted = self.current
+
+    def show_editors(self) -> None:
+        editable = self.skill is not None
+        values = {"task": self.skill.task_description if editable else ""}
+        example = self.example
+        for field in FIELDS:
+            values[field] = (getattr(example, field) or "") if example else ""
+        for name, value in values.items():
+            area = self.query_one(f"#{name}", TextArea)
+            area.disabled = not editable or (name in FIELDS and example is None)
+            if area.text != value:
+                area.load_text(value)
+        total = len(self.skill.examples) if self.skill else 0
+        label = f"Context (example {self.current + 1} of {total})" if total else "Context (no examples: ctrl+n adds one)"
+        self.query_one("#context-label", Label).update(label)
+
+    def show_findings(self) -> None:
+        options = self.query_one("#findings", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        groups: dict[int | None, list[int]] = {}
+        for index, finding in enumerate(self.findings):
+            groups.setdefault(finding.example, []).append(index)
+        for example in sorted(groups, key=lambda e: -1 if e is None else e):
+            options.add_option(Option(Text("Skill" if example is None else f"Example {example + 1}", style="bold"),
+                                      disabled=True))
+            for index in groups[example]:
+                finding = self.findings[index]
+                prompt = Text()
+                prompt.append(SEVERITY_MARK[finding.severity] + " ", style="bold")
+                prompt.append(f"L{finding.line} " if finding.line else "")
+                prompt.append_text(literal(finding.message))
+                if finding.fix:
+                    prompt.append(f" [ctrl+f: {FIX_LABELS.get(finding.fix, finding.fix)}]", style="italic")
+                options.add_option(Option(prompt, id=f"finding-{index}"))
+        if not self.findings:
+            options.add_option(Option("No findings.", disabled=True))
+        if highlighted is not None and highlighted < options.option_count:
+            options.highlighted = highlighted
+
+    # ----- editing ------------------------------------------------------------------------
+
+    @on(TextArea.Changed)
+    def edited(self, event: TextArea.Changed) -> None:
+        if self.skill is None:
+            return
+        name, text = event.text_area.id, event.text_area.text
+        if name == "task":
+            if text == self.skill.task_description:
+                return
+            self.skill.task_description = text
+        else:
+            example = self.example
+            if example is None or (getattr(example, name) or "") == text:
+                return
+            setattr(example, name, text if (text or name != "context") else None)
+            if name == "question":
+                self.query_one("#examples", OptionList).replace_option_prompt_at_index(
+                    self.current, self.example_prompt(self.current, example))
+        self.changed()
+
+    def changed(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            self.show_status()
+        self.schedule_lint()
+
+    def schedule_lint(self) -> None:
+        if self._lint_timer is not None:
+            self._lint_timer.stop()
+        self._lint_timer = self.set_timer(LINT_DELAY_S, self.lint_now)
+
+    def lint_now(self) -> None:
+        if self.skill is None:
+            return
+        self.generation += 1
+        self.lint_in_thread(copy.deepcopy(self.skill), self.generation)
+
+    @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
+    def lint_in_thread(self, skill: Skill, generation: int) -> None:
+        self.post_message(LintDone(generation, lint_skill(skill)))
+
+    @on(LintDone)
+    def lint_done(self, message: LintDone) -> None:
+        if message.generation != self.generation:
+            return  # the user typed again; a newer lint is on its way
+        self.findings = message.findings
+        self.show_findings()
+        self.show_status()
+        options = self.query_one("#examples", OptionList)
+        if self.skill is not None:
+            for index, example in enumerate(self.skill.examples):
+                options.replace_option_prompt_at_index(index, self.example_prompt(index, example))
+
+    # ----- examples -----------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#examples")
+    def example_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if self.skill is not None and event.option_index != self.current:
+            self.select_example(event.option_index)
+
+    @on(OptionList.OptionSelected, "#examples")
+    def example_selected(self, event: OptionList.OptionSelected) -> None:
+        self.select_example(event.option_index)
+        self.query_one("#question", TextArea).focus()
+
+    def select_example(self, index: int) -> None:
+        if self.skill is None or not self.skill.examples:
+            return
+        self.current = max(0, min(index, len(self.skill.examples) - 1))
+        self.query_one("#examples", OptionList).highlighted = self.current
+        self.show_editors()
+
+    def action_next_example(self) -> None:
+        self.select_example(self.current + 1)
+
+    def action_previous_example(self) -> None:
+        self.select_example(self.current - 1)
+
+    def structure_changed(self, select: int) -> None:
+        self.current = select
+        self.show_examples()
+        self.show_editors()
+        self.changed()
+
+    def action_add_example(self) -> None:
+        if self.skill is None:
+            return
+        grounded = self.skill.grounded
+        self.skill.examples.append(SeedExample(context="" if grounded else None,
+                                               key_order=["context", "question", "answer"] if grounded else []))
+        self.structure_changed(len(self.skill.examples) - 1)
+        self.query_one("#context" if grounded else "#question", TextArea).focus()
+
+    def action_duplicate_example(self) -> None:
+        if self.example is None:
+            return
+        self.skill.examples.insert(self.current + 1, self.example.copy())
+        self.structure_changed(self.current + 1)
+
+    def action_delete_example(self) -> None:
+        if self.example is None:
+            return
+        index = self.current
+
+        def decided(choice: str | None) -> None:
+            if choice == "delete" and self.skill is not None and index < len(self.skill.examples):
+                del self.skill.examples[index]
+                self.structure_changed(max(0, min(index, len(self.skill.examples) - 1)))
+
+        self.app.push_screen(ChoiceDialog(f"Delete example {index + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]),
+                             decided)
+
+    def action_move_example(self, step: int) -> None:
+        if self.example is None:
+            return
+        target = self.current + step
+        if not 0 <= target < len(self.skill.examples):
+            return
+        examples = self.skill.examples
+        examples[self.current], examples[target] = examples[target], examples[self.current]
+        self.structure_changed(target)
+
+    # ----- findings -----------------------------------------------------------------------
+
+    def action_focus_findings(self) -> None:
+        self.query_one("#findings", OptionList).focus()
+
+    def selected_finding(self) -> Finding | None:
+        option = self.query_one("#findings", OptionList).highlighted_option
+        if option is None or not option.id:
+            return None
+        return self.findings[int(option.id.removeprefix("finding-"))]
+
+    @on(OptionList.OptionSelected, "#findings")
+    def finding_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.jump_to(self.findings[int(event.option.id.removeprefix("finding-"))])
+
+    def jump_to(self, finding: Finding) -> None:
+        """Focus the field a finding is about, on its line where the file says which."""
+        if finding.example is not None:
+            self.select_example(finding.example)
+        field = finding.field if finding.field in FIELDS else ("task" if finding.field == "task_description" else None)
+        if field is None:
+            field = "question" if finding.example is not None else "task"
+        area = self.query_one(f"#{field}", TextArea)
+        area.focus()
+        if finding.line and self.skill is not None:
+            path = ("task_description",) if field == "task" else ("seed_examples", finding.example, field)
+            key_line = node_lines(dump_skill(self.skill)).get(path)
+            if key_line:
+                row = max(0, min(finding.line - key_line - 1, area.document.line_count - 1))
+                area.move_cursor((row, 0))
+
+    def action_fix(self) -> None:
+        finding = self.selected_finding()
+        if finding is None or not finding.fix:
+            finding = next((f for f in self.findings if f.fix), None)
+        if finding is None or self.skill is None:
+            self.app.notify("No finding here has a mechanical fix.", severity="warning")
+            return
+        path, fmt = self.skill.path, self.skill.format
+        self.skill = apply_fix(self.skill, finding)
+        self.skill.path, self.skill.format = path, fmt
+        self.app.notify(f"Applied: {FIX_LABELS.get(finding.fix, finding.fix)}")
+        self.current = min(self.current, max(0, len(self.skill.examples) - 1))
+        self.show_examples()
+        self.show_editors()
+        self.changed()
+        self.lint_now()

@@ -1,0 +1,203 @@
+"""The Seeds pane driven as a user would: keys in, screen and files out."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from textual.widgets import OptionList, TextArea
+
+from lab_tui.resources import example_skill_path
+from lab_tui.seeds.recovery import read_recovery, write_recovery
+from lab_tui.ui.app import LabApp
+from lab_tui.ui.dialogs import ChoiceDialog
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy"
+
+
+@pytest.fixture
+def skill_file(tmp_path) -> Path:
+    path = tmp_path / "qna.yaml"
+    shutil.copy(example_skill_path(), path)
+    return path
+
+
+def app_for(path: Path, tmp_path: Path) -> LabApp:
+    return LabApp(path, tmp_path / "lab.db")
+
+
+async def settle(pilot, screen) -> None:
+    """Wait past the lint debounce and for the lint worker to post its findings."""
+    await pilot.pause(0.5)
+    await screen.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def finding_rules(screen) -> set[str]:
+    return {f.rule for f in screen.findings}
+
+
+async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the_file(skill_file, tmp_path):
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await settle(pilot, screen)
+        assert finding_rules(screen) == set()
+        question = screen.query_one("#question", TextArea)
+        question.focus()
+        question.select_all()
+        await pilot.press("T", "O", "D", "O")
+        await settle(pilot, screen)
+        assert "input/placeholder" in finding_rules(screen)
+        assert screen.dirty
+        assert "● modified" in str(screen.query_one("#seeds-status").render())
+        await pilot.press("backspace", "backspace", "backspace", "backspace")
+        await pilot.press(*"Write the Q2 all-hands email from our CEO to every employee.")
+        await settle(pilot, screen)
+        assert "input/placeholder" not in finding_rules(screen)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not screen.dirty
+    saved = yaml.safe_load(skill_file.read_text())
+    assert saved["seed_examples"][0]["question"] == "Write the Q2 all-hands email from our CEO to every employee."
+    assert (tmp_path / "qna.yaml.bak").read_text() == example_skill_path().read_text()
+
+
+async def test_selecting_a_finding_jumps_to_its_example_and_field(skill_file, tmp_path):
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.skill.examples[3].answer = "It depends on what you mean."
+        screen.lint_now()
+        await settle(pilot, screen)
+        await pilot.press("f6")
+        findings = screen.query_one("#findings", OptionList)
+        assert findings.has_focus
+        target = next(i for i in range(findings.option_count)
+                      if findings.get_option_at_index(i).id and "hedges" in str(findings.get_option_at_index(i).prompt))
+        findings.highlighted = target
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.current == 3
+        assert app.focused is screen.query_one("#answer", TextArea)
+
+
+async def test_add_duplicate_move_and_delete_examples(skill_file, tmp_path):
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.press("ctrl+n")
+        assert len(screen.skill.examples) == 6 and screen.current == 5
+        await pilot.press(*"New context")
+        assert screen.skill.examples[5].context == "New context"
+        await pilot.press("ctrl+t")
+        assert len(screen.skill.examples) == 7 and screen.skill.examples[6].context == "New context"
+        await pilot.press("alt+up")
+        assert screen.current == 5
+        await pilot.press("f8")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.click("#delete")
+        await pilot.pause()
+        assert len(screen.skill.examples) == 6
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert len(yaml.safe_load(skill_file.read_text())["seed_examples"]) == 6
+
+
+async def test_quit_with_unsaved_changes_asks_and_cancel_keeps_the_edits(skill_file, tmp_path):
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#task", TextArea).focus()
+        await pilot.press("X")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and screen.dirty and screen.skill.task_description.startswith("X")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.click("#save")
+        await pilot.pause()
+    assert yaml.safe_load(skill_file.read_text())["task_description"].startswith("X")
+
+
+async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill_file, tmp_path):
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#task", TextArea).focus()
+        await pilot.press("Z")
+        screen.autosave()
+    assert skill_file.read_text() == example_skill_path().read_text()
+    assert read_recovery(skill_file).text.count("ZWrite internal") == 1
+
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.click("#restore")
+        await pilot.pause()
+        screen = app.get_screen("seeds")
+        assert screen.dirty and screen.skill.task_description.startswith("ZWrite")
+
+
+async def test_a_file_that_does_not_parse_is_reported_and_left_untouched(tmp_path):
+    bad = tmp_path / "qna.yaml"
+    shutil.copy(FIXTURES / "hist_bad__writing__freeform__poetry__limerick.yaml", bad)
+    before = bad.read_bytes()
+    app = app_for(bad, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.pause()
+        assert screen.skill is None
+        assert [f.rule for f in screen.findings] == ["yaml/syntax"]
+        assert screen.query_one("#question", TextArea).disabled
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert bad.read_bytes() == before
+
+
+async def test_fix_key_removes_trailing_spaces(tmp_path):
+    path = tmp_path / "qna.yaml"
+    shutil.copy(FIXTURES / "hist_v3ctx__grounded__linguistics__inclusion__superlatives.yaml", path)
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await settle(pilot, screen)
+        assert "yaml/trailing-spaces" in finding_rules(screen)
+        await pilot.press("ctrl+f")
+        await settle(pilot, screen)
+        assert "yaml/trailing-spaces" not in finding_rules(screen)
+        assert screen.dirty
+
+
+async def test_file_text_is_shown_literally_without_escape_sequences(skill_file, tmp_path):
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.skill.examples[0].question = "[b]Hi[/] \x1b[31mok\x07"
+        screen.show_examples()
+        await pilot.pause()
+        prompt = screen.query_one("#examples", OptionList).get_option_at_index(0).prompt
+        assert "[b]Hi[/] ok" in prompt.plain and "\x1b" not in prompt.plain and "\x07" not in prompt.plain
+
+
+def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):
+    path = tmp_path / "qna.yaml"
+    shutil.copy(example_skill_path(), path)
+    text = path.read_text().replace("Give me a three-bullet highlights", "highlights")
+    path.write_text(text)
+
+    async def run_before(pilot):
+        screen = pilot.app.screen
+        await pilot.pause(0.5)
+        await screen.workers.wait_for_complete()
+        await pilot.pause()
+        screen.query_one("#task", TextArea).cursor_blink = False
+
+    assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=(80, 24), run_before=run_before)
