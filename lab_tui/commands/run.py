@@ -1,0 +1,137 @@
+"""`lab-tui run SKILL_FILE ...`: run the grounded-skills flow headless, with live progress.
+
+The first line is `run: <RUN_ID>` (flushed at once, for scripts that want to follow or resume
+the run). Exit 0 when the run completed, even with failed rows (they are recorded); 1 when it
+could not complete; 130 when interrupted (resume with --resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from lab_tui.cli import add_db_option, resolve_db
+
+
+def configure(parser) -> None:
+    parser.add_argument("skill", nargs="?", type=Path, metavar="SKILL_FILE", help="skill to run (qna.yaml or JSONL)")
+    parser.add_argument("--model", help="litellm model string, e.g. openai/<name> or hosted_vllm/<name>")
+    parser.add_argument("--api-base", help="teacher URL (default http://127.0.0.1:8000/v1)")
+    parser.add_argument("--api-key-env", help="name of the environment variable holding the API key")
+    parser.add_argument("--profile", default="default", help="teacher profile from the settings file")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
+    parser.add_argument("--contexts", type=int, help="contexts to generate")
+    parser.add_argument("--questions", type=int, help="questions per context")
+    parser.add_argument("--prompts", type=Path, help="a prompt folder to use instead of the bundled one")
+    parser.add_argument("--preview", type=int, nargs="?", const=1, metavar="SEED",
+                        help="run on one seed example (1-based, default 1) with small counts and print every output")
+    parser.add_argument("--resume", metavar="RUN_ID", help="resume a run: only unanswered requests are sent")
+    add_db_option(parser)
+
+
+def run(args) -> int:
+    if args.resume is None and args.skill is None:
+        print("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(args))
+
+
+async def _run(args) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    from lab_tui.pipeline.engine import RunParams, run_flow, start_run
+    from lab_tui.pipeline.events import RunProgress
+    from lab_tui.pipeline.flow import FlowError
+    from lab_tui.pipeline.progress import progress_table
+    from lab_tui.pipeline.teacher import close_clients, load_profile
+    from lab_tui.seeds import load_skill
+    from lab_tui.store.db import open_db
+
+    console = Console(highlight=False)
+    db_path = resolve_db(args)
+    overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
+    profile = None
+    if args.resume:
+        run_id = args.resume
+        if any(overrides.values()):
+            profile = load_profile(args.profile, **overrides)
+    else:
+        loaded = load_skill(args.skill)
+        if loaded.skill is None:
+            finding = loaded.findings[0]
+            print(f"lab-tui run: {args.skill}:{finding.line or ''}: {finding.message}", file=sys.stderr)
+            return 1
+        profile = load_profile(args.profile, **overrides)
+        params = RunParams(contexts=args.contexts, questions=args.questions, concurrency=args.concurrency,
+                           prompts_dir=str(args.prompts) if args.prompts else None,
+                           preview_seed=args.preview - 1 if args.preview else None)
+        try:
+            run_id = start_run(open_db(db_path), loaded.skill, profile, params)
+        except (FlowError, IndexError) as error:
+            print(f"lab-tui run: {error}", file=sys.stderr)
+            return 1
+    print(f"run: {run_id}", flush=True)
+
+    latest: list[RunProgress | None] = [None]
+    cancel = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, cancel.set)
+    loop.add_signal_handler(signal.SIGTERM, cancel.set)
+
+    def on_event(event) -> None:
+        if isinstance(event, RunProgress):
+            latest[0] = event
+
+    class View:
+        def __rich__(self):
+            return progress_table(latest[0])
+
+    try:
+        with Live(View(), console=console, refresh_per_second=4, transient=not console.is_terminal):
+            result = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel, profile=profile)
+    except FlowError as error:
+        print(f"lab-tui run: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # reported, and the run is marked failed by the engine
+        print(f"lab-tui run: the run could not complete: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await close_clients()
+    _summary(console, result, db_path)
+    if result.status == "cancelled":
+        print(f"Interrupted. Resume with: lab-tui run --resume {run_id}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _summary(console, result, db_path) -> None:
+    from rich.text import Text
+
+    from lab_tui.pipeline.progress import progress_table
+    from lab_tui.store.db import open_db
+
+    console.print(progress_table(None) if not result.stages else _final_table(result))
+    pairs = open_db(db_path).execute("SELECT outcome, count(*) FROM pairs WHERE run_id = ? GROUP BY outcome",
+                                     [result.run_id]).fetchall()
+    counts = dict(pairs)
+    console.print(f"status: {result.status} · pairs kept: {counts.get('kept', 0)} · dropped by the pair judge: "
+                  f"{counts.get('filtered', 0)} · distinct contexts: {result.distinct_contexts} · "
+                  f"tokens: {sum(s.tokens_in for s in result.stages)} in / {sum(s.tokens_out for s in result.stages)} out"
+                  f" · wall time: {result.wall_s:.1f} s")
+    if result.failures:
+        console.print("failed rows by reason:")
+        for reason, count in sorted(result.failures.items(), key=lambda item: -item[1]):
+            console.print(Text(f"  {count:>5}  {reason}"))
+
+
+def _final_table(result):
+    from lab_tui.pipeline.events import RunProgress
+    from lab_tui.pipeline.progress import progress_table
+
+    requests = sum(s.done for s in result.stages)
+    table = progress_table(RunProgress(result.run_id, result.stages, result.wall_s, requests, 0.0, None, None))
+    table.caption = None
+    return table

@@ -1,0 +1,69 @@
+"""What a run reports while it goes: plain data for the CLI's live display and the Run pane.
+
+The engine calls `on_event` for every change; consumers coalesce (the latest `RunProgress`
+replaces older ones) and redraw at their own pace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    stage: str
+    queued: int = 0
+    in_flight: int = 0
+    done: int = 0
+    kept: int = 0
+    filtered: int = 0
+    failed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    stages: tuple[str, ...]
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    run_id: str
+    stages: tuple[StageProgress, ...]
+    elapsed_s: float
+    requests_done: int
+    requests_per_s: float
+    eta_s: float | None
+    mean_latency_s: float | None
+
+
+@dataclass(frozen=True)
+class RowFailed:
+    run_id: str
+    stage: str
+    row_id: str
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class RowDone:
+    run_id: str
+    stage: str
+    row_id: str
+    status: str
+    preview: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: str
+    status: str
+    """completed | cancelled | failed"""
+    error: str | None = None
+
+
+Event = RunStarted | RunProgress | RowFailed | RowDone | RunFinished

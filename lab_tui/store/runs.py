@@ -1,0 +1,71 @@
+"""The engine's writes: runs, requests and rows, committed as they happen.
+
+Every id is deterministic (a hash of what the thing is), so resuming a run writes the same ids
+again and `INSERT OR IGNORE`/upserts never duplicate anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def stable_id(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def create_run(db: sqlite_utils.Database, *, run_id: str, skill_path: str | None, skill_snapshot: dict,
+               flow: dict, prompts_version: str, teacher: dict, params: dict) -> None:
+    db["runs"].insert({
+        "id": run_id, "created_at": now(), "status": "running", "skill_path": skill_path,
+        "skill_snapshot": json.dumps(skill_snapshot), "flow": json.dumps(flow), "prompts_version": prompts_version,
+        "teacher": json.dumps(teacher), "params": json.dumps(params), "pid": os.getpid(),
+    })
+
+
+def mark_run(db: sqlite_utils.Database, run_id: str, status: str, *, error: str | None = None,
+             report: dict | None = None) -> None:
+    values = {"status": status, "error": error, "pid": os.getpid()}
+    if status != "running":
+        values["finished_at"] = now()
+    if report is not None:
+        values["report"] = json.dumps(report)
+    db["runs"].update(run_id, values)
+
+
+def stored_answer(db: sqlite_utils.Database, request_id: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM requests WHERE id = ? AND response IS NOT NULL", [request_id]))
+    return rows[0] if rows else None
+
+
+def record_request(db: sqlite_utils.Database, **values) -> None:
+    """Insert or update a request; the answer is committed before the caller frees its slot."""
+    values.setdefault("created_at", now())
+    for key in ("messages", "params"):
+        if not isinstance(values.get(key), (str, type(None))):
+            values[key] = json.dumps(values[key])
+    with db.conn:
+        db["requests"].upsert(values, pk="id")
+
+
+def record_row(db: sqlite_utils.Database, **values) -> None:
+    values.setdefault("created_at", now())
+    values["data"] = json.dumps(values.get("data") or {})
+    with db.conn:
+        db["rows"].upsert(values, pk="id")
+
+
+def record_pair(db: sqlite_utils.Database, **values) -> None:
+    """A pair is written once; a resumed run leaves verdicts already given untouched."""
+    values.setdefault("created_at", now())
+    with db.conn:
+        db["pairs"].insert(values, pk="id", ignore=True)
+        db.execute("UPDATE pairs SET outcome = ? WHERE id = ?", [values["outcome"], values["id"]])
