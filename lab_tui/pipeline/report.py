@@ -106,12 +106,12 @@ def _clip(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _snapshot(run: dict) -> dict:
+def _json_object(text: str | None) -> dict:
     try:
-        snapshot = json.loads(run.get("skill_snapshot") or "{}")
+        value = json.loads(text or "{}")
     except ValueError:
         return {}
-    return snapshot if isinstance(snapshot, dict) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _seed_texts(snapshot: dict, field: str) -> list[str]:
@@ -137,7 +137,22 @@ def _generated_texts(db: sqlite_utils.Database, run_id: str, stage: str, key: st
     return texts
 
 
-def _stages(db: sqlite_utils.Database, run_id: str, params: dict) -> list[dict]:
+def _requested_contexts(params: dict, flow: dict) -> int | None:
+    """Contexts the run asked for: the run's `contexts` parameter, else the flow's count.
+
+    A preview run uses its own small counts, so without an explicit parameter it has no known figure.
+    """
+    if isinstance(params.get("contexts"), int):
+        return params["contexts"]
+    if params.get("preview_seed") is not None:
+        return None
+    for block in flow.get("blocks") or []:
+        if isinstance(block, dict) and block.get("name") == STAGES[0] and isinstance(block.get("count"), int):
+            return block["count"]
+    return None
+
+
+def _stages(db: sqlite_utils.Database, run_id: str, params: dict, flow: dict) -> list[dict]:
     counts: dict[str, Counter] = {stage: Counter() for stage in STAGES}
     reasons: dict[str, Counter] = {stage: Counter() for stage in STAGES}
     for stage, status, reason, count in db.execute(
@@ -147,7 +162,7 @@ def _stages(db: sqlite_utils.Database, run_id: str, params: dict) -> list[dict]:
         if status in ("failed", "filtered"):
             reasons.setdefault(stage, Counter())[(status, _clip(reason or "no reason given"))] += count
     stages = []
-    previous_out = params.get("contexts") if isinstance(params.get("contexts"), int) else None
+    previous_out = _requested_contexts(params, flow)
     for stage in list(counts):
         count = counts[stage]
         out = count["ok"] + count["kept"]
@@ -281,12 +296,8 @@ def _formats(texts: list[str], seeds: list[str]) -> list[dict]:
 def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
     """The validation report of a run as JSON-serialisable data; raises UnknownRunError."""
     run = queries.get_run(db, run_id)
-    snapshot = _snapshot(run)
-    try:
-        params = json.loads(run.get("params") or "{}")
-    except ValueError:
-        params = {}
-    params = params if isinstance(params, dict) else {}
+    snapshot = _json_object(run["skill_snapshot"])
+    params, flow = _json_object(run["params"]), _json_object(run["flow"])
     pair_counts = dict(
         db.execute("SELECT outcome, count(*) FROM pairs WHERE run_id = ? GROUP BY outcome", [run_id]).fetchall()
     )
@@ -302,7 +313,7 @@ def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
         },
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "pairs": {"kept": pair_counts.get("kept", 0), "filtered": pair_counts.get("filtered", 0)},
-        "stages": _stages(db, run_id, params),
+        "stages": _stages(db, run_id, params, flow),
         "left": _why_rows_left(db, run_id),
         "scores": _scores(db, run_id),
         "near_duplicates": {},

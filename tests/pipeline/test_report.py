@@ -103,7 +103,7 @@ def db(tmp_path):
     run.row("eval_grounded_questions", "failed", "score did not parse")
     for _ in range(4):
         run.row("filter_grounded_questions", "kept")
-    run.row("filter_grounded_questions", "filtered", "question score 0 < 1.0")
+    run.row("filter_grounded_questions", "filtered", "eval_grounded_questions score 0 < 1")
     for response in ("Revenue rose 8%.", "Hiring raised costs.", "Churn fell this quarter."):
         run.row("gen_grounded_responses", response=response)
     run.row("gen_grounded_responses", "failed", "teacher error: 500 \x1b[31mboom\x1b[0m [bold]x[/bold]")
@@ -111,7 +111,7 @@ def db(tmp_path):
         run.row("evaluate_grounded_qa_pair", score=score)
     run.row("filter_grounded_qa_pair", "kept")
     run.row("filter_grounded_qa_pair", "kept")
-    run.row("filter_grounded_qa_pair", "filtered", "pair score 1 < 2.0")
+    run.row("filter_grounded_qa_pair", "filtered", "evaluate_grounded_qa_pair score 1 < 2")
     run.row("combine_question_and_context")
     run.row("combine_question_and_context")
     run.pair("p1", "kept", "Revenue rose 8%.")
@@ -139,6 +139,20 @@ def test_rows_in_and_out_of_every_stage(db):
     }
     assert report["pairs"] == {"kept": 2, "filtered": 1}
     assert stage(report, "gen_contexts")["reasons"] == [{"status": "failed", "reason": "missing tag", "count": 1}]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"contexts": None, "preview_seed": None}, 10),
+        ({"contexts": 7, "preview_seed": None}, 7),
+        ({"contexts": None, "preview_seed": 0}, None),
+    ],
+)
+def test_contexts_asked_for_come_from_params_else_flow(db, params, expected):
+    flow = {"blocks": [{"name": "gen_contexts", "type": "llm", "count": 10}]}
+    db["runs"].update("run1", {"params": json.dumps(params), "flow": json.dumps(flow)})
+    assert stage(build_report(db, "run1"), "gen_contexts")["in"] == expected
 
 
 def test_why_rows_left(db):
