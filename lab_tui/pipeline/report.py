@@ -49,6 +49,8 @@ MUCH_LONGER = 2.0
 NEAR_DUPLICATE_WARN_SHARE = 0.2
 FAILED_WARN_SHARE = 0.05
 FILTERED_WARN_SHARE = 0.5
+MIN_OUTPUTS_FOR_ABSENT_FORMAT = 5
+"""A format some seeds use and no output does is worth a warning once there are this many outputs."""
 MAX_REASONS = 6
 MAX_EXAMPLES = 3
 MAX_SIMILARITY_ITEMS = 600
@@ -57,11 +59,12 @@ MAX_SIMILARITY_ITEMS = 600
 _GREETING = re.compile(
     r"^(dear|hi|hello|hey|greetings|good (morning|afternoon|evening)|to whom it may concern)\b", re.IGNORECASE
 )
-_SIGN_OFF = re.compile(
-    r"^(best( regards| wishes)?|kind regards|warm regards|warmly|regards|sincerely|yours( truly| sincerely)?|"
-    r"thanks|thank you|many thanks|cheers|all the best|respectfully)[\s,.!]*$",
-    re.IGNORECASE,
+_CLOSING = (
+    r"(best|kind|warm|warmest|regards|sincerely|yours|thanks|thank you|many thanks|cheers|all the best|"
+    r"respectfully|with (thanks|gratitude|appreciation))"
 )
+_SIGN_OFF = re.compile(rf"^{_CLOSING}\b(.{{0,40}},|[\s\w]{{0,20}}[,.!]?)$", re.IGNORECASE)
+"""A short closing line ("Best regards,", "Cheers", "Thank you for your hard work,"), not a body sentence."""
 _BULLET = re.compile(r"^\s*[-*•]\s+\S")
 _NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+\S")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
@@ -73,10 +76,11 @@ def _lines(text: str) -> list[str]:
 
 
 def _is_email(text: str) -> bool:
-    lines = _lines(text)
-    return bool(lines) and bool(_GREETING.match(lines[0].strip())) and any(
-        _SIGN_OFF.match(line.strip()) for line in lines[-3:]
-    )
+    """A greeting near the top (a Subject: line may come first) and a sign-off near the end (a name,
+    title or company may follow it)."""
+    lines = [line.strip() for line in _lines(text)]
+    head = [line for line in lines[:3] if not line.lower().startswith("subject:")]
+    return any(_GREETING.match(line) for line in head) and any(_SIGN_OFF.match(line) for line in lines[-5:])
 
 
 FORMATS = {
@@ -407,7 +411,9 @@ def _warnings(report: dict) -> list[str]:
             output_share = _share(outputs, item["output_count"])
             if not item["output_count"]:
                 continue
-            if seed_share >= 0.5 and output_share < seed_share / 2:
+            if (seed_share >= 0.5 and output_share < seed_share / 2) or (
+                seeds and not outputs and item["output_count"] >= MIN_OUTPUTS_FOR_ABSENT_FORMAT
+            ):
                 warnings.append(
                     f"{seeds} of {item['seed_count']} {seed_name} use {_a(item['format'])}, "
                     f"but only {outputs} of {item['output_count']} {what} do."

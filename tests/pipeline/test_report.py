@@ -207,6 +207,18 @@ def test_lengths_and_format_mismatch_warned(db):
     assert "teacher check" in warnings
 
 
+def test_format_a_minority_of_seeds_use_and_no_output_follows(tmp_path):
+    skill = {"task_description": "t", "examples": [{"answer": "| a | b |\n| 1 | 2 |"}, {"answer": "plain"}, {"answer": "plain"}]}
+    database = open_db(tmp_path / "lab.db")
+    run = RunBuilder(database)
+    database["runs"].update("run1", {"skill_snapshot": json.dumps(skill)})
+    for n in range(4):
+        run.row("gen_grounded_responses", response=f"plain answer {n}")
+    assert not [w for w in build_report(database, "run1")["warnings"] if "table" in w]
+    run.row("gen_grounded_responses", response="plain answer 5")
+    assert "1 of 3 seed answers use a table, but only 0 of 5 responses do." in build_report(database, "run1")["warnings"]
+
+
 def test_matching_outputs_give_no_format_or_length_warning(tmp_path):
     database = open_db(tmp_path / "lab.db")
     run = RunBuilder(database)
@@ -226,6 +238,9 @@ def test_format_detectors():
     assert FORMATS["code block"]("```py\nx = 1\n```")
     assert FORMATS["email greeting and sign-off"]("Hi Sam,\nAll good.\nThanks,\nAna")
     assert not FORMATS["email greeting and sign-off"]("Hi Sam, all good.")
+    signed = "Subject: Q3\n\nDear colleagues,\n\nBody.\n\nThank you for your hard work,\nDavid Okafor\nChief Financial Officer\n"
+    assert FORMATS["email greeting and sign-off"](signed)
+    assert not FORMATS["email greeting and sign-off"]("Dear all,\nThanks to everyone who helped us reach this milestone today.")
 
 
 def test_report_is_json_and_renders_literally(db):
