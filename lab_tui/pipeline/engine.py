@@ -150,8 +150,8 @@ class Engine:
             answer = Answer(stored["response"], stored["finish_reason"], stored["tokens_in"] or 0,
                             stored["tokens_out"] or 0, stored["latency_s"] or 0.0, stored["attempts"])
             return answer, None, request_id
-        store.record_request(self.db, id=request_id, run_id=self.run_id, stage=block.name, messages=messages,
-                             params=params, attempts=0)
+        store.begin_request(self.db, id=request_id, run_id=self.run_id, stage=block.name, messages=messages,
+                            params=params)
         stage["queued"] += 1
         self.emit()
         started = False
@@ -165,8 +165,7 @@ class Engine:
                 self.emit()
 
         def answered(answer: Answer) -> None:
-            store.record_request(self.db, id=request_id, run_id=self.run_id, stage=block.name, messages=messages,
-                                 params=params, response=answer.text, finish_reason=answer.finish_reason,
+            store.finish_request(self.db, request_id, response=answer.text, finish_reason=answer.finish_reason,
                                  tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, latency_s=answer.latency_s,
                                  attempts=answer.attempts, error=None, answered_at=store.now())
 
@@ -174,8 +173,7 @@ class Engine:
             answer = await self.teacher.complete(messages, temperature=block.temperature, max_tokens=block.max_tokens,
                                                  on_answer=answered, on_attempt=attempt)
         except TeacherError as error:
-            store.record_request(self.db, id=request_id, run_id=self.run_id, stage=block.name, messages=messages,
-                                 params=params, attempts=error.attempts, error=str(error))
+            store.finish_request(self.db, request_id, attempts=error.attempts, error=str(error))
             return None, f"teacher error: {error}", request_id
         finally:
             if started:

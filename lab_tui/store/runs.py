@@ -46,14 +46,17 @@ def stored_answer(db: sqlite_utils.Database, request_id: str) -> dict | None:
     return rows[0] if rows else None
 
 
-def record_request(db: sqlite_utils.Database, **values) -> None:
-    """Insert or update a request; the answer is committed before the caller frees its slot."""
-    values.setdefault("created_at", now())
-    for key in ("messages", "params"):
-        if not isinstance(values.get(key), (str, type(None))):
-            values[key] = json.dumps(values[key])
+def begin_request(db: sqlite_utils.Database, *, id: str, run_id: str, stage: str, messages: list, params: dict) -> None:
+    """Record a request about to be sent (kept as it was if a resumed run sends it again)."""
     with db.conn:
-        db["requests"].upsert(values, pk="id")
+        db["requests"].insert({"id": id, "run_id": run_id, "stage": stage, "messages": json.dumps(messages),
+                               "params": json.dumps(params), "attempts": 0, "created_at": now()}, ignore=True)
+
+
+def finish_request(db: sqlite_utils.Database, request_id: str, **values) -> None:
+    """Store the answer (or the final error); committed before the caller frees its slot."""
+    with db.conn:
+        db["requests"].update(request_id, values)
 
 
 def record_row(db: sqlite_utils.Database, **values) -> None:

@@ -1,0 +1,184 @@
+"""End-to-end runs of the grounded flow against the suite's teacher, stored in real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from teacher_server import Fault
+
+from lab_tui.pipeline.engine import RunParams, run_flow, start_run
+from lab_tui.pipeline.events import RowFailed, RunFinished, RunProgress
+from lab_tui.pipeline.teacher import TeacherProfile, close_clients
+from lab_tui.resources import example_skill_path
+from lab_tui.seeds import load_skill
+from lab_tui.store.db import open_db
+
+
+def profile(server) -> TeacherProfile:
+    return TeacherProfile(model="openai/teacher", api_base=server.api_base, timeout=5, backoff_base=0.01,
+                          max_attempts=3)
+
+
+async def run(db_path, server, events=None, cancel=None, **params):
+    db = open_db(db_path)
+    run_id = start_run(db, load_skill(example_skill_path()).skill, profile(server), RunParams(**params))
+    result = await run_flow(db_path, run_id, on_event=(events.append if events is not None else lambda e: None),
+                            cancel=cancel)
+    await close_clients()
+    return run_id, result
+
+
+def counts(db, run_id, stage):
+    return dict(db.execute("SELECT status, count(*) FROM rows WHERE run_id = ? AND stage = ? GROUP BY status",
+                           [run_id, stage]).fetchall())
+
+
+async def test_a_run_produces_pairs_and_stores_every_request_and_row(teacher_server, tmp_path):
+    events = []
+    run_id, result = await run(tmp_path / "lab.db", teacher_server, events, contexts=10, questions=3)
+    db = open_db(tmp_path / "lab.db")
+    assert result.status == "completed" and result.distinct_contexts == 10
+    assert counts(db, run_id, "gen_contexts") == {"ok": 10}
+    assert counts(db, run_id, "gen_grounded_questions") == {"ok": 30}
+    kept_questions = counts(db, run_id, "filter_grounded_questions")
+    assert kept_questions["kept"] + kept_questions.get("filtered", 0) == 30
+    pairs = dict(db.execute("SELECT outcome, count(*) FROM pairs WHERE run_id = ? GROUP BY outcome", [run_id]))
+    assert pairs["kept"] == counts(db, run_id, "combine_question_and_context")["ok"] > 0
+    assert pairs["kept"] + pairs.get("filtered", 0) == kept_questions["kept"]
+    pair = next(db.query("SELECT * FROM pairs WHERE run_id = ? AND outcome = 'kept' LIMIT 1", [run_id]))
+    assert pair["user_turn"] == f"{pair['context']}\n\n{pair['question']}" and pair["pair_score"] >= 2
+    requests = db.execute("SELECT count(*), count(response), sum(attempts) FROM requests WHERE run_id = ?",
+                          [run_id]).fetchone()
+    assert requests[0] == requests[1] == len(teacher_server.answered()) == requests[2]
+    run_row = next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+    assert run_row["status"] == "completed" and json.loads(run_row["report"])["stages"]
+    assert "api_key" not in run_row["teacher"] or "sk-" not in run_row["teacher"]
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed"
+    final = [e for e in events if isinstance(e, RunProgress)][-1]
+    assert {s.stage: s.kept for s in final.stages}["filter_grounded_qa_pair"] == pairs["kept"]
+
+
+async def test_rows_stream_stage_two_starts_before_stage_one_ends(teacher_server, tmp_path):
+    teacher_server.config.faults = [Fault("timeout", match="context number 8,", retry_after=1.5)]
+    run_id, _ = await run(tmp_path / "lab.db", teacher_server, contexts=8, questions=1, concurrency=16)
+    db = open_db(tmp_path / "lab.db")
+    first_question = db.execute("SELECT min(answered_at) FROM requests WHERE run_id = ? AND stage = "
+                                "'gen_grounded_questions'", [run_id]).fetchone()[0]
+    last_context = db.execute("SELECT max(answered_at) FROM requests WHERE run_id = ? AND stage = 'gen_contexts'",
+                              [run_id]).fetchone()[0]
+    assert first_question < last_context
+
+
+async def test_every_kind_of_failure_is_kept_as_a_failed_row_with_its_reason(teacher_server, tmp_path):
+    teacher_server.config.faults = [
+        Fault("malformed", match="context number 1,"),
+        Fault("truncated", match="context number 2,"),
+        Fault("badscore", match="0 or 1", times=1),
+        Fault("auth", match="context number 3,"),
+        Fault("500", match="context number 4,", times=5),
+        Fault("429", times=2, retry_after=0.05),
+    ]
+    events = []
+    run_id, result = await run(tmp_path / "lab.db", teacher_server, events, contexts=6, questions=2)
+    db = open_db(tmp_path / "lab.db")
+    assert result.status == "completed"
+    reasons = {reason for (reason,) in db.execute(
+        "SELECT reason FROM rows WHERE run_id = ? AND status = 'failed'", [run_id])}
+    assert "missing tag [Start of Context]" in reasons
+    assert "truncated at max tokens" in reasons
+    assert any(r.startswith("score did not parse") for r in reasons)
+    assert any(r.startswith("teacher error: auth") for r in reasons)
+    assert any(r.startswith("teacher error: server_error") for r in reasons)
+    raw = db.execute("SELECT json_extract(data, '$.raw') FROM rows WHERE reason = 'missing tag [Start of Context]'"
+                     ).fetchone()[0]
+    assert raw.startswith("Sure! Here is")
+    assert sum(result.failures.values()) == len([e for e in events if isinstance(e, RowFailed)]) == 5
+    assert counts(db, run_id, "gen_contexts") == {"ok": 2, "failed": 4}
+
+
+async def test_cancel_stops_cleanly_and_resume_finishes_without_resending(teacher_server, tmp_path):
+    teacher_server.config.latency = 0.05
+    cancel = asyncio.Event()
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, RunProgress) and event.requests_done >= 6:
+            cancel.set()
+
+    db_path = tmp_path / "lab.db"
+    db = open_db(db_path)
+    run_id = start_run(db, load_skill(example_skill_path()).skill, profile(teacher_server),
+                       RunParams(contexts=4, questions=2, concurrency=2))
+    first = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)
+    assert first.status == "cancelled"
+    answered_before = set(teacher_server.answered())
+    second = await run_flow(db_path, run_id)
+    await close_clients()
+    assert second.status == "completed"
+    answered = teacher_server.answered()
+    assert len(answered) == len(set(answered)), "a request answered before the cancel was sent again"
+    assert answered_before < set(answered)
+
+
+def _server_digest(messages: str, params: str) -> str:
+    params = json.loads(params)
+    body = {"messages": json.loads(messages), "temperature": params["temperature"],
+            "max_tokens": params["max_tokens"], "seed": None}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_sends_no_stored_request_again(teacher_server, tmp_path):
+    teacher_server.config.latency, teacher_server.config.jitter = 0.2, 0.5
+    db_path = tmp_path / "lab.db"
+    env = dict(os.environ, LAB_TUI_HOME=str(tmp_path / "home"))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lab_tui", "run", str(example_skill_path()), "--api-base", teacher_server.api_base,
+         "--contexts", "6", "--questions", "2", "--concurrency", "4", "--db", str(db_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    first_line = child.stdout.readline()
+    assert first_line.startswith("run: ")
+    run_id = first_line.split()[1]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stored = open_db(db_path).execute("SELECT count(*) FROM requests WHERE response IS NOT NULL").fetchone()[0]
+        if stored >= 12:
+            break
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    db = open_db(db_path)
+    stored = {_server_digest(m, p) for m, p in db.execute(
+        "SELECT messages, params FROM requests WHERE response IS NOT NULL")}
+    assert stored and stored <= set(teacher_server.answered())
+    resumed = subprocess.run([sys.executable, "-m", "lab_tui", "run", "--resume", run_id, "--db", str(db_path)],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith(f"run: {run_id}\n")
+    answered = teacher_server.answered()
+    assert all(answered.count(digest) == 1 for digest in stored)
+    db = open_db(db_path)
+    assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "completed"
+    rows = db.execute("SELECT count(*), count(DISTINCT id) FROM rows WHERE run_id = ?", [run_id]).fetchone()
+    assert rows[0] == rows[1] and counts(db, run_id, "gen_contexts") == {"ok": 6}
+
+
+async def test_preview_runs_one_seed_example_with_small_counts(teacher_server, tmp_path):
+    run_id, result = await run(tmp_path / "lab.db", teacher_server, preview_seed=2)
+    db = open_db(tmp_path / "lab.db")
+    assert counts(db, run_id, "gen_contexts") == {"ok": 2}
+    assert {s for (s,) in db.execute("SELECT DISTINCT seed_index FROM rows WHERE run_id = ?", [run_id])} == {0}
+    seed = load_skill(example_skill_path()).skill.examples[2]
+    prompt = db.execute("SELECT messages FROM requests WHERE run_id = ? AND stage = 'gen_contexts'",
+                        [run_id]).fetchone()[0]
+    assert seed.context.splitlines()[0] in json.loads(prompt)[1]["content"]

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from lab_tui.resources import example_skill_path
+
+
+def lab_tui(*args, env_home, timeout=120):
+    env = dict(os.environ, LAB_TUI_HOME=str(env_home))
+    return subprocess.run([sys.executable, "-m", "lab_tui", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_run_prints_its_id_first_then_a_summary_and_export_writes_chat_records(teacher_server, tmp_path):
+    db = str(tmp_path / "lab.db")
+    out = lab_tui("run", str(example_skill_path()), "--api-base", teacher_server.api_base, "--contexts", "3",
+                  "--questions", "2", "--db", db, env_home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    first, *rest = out.stdout.splitlines()
+    assert first.startswith("run: ")
+    run_id = first.split()[1]
+    assert any(line.startswith("status: completed") for line in rest)
+    exported = lab_tui("export", "--run", run_id, "--status", "all", "--format", "jsonl", "-o", "-", "--db", db,
+                       env_home=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert records
+    roles = [m["role"] for m in records[0]["messages"]]
+    assert roles == ["system", "user", "assistant"]
+    assert "no-key-needed" not in exported.stdout
+
+
+def test_run_that_cannot_reach_the_teacher_still_completes_with_failed_rows(tmp_path):
+    out = lab_tui("run", str(example_skill_path()), "--api-base", "http://127.0.0.1:9/v1", "--contexts", "1",
+                  "--db", str(tmp_path / "lab.db"), env_home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "teacher error: connection" in out.stdout
+
+
+def test_teacher_check_says_in_one_line_whether_it_answers(teacher_server, tmp_path):
+    good = lab_tui("teacher", "check", "--api-base", teacher_server.api_base, env_home=tmp_path)
+    assert good.returncode == 0 and good.stdout.count("\n") == 1 and "answers" in good.stdout
+    bad = lab_tui("teacher", "check", "--api-base", "http://127.0.0.1:9/v1", env_home=tmp_path)
+    assert bad.returncode == 1 and "does not answer: connection" in bad.stdout
+
+
+def test_run_without_a_skill_or_resume_is_a_usage_error(tmp_path):
+    assert lab_tui("run", env_home=tmp_path).returncode == 2

@@ -1,0 +1,62 @@
+"""The teacher client over litellm's real HTTP path, against the suite's own server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from teacher_server import Fault
+
+from lab_tui.pipeline.teacher import Teacher, TeacherError, TeacherProfile, close_clients, load_profile
+
+ASK = [{"role": "user", "content": "Write it between [Start of Context] and [End of Context]."}]
+
+
+def teacher(api_base: str, **kwargs) -> Teacher:
+    values = dict(model="openai/teacher", api_base=api_base, timeout=5, backoff_base=0.01, max_attempts=4)
+    values.update(kwargs)
+    return Teacher(TeacherProfile(**values))
+
+
+async def test_answer_carries_text_tokens_and_attempts(teacher_server):
+    answer = await teacher(teacher_server.api_base).complete(ASK, temperature=0.7, max_tokens=100)
+    assert answer.text.startswith("[Start of Context]") and answer.finish_reason == "stop"
+    assert answer.tokens_in > 0 and answer.tokens_out > 0 and answer.attempts == 1
+    await close_clients()
+
+
+async def test_429_is_retried_after_retry_after_and_500_is_retried(teacher_server):
+    teacher_server.config.faults = [Fault("429", times=2, retry_after=0.3), Fault("500")]
+    started = time.monotonic()
+    answer = await teacher(teacher_server.api_base).complete(ASK, temperature=0.7, max_tokens=100)
+    assert answer.attempts == 4
+    assert time.monotonic() - started >= 0.6
+    assert [entry.status for entry in teacher_server.log] == [429, 429, 500, 200]
+
+
+async def test_auth_error_fails_at_once(teacher_server):
+    teacher_server.config.faults = [Fault("auth", times=5)]
+    with pytest.raises(TeacherError) as caught:
+        await teacher(teacher_server.api_base).complete(ASK, temperature=0.7, max_tokens=100)
+    assert caught.value.kind == "auth" and caught.value.attempts == 1
+    assert len(teacher_server.log) == 1
+
+
+async def test_timeout_is_retried_within_the_attempt_limit(teacher_server):
+    teacher_server.config.faults = [Fault("timeout", times=1, retry_after=3.0)]
+    answer = await teacher(teacher_server.api_base, timeout=1).complete(ASK, temperature=0.7, max_tokens=100)
+    assert answer.attempts == 2
+
+
+async def test_refused_connection_is_a_connection_error_after_the_attempt_limit():
+    with pytest.raises(TeacherError) as caught:
+        await teacher("http://127.0.0.1:9/v1", max_attempts=2).complete(ASK, temperature=0.7, max_tokens=10)
+    assert caught.value.kind == "connection" and caught.value.attempts == 2
+
+
+def test_profile_names_the_key_variable_and_never_holds_the_key(monkeypatch):
+    monkeypatch.setenv("MY_TEACHER_KEY", "sk-secret")
+    profile = load_profile(api_key_env="MY_TEACHER_KEY")
+    assert profile.api_key() == "sk-secret"
+    assert "sk-secret" not in repr(profile.public())
+    assert load_profile().api_base == "http://127.0.0.1:8000/v1"
