@@ -29,7 +29,11 @@ class UnknownRunError(LookupError):
 
 
 def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this pid exists on this host (signal 0 checks without sending)."""
+    """Whether a process with this pid runs on this host (signal 0 checks without sending).
+
+    A killed process stays a zombie until its parent reaps it, and signal 0 still finds a zombie,
+    so on Linux its state in /proc decides.
+    """
     if not pid or pid <= 0:
         return False
     try:
@@ -40,7 +44,15 @@ def pid_alive(pid: int | None) -> bool:
         return True
     except OSError:
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].startswith("Z")
 
 
 def display_status(status: str, pid: int | None) -> str:

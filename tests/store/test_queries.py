@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -36,6 +39,23 @@ def test_running_run_with_dead_pid_is_interrupted(builder, dead_pid):
     status = {run["id"]: run["display_status"] for run in queries.list_runs(builder.db)}
     assert status == {"dead": "interrupted", "alive": "running", "done": "completed"}
     assert queries.get_run(builder.db, "dead")["display_status"] == "interrupted"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="zombie detection reads /proc")
+def test_killed_but_unreaped_process_counts_as_dead(builder):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        builder.run("zombie", status="running", pid=child.pid)
+        assert queries.get_run(builder.db, "zombie")["display_status"] == "running"
+        child.kill()
+        deadline = time.monotonic() + 5
+        while queries.get_run(builder.db, "zombie")["display_status"] != "interrupted" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queries.get_run(builder.db, "zombie")["display_status"] == "interrupted"
+        assert child.poll() is not None
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_get_run_unknown_raises(builder):
