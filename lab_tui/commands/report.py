@@ -20,9 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def load_report(db, run_id: str) -> dict:
-    """The stored report of a run that ended; a run still going or killed (or a report stored by
-    another version of lab-tui) gets one built from the store now."""
-    stored = get_run(db, run_id)["report"]
+    """The stored report of a run that ended; a run still going, killed or resumed (its stored report
+    is from an earlier end), or a report stored by another version of lab-tui, gets one built now."""
+    run = get_run(db, run_id)
+    stored = run["report"] if run["status"] != "running" else None
     if stored:
         try:
             report = json.loads(stored)

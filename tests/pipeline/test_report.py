@@ -271,6 +271,16 @@ def test_report_command_prints_stored_report(db, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["warnings"] == ["A warning only the stored report has."]
 
 
+def test_report_command_rebuilds_for_a_resumed_run(db, tmp_path, capsys):
+    report = build_report(db, "run1")
+    report["warnings"] = ["Stale warning from the run's first end."]
+    db["runs"].update("run1", {"report": json.dumps(report), "status": "running", "pid": None})
+    assert main(["report", "run1", "--db", str(tmp_path / "lab.db"), "--format", "json"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert "Stale warning from the run's first end." not in warnings
+    assert warnings[0].startswith("This run is interrupted")
+
+
 def test_report_command_builds_missing_report(db, tmp_path, capsys):
     assert main(["report", "run1", "--db", str(tmp_path / "lab.db"), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
