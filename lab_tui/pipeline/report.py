@@ -471,6 +471,17 @@ def render_report(report: dict) -> Group:
             stage["stage"], _optional(stage["in"]), str(stage["out"]), str(stage["filtered"]), str(stage["failed"]), _plain(why)
         )
     parts.append(stages)
+    left = report["left"]
+    parsed = ", ".join(f"{reason} {count}" for reason, count in left["failed to parse"].items()) or "0"
+    parts.append(
+        Text.assemble(
+            ("Rows left: ", "bold"),
+            f"filtered by the question judge {left['filtered by the question judge']} · "
+            f"filtered by the pair judge {left['filtered by the pair judge']} · failed to parse: ",
+            _plain(parsed),
+            f" · teacher error {left['teacher error']}",
+        )
+    )
 
     scores = _table("\nJudges' scores", "judge", "distribution", text=("distribution",))
     for judge, score in report["scores"].items():

@@ -249,6 +249,7 @@ def test_report_is_json_and_renders_literally(db):
     console.print(render_report(report))
     text = console.file.getvalue()
     assert "gen_grounded_responses" in text and "Warnings" in text
+    assert "failed to parse: missing tag 1, truncated at max tokens 1, score did not parse 1 · teacher error 1" in text
     assert "[bold]x[/bold]" in text
     assert "\x1b" not in text
 
