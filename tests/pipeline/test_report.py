@@ -249,7 +249,9 @@ def test_report_is_json_and_renders_literally(db):
     console.print(render_report(report))
     text = console.file.getvalue()
     assert "gen_grounded_responses" in text and "Warnings" in text
-    assert "failed to parse: missing tag 1, truncated at max tokens 1, score did not parse 1 · teacher error 1" in text
+    (left,) = [line for line in text.splitlines() if line.startswith("Rows left:")]
+    assert "filtered by the question judge 1 · filtered by the pair judge 1 · failed to parse: " in left
+    assert "missing tag 1" in left and "score did not parse 1" in left and left.endswith(" · teacher error 1")
     assert "[bold]x[/bold]" in text
     assert "\x1b" not in text
 
