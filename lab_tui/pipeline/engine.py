@@ -23,12 +23,14 @@ import sqlite_utils
 from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
 from lab_tui.pipeline.flow import OUTPUT_TAG, Block, Flow, FlowError, load_flow
 from lab_tui.pipeline.parsers import ParseError, extract_tag, parse_judgement
-from lab_tui.pipeline.teacher import Answer, Teacher, TeacherError, TeacherProfile
+from lab_tui.pipeline.teacher import Answer, Stopped, Teacher, TeacherError, TeacherProfile
 from lab_tui.seeds.model import Skill
 from lab_tui.store import runs as store
 from lab_tui.store.db import open_db
 
 PREVIEW_COUNTS = {"contexts": 2, "questions": 2}
+STOP_GRACE_S = 15.0
+"""On cancel, requests already sent get this long to be answered and stored before being dropped."""
 
 
 @dataclass
@@ -108,6 +110,7 @@ class Engine:
         self.latencies: list[float] = []
         self.requests_done = 0
         self.tasks: set[asyncio.Task] = set()
+        self.stop = asyncio.Event()
 
     # ----- events -------------------------------------------------------------------------
 
@@ -140,7 +143,9 @@ class Engine:
     # ----- requests -----------------------------------------------------------------------
 
     async def ask(self, block: Block, row: _Row, sample: int, values: dict) -> tuple[Answer | None, str | None, str]:
-        """(answer, failure reason, request id); a stored answer is reused without sending."""
+        """(answer, failure reason, request id); a stored answer is reused without sending.
+
+        Raises `Stopped` when the run is being cancelled and this request was not sent yet."""
         messages = block.prompt.render(values)
         params = {"model": self.teacher.profile.model, "temperature": block.temperature, "max_tokens": block.max_tokens}
         request_id = store.stable_id(messages, params, sample)
@@ -150,6 +155,8 @@ class Engine:
             answer = Answer(stored["response"], stored["finish_reason"], stored["tokens_in"] or 0,
                             stored["tokens_out"] or 0, stored["latency_s"] or 0.0, stored["attempts"])
             return answer, None, request_id
+        if self.stop.is_set():
+            raise Stopped()
         store.begin_request(self.db, id=request_id, run_id=self.run_id, stage=block.name, messages=messages,
                             params=params)
         stage["queued"] += 1
@@ -171,16 +178,16 @@ class Engine:
 
         try:
             answer = await self.teacher.complete(messages, temperature=block.temperature, max_tokens=block.max_tokens,
-                                                 on_answer=answered, on_attempt=attempt)
+                                                 on_answer=answered, on_attempt=attempt, stop=self.stop)
         except TeacherError as error:
             store.finish_request(self.db, request_id, attempts=error.attempts, error=str(error))
             return None, f"teacher error: {error}", request_id
         finally:
             if started:
                 stage["in_flight"] -= 1
+                self.requests_done += 1
             else:
                 stage["queued"] -= 1
-            self.requests_done += 1
         stage["tokens_in"] += answer.tokens_in
         stage["tokens_out"] += answer.tokens_out
         self.latencies.append(answer.latency_s)
@@ -219,20 +226,20 @@ class Engine:
                 **row.data}
 
     def spawn(self, index: int, row: _Row) -> None:
-        if index < len(self.flow.blocks):
-            task = asyncio.create_task(self.step(index, row))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+        if index < len(self.flow.blocks) and not self.stop.is_set():
+            self.track(self.step(index, row))
+
+    def track(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def step(self, index: int, row: _Row) -> None:
         block = self.flow.blocks[index]
         if block.type == "llm":
             for sample in range(block.count):
                 seed_index = (row.seed_index + sample) % len(self.seeds) if index else sample % len(self.seeds)
-                child = replace(row, seed_index=seed_index)
-                task = asyncio.create_task(self.generate(index, block, child, sample))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self.track(self.generate(index, block, replace(row, seed_index=seed_index), sample))
         elif block.type == "judge":
             await self.judge(index, block, row)
         elif block.type == "filter":
@@ -242,7 +249,10 @@ class Engine:
 
     async def generate(self, index: int, block: Block, row: _Row, sample: int) -> None:
         row_id = self.row_id(block, row, sample)
-        answer, failure, request_id = await self.ask(block, row, sample, self.values(row, sample))
+        try:
+            answer, failure, request_id = await self.ask(block, row, sample, self.values(row, sample))
+        except Stopped:
+            return
         child = _Row(dict(row.data), row_id, row.seed_index, row.path + (sample,))
         if answer is None:
             self.save_row(block, child, row_id, "failed", reason=failure, request_id=request_id)
@@ -259,7 +269,10 @@ class Engine:
 
     async def judge(self, index: int, block: Block, row: _Row) -> None:
         row_id = self.row_id(block, row)
-        answer, failure, request_id = await self.ask(block, row, 0, self.values(row, 0))
+        try:
+            answer, failure, request_id = await self.ask(block, row, 0, self.values(row, 0))
+        except Stopped:
+            return
         child = _Row(dict(row.data), row_id, row.seed_index, row.path)
         if answer is None:
             self.save_row(block, child, row_id, "failed", reason=failure, request_id=request_id)
@@ -316,6 +329,9 @@ class Engine:
             while self.tasks:
                 done, _ = await asyncio.wait(self.tasks | {cancelled}, return_when=asyncio.FIRST_COMPLETED)
                 if cancelled in done:
+                    self.stop.set()
+                    if self.tasks:
+                        await asyncio.wait(set(self.tasks), timeout=STOP_GRACE_S)
                     for task in list(self.tasks):
                         task.cancel()
                     await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -69,6 +69,10 @@ class Answer:
     attempts: int
 
 
+class Stopped(Exception):
+    """The run is stopping: this request was not sent."""
+
+
 class TeacherError(Exception):
     """A request that failed for good; `kind` says how (auth, bad_request, context_window, ...)."""
 
@@ -143,14 +147,17 @@ class Teacher:
 
     async def complete(self, messages: list[dict], *, temperature: float, max_tokens: int,
                        seed: int | None = None, on_answer: Callable[[Answer], Awaitable[None] | None] | None = None,
-                       on_attempt: Callable[[int], None] | None = None) -> Answer:
+                       on_attempt: Callable[[int], None] | None = None, stop: asyncio.Event | None = None) -> Answer:
         """Send until answered or failed for good. `on_answer` runs while the slot is still held,
-        so the answer is stored before another request may start."""
+        so the answer is stored before another request may start. Once `stop` is set, nothing
+        more is sent (`Stopped`), while requests already sent finish and are stored."""
         litellm = litellm_module()
         attempt = 0
         while True:
             attempt += 1
             async with self.slots:
+                if stop is not None and stop.is_set():
+                    raise Stopped()
                 self.in_flight += 1
                 if on_attempt:
                     on_attempt(attempt)
