@@ -87,6 +87,7 @@ class TeacherServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, address: None  # a client that gave up (timeout) is expected
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

@@ -72,6 +72,9 @@ def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, 
     flow = load_flow(params.prompts_dir, params.flow_overrides())
     if not [e for e in skill.examples if e.context]:
         raise FlowError("The grounded flow needs seed examples with a context; this skill has none.")
+    for block in flow.blocks:  # store the counts actually used, defaults included
+        if block.count_param in ("contexts", "questions"):
+            setattr(params, block.count_param, block.count)
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     store.create_run(db, run_id=run_id, skill_path=str(skill.path) if skill.path else None,
                      skill_snapshot=skill_snapshot(skill), flow=flow.source, prompts_version=flow.version,
