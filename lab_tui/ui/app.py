@@ -1,14 +1,22 @@
-"""The lab-tui Textual app: panes as screens, themes from data files, keys users can remap.
+"""The lab-tui Textual app: one Textual *mode* per pane, themes from data files, remappable keys.
 
-A pane is added by one entry in `PANES` (key, title, factory); the app gives each pane a
-function-key binding and a command-palette entry.
+Adding a pane is one line in `PANES`: the mode name, its key, its title, and "module:ScreenClass".
+The app then gives it a key binding (shown by `widgets.status_bar.StatusBar`, which every pane
+puts at its top, with the global keys), a command-palette entry, and its own screen stack, so a pane's dialogs never cover another pane. The module is
+imported the first time the pane is shown, which keeps start-up lean.
+
+A pane screen is built with no arguments and reads what it needs from the app: `skill_path`,
+`db_path` and `options` (extra keyword arguments given to `LabApp`, e.g. `reviewer`, `run_id`).
+A pane with unsaved work defines `dirty` and `confirm_leave(then)`; quitting asks each such pane.
 """
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -18,27 +26,42 @@ from lab_tui.config import load_settings
 from lab_tui.ui.themes import DEFAULT_THEME, load_theme, theme_files
 
 
+@dataclass(frozen=True)
+class Pane:
+    key: str
+    title: str
+    screen: str
+    """"package.module:ScreenClass", imported when the pane is first shown."""
+
+
 class LabApp(App):
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "lab-tui"
+    PANES: dict[str, Pane] = {
+        "seeds": Pane("f2", "Seeds", "lab_tui.ui.seeds_pane:SeedsScreen"),
+    }
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
-        Binding("f1", "toggle_help", "Keys", id="app.help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),
+        Binding("f1", "help", "Help", show=False, id="app.help"),
     ]
 
-    def __init__(self, skill_path: Path | None, db_path: Path, start_pane: str = "seeds") -> None:
+    def __init__(self, skill_path: Path | None, db_path: Path, start_mode: str = "seeds", **options: Any) -> None:
         super().__init__()
         self.skill_path = skill_path
         self.db_path = db_path
-        self.start_pane = start_pane
-        self.panes: dict[str, tuple[str, str, Callable[[], Screen]]] = {
-            "seeds": ("f2", "Seeds", self.make_seeds_pane),
-        }
+        self.start_mode = start_mode
+        self.options = options
+        self.pane_screens: dict[str, Screen] = {}
+        for name, pane in self.PANES.items():
+            self.add_mode(name, partial(self.make_pane, name))
+            self._bindings.key_to_bindings.setdefault(pane.key, []).append(
+                Binding(pane.key, f"show_pane('{name}')", pane.title, show=False, id=f"app.pane.{name}"))
 
-    def make_seeds_pane(self) -> Screen:
-        from lab_tui.ui.seeds_pane import SeedsScreen
-
-        return SeedsScreen(self.skill_path)
+    def make_pane(self, name: str) -> Screen:
+        module, _, cls = self.PANES[name].screen.partition(":")
+        screen = getattr(importlib.import_module(module), cls)()
+        self.pane_screens[name] = screen
+        return screen
 
     def on_mount(self) -> None:
         settings = load_settings()
@@ -52,37 +75,32 @@ class LabApp(App):
         keymap = settings.get("keymap")
         if isinstance(keymap, dict):
             self.set_keymap(keymap)
-        for name, (key, title, factory) in self.panes.items():
-            self.install_screen(factory(), name=name)
-            self.bind(key, f"show_pane('{name}')", description=title, show=len(self.panes) > 1)
-        self.push_screen(self.start_pane)
+        self.switch_mode(self.start_mode if self.start_mode in self.PANES else "seeds")
 
     def action_show_pane(self, name: str) -> None:
-        if self.screen.id != name and name in self.panes:
-            self.switch_screen(name)
+        if name in self.PANES and self.current_mode != name:
+            self.switch_mode(name)
 
-    def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+    def action_help(self) -> None:
+        from lab_tui.ui.help import HelpScreen
 
-    async def action_quit(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_quit(self) -> None:
         """Ask before losing unsaved edits in any pane."""
-        for name in self.panes:
-            screen = self.get_screen(name)
+        for name, screen in self.pane_screens.items():
             if getattr(screen, "dirty", False):
-                if self.screen is not screen:
-                    self.switch_screen(name)
-                screen.confirm_leave(self.exit)
+                self.switch_mode(name)
+                screen.confirm_leave(self.action_quit)
                 return
         self.exit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every key of the current pane is also a command in the palette (ctrl+p)."""
+        """Every pane and every key of the current pane is also a command in the palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
-        for name, (key, title, _) in self.panes.items():
-            yield SystemCommand(f"Go to {title}", f"Switch to the {title} pane ({key})",
+        for name, pane in self.PANES.items():
+            yield SystemCommand(f"Go to {pane.title}", f"Switch to the {pane.title} pane ({pane.key})",
                                 partial(self.action_show_pane, name))
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:

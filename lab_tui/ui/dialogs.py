@@ -42,6 +42,12 @@ class ChoiceDialog(ModalScreen[str]):
 
 
 class SeedFileTree(DirectoryTree):
+    """Only folders and seed files; plain-character icons, as emoji widths vary between terminals."""
+
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+    ICON_FILE = "  "
+
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix in SEED_SUFFIXES)]
 
@@ -58,7 +64,8 @@ class OpenDialog(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog open-dialog"):
-            yield Label("Open a skill: type a path and press enter, or pick below (tab moves)")
+            yield Label("Open a skill: type a path and press enter, or tab to a recent file or the tree.",
+                        classes="dialog-question")
             yield Input(placeholder="path/to/qna.yaml or seeds.jsonl", id="open-path")
             if self.recent:
                 yield OptionList(*[Option(literal(p), id=p) for p in self.recent], id="open-recent")

@@ -18,9 +18,10 @@ def default_skill_path() -> Path:
     return copy
 
 
-def launch_app(skill_path: Path | None, db_path: Path, start_pane: str = "seeds") -> int:
+def launch_app(skill_path: Path | None, db_path: Path, start_mode: str = "seeds", **options) -> int:
+    """Run the app until the user quits. `options` reach the panes as `app.options` (e.g. reviewer)."""
     from lab_tui.ui.app import LabApp
 
-    app = LabApp(skill_path or default_skill_path(), db_path, start_pane=start_pane)
+    app = LabApp(skill_path or default_skill_path(), db_path, start_mode=start_mode, **options)
     app.run()
     return app.return_code or 0

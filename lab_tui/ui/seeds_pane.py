@@ -2,12 +2,14 @@
 
 Editing happens in TextAreas, so every pane action is on a ctrl/alt/function key (a focused
 TextArea swallows single letters). Linting runs in a thread worker after a short pause in
-typing and posts its findings back, so typing never waits for the linter.
+typing and posts its findings back, so typing never waits for the linter. A file that does not
+parse opens as raw text beside its error, so nothing in it is lost and it can be fixed here.
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,28 +20,34 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, Static, TextArea
+from textual.widgets import ContentSwitcher, Footer, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from lab_tui.config import load_settings
-from lab_tui.seeds import (FIX_LABELS, Finding, SeedExample, Skill, apply_fix, dump_skill, lint_skill, load_skill,
-                           parse_skill_text, save_skill)
+from lab_tui.config import load_settings, write_atomic
+from lab_tui.seeds import (FIX_LABELS, Finding, LoadResult, SeedExample, Skill, apply_fix, dump_skill, lint_skill,
+                           load_skill, parse_skill_text, save_skill, upgrade_to_v3)
 from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
 from lab_tui.seeds.yamlio import node_lines
 from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog
 from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.widgets.status_bar import StatusBar
 
 LINT_DELAY_S = 0.3
 AUTOSAVE_EVERY_S = 2.0
 RECENT_LIMIT = 10
 FIELDS = ("context", "question", "answer")
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "●"}
+EXAMPLE_GROUP = Binding.Group("Example", compact=True)
+MOVE_GROUP = Binding.Group("Move", compact=True)
 
 
 @dataclass
 class LintDone(Message):
+    """Findings for one state of the skill (or of the raw text); `generation` says which."""
+
     generation: int
     findings: list[Finding]
+    parsed: bool = True
 
 
 class SeedsScreen(Screen):
@@ -49,113 +57,183 @@ class SeedsScreen(Screen):
         Binding("ctrl+s", "save", "Save", id="seeds.save"),
         Binding("ctrl+o", "open", "Open", id="seeds.open"),
         Binding("ctrl+n", "add_example", "New", id="seeds.add"),
-        Binding("ctrl+t", "duplicate_example", "Duplicate", show=False, id="seeds.duplicate"),
+        Binding("ctrl+t", "duplicate_example", "Dup", id="seeds.duplicate"),
         Binding("f8", "delete_example", "Del", id="seeds.delete"),
-        Binding("ctrl+down", "next_example", "Next", id="seeds.next"),
-        Binding("ctrl+up", "previous_example", "Previous", show=False, id="seeds.previous"),
-        Binding("alt+down", "move_example(1)", "Move down", show=False, id="seeds.move_down"),
-        Binding("alt+up", "move_example(-1)", "Move up", show=False, id="seeds.move_up"),
+        Binding("ctrl+up", "previous_example", "Previous example", id="seeds.previous", group=EXAMPLE_GROUP,
+                key_display="^↑"),
+        Binding("ctrl+down", "next_example", "Next example", id="seeds.next", group=EXAMPLE_GROUP,
+                key_display="↓"),
+        Binding("alt+up", "move_example(-1)", "Move example up", id="seeds.move_up", group=MOVE_GROUP,
+                key_display="M-↑"),
+        Binding("alt+down", "move_example(1)", "Move example down", id="seeds.move_down", group=MOVE_GROUP,
+                key_display="↓"),
         Binding("f6", "focus_findings", "Lint", id="seeds.findings"),
         Binding("ctrl+f", "fix", "Fix", id="seeds.fix"),
     ]
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.path: Path | None = None
         self.skill: Skill | None = None
+        self.disk_text: str | None = None
+        """The file's text as last read or written: what "unsaved changes" are measured against."""
         self.current = 0
         self.dirty = False
         self.findings: list[Finding] = []
         self.generation = 0
-        self._initial_path = path
         self._autosaved: str | None = None
         self._lint_timer = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="seeds-status")
+        yield StatusBar(id="seeds-status")
         with Horizontal(id="seeds-body"):
             with Vertical(id="seeds-side"):
                 yield Label("Examples", classes="section")
-                yield OptionList(id="examples")
-                yield Label("Findings", classes="section")
-                yield OptionList(id="findings")
-            with VerticalScroll(id="seeds-editors"):
-                yield Label("Task description", classes="section")
-                yield TextArea(id="task", soft_wrap=True, classes="editor")
-                yield Label("Context", id="context-label", classes="section")
-                yield TextArea(id="context", soft_wrap=True, classes="editor")
-                yield Label("Question", classes="section")
-                yield TextArea(id="question", soft_wrap=True, classes="editor")
-                yield Label("Answer", classes="section")
-                yield TextArea(id="answer", soft_wrap=True, classes="editor")
-        yield Footer(compact=True)
+                yield OptionList(id="examples", compact=True)
+                yield Label("Findings (f6)", classes="section")
+                yield OptionList(id="findings", compact=True)
+            with ContentSwitcher(initial="seeds-editors", id="seeds-main"):
+                with VerticalScroll(id="seeds-editors"):
+                    yield Label("Task description", classes="section")
+                    yield TextArea(id="task", soft_wrap=True, classes="editor")
+                    yield Label("Context", id="context-label", classes="section")
+                    yield TextArea(id="context", soft_wrap=True, classes="editor")
+                    yield Label("Question", classes="section")
+                    yield TextArea(id="question", soft_wrap=True, classes="editor")
+                    yield Label("Answer", classes="section")
+                    yield TextArea(id="answer", soft_wrap=True, classes="editor")
+                with Vertical(id="seeds-raw"):
+                    yield Label("This file does not parse: edit it here, ctrl+s saves it (keeping a .bak).",
+                                classes="section")
+                    yield TextArea(id="raw", show_line_numbers=True, soft_wrap=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.set_interval(AUTOSAVE_EVERY_S, self.autosave)
-        if self._initial_path is not None:
-            self.open_path(self._initial_path)
+        path = getattr(self.app, "skill_path", None)
+        if path is not None:
+            self.open_path(Path(path))
         else:
             self.show_state()
 
     # ----- opening and saving -------------------------------------------------------------
 
+    @property
+    def raw_mode(self) -> bool:
+        return self.skill is None and self.disk_text is not None
+
     def open_path(self, path: Path) -> None:
-        """Open a file; a file that cannot be read leaves the current skill (and the file) alone."""
+        """Open a file: a skill, a new empty skill for a missing file, or raw text if it does not parse.
+
+        An unreadable file (not UTF-8, no permission) leaves the current skill alone.
+        """
+        path = Path(path)
+        if not path.exists():
+            self.show_result(path, LoadResult(Skill(path=path, format="jsonl" if path.suffix == ".jsonl"
+                                                    else "qna_yaml")), disk_text=None)
+            self.app.notify(f"{path} does not exist yet: ctrl+s creates it.", markup=False)
+            return
         result = load_skill(path)
-        if result.skill is None:
+        if result.text is None:
             first = result.findings[0] if result.findings else None
-            where = f"{path}:{first.line}:{first.column}" if first and first.line else str(path)
-            self.app.notify(f"{where}: {first.message if first else 'cannot open'}", title="Cannot open",
+            self.app.notify(f"{path}: {first.message if first else 'cannot open'}", title="Cannot open",
                             severity="error", timeout=10, markup=False)
-            if self.skill is None:
-                self.path = Path(path)
-                self.findings = result.findings
+            if self.path is None:
+                self.path, self.findings = path, result.findings
                 self.show_state()
             return
-        self.path = Path(path)
+        self.show_result(path, result, disk_text=result.text)
+        self.remember_recent(path)
+        recovery = read_recovery(path)
+        if recovery is not None:
+            self.app.push_screen(
+                ChoiceDialog(f"Unsaved edits to {path.name} from {recovery.saved_at[:19]} were kept "
+                             "when lab-tui last stopped. Restore them?",
+                             [("restore", "Restore"), ("discard", "Discard")]),
+                lambda choice: self.restore(recovery.text) if choice == "restore" else self.discard_copy(),
+            )
+        else:
+            self.offer_upgrade()
+
+    def show_result(self, path: Path, result: LoadResult, disk_text: str | None) -> None:
+        """Show what was read: the skill in the editors, or the raw text beside its error."""
+        self.path = path
         self.skill = result.skill
+        self.disk_text = disk_text
         self.current = 0
         self.dirty = False
         self._autosaved = None
-        self.remember_recent(self.path)
-        recovery = read_recovery(self.path)
-        if recovery is not None:
-            self.app.push_screen(
-                ChoiceDialog(f"Unsaved edits to {self.path.name} from {recovery.saved_at[:19]} were kept "
-                             "when lab-tui last stopped. Restore them?",
-                             [("restore", "Restore"), ("discard", "Discard")]),
-                lambda choice: self.restore(recovery.text, result.text) if choice == "restore"
-                else discard_recovery(self.path),
-            )
-        if self.skill.format == "qna_yaml" and self.skill.version != 3:
-            old = "the first format" if self.skill.version is None else f"version {self.skill.version}"
-            self.app.notify(f"{self.path.name} uses {old}. Saving writes version 3; ctrl+f on the "
-                            "old-version finding upgrades it now.", title="Older format", markup=False)
+        self.findings = [] if result.skill is not None else result.findings
+        self.query_one("#raw", TextArea).load_text(result.text or "" if result.skill is None else "")
+        self.query_one("#seeds-main", ContentSwitcher).current = "seeds-raw" if self.raw_mode else "seeds-editors"
         self.show_state()
-        self.lint_now()
+        if self.raw_mode:
+            self.jump_to_raw(self.findings[0] if self.findings else None)
+        else:
+            self.lint_now()
 
-    def restore(self, text: str, disk_text: str | None) -> None:
-        recovered = parse_skill_text(text, self.path).skill
-        if recovered is None:
-            self.app.notify("The recovery copy could not be read; it was kept.", severity="error")
-            return
-        recovered.source_text = disk_text
-        self.skill = recovered
+    def discard_copy(self) -> None:
+        if self.path is not None:
+            discard_recovery(self.path)
+        self.offer_upgrade()
+
+    def restore(self, text: str) -> None:
+        """Bring back an autosaved copy; it stays unsaved (and its recovery copy kept) until ctrl+s."""
+        result = parse_skill_text(text, self.path)
+        disk_text = self.disk_text
+        self.show_result(self.path, result if result.skill is not None else LoadResult(None, result.findings,
+                                                                                        text=text), disk_text)
+        if self.skill is not None:
+            self.skill.source_text = disk_text
         self.dirty = True
-        self.show_state()
-        self.lint_now()
+        self._autosaved = text
+        self.show_status()
+
+    def offer_upgrade(self) -> None:
+        skill = self.skill
+        if skill is None or skill.format != "qna_yaml" or skill.version == 3:
+            return
+        old = "the first format (no version key)" if skill.version is None else f"version {skill.version}"
+        self.app.push_screen(
+            ChoiceDialog(f"{self.path.name} uses {old}; the taxonomy now requires version 3. Upgrade it? "
+                         "Only the version key changes, and only when you save.",
+                         [("upgrade", "Upgrade"), ("later", "Later")]),
+            lambda choice: self.upgrade() if choice == "upgrade" else None,
+        )
+
+    def upgrade(self) -> None:
+        if self.skill is not None:
+            upgrade_to_v3(self.skill)
+            self.changed()
 
     def remember_recent(self, path: Path) -> None:
         settings = load_settings()
-        recent = [str(path.resolve())] + [p for p in settings.get("recent", []) if p != str(path.resolve())]
+        resolved = str(path.resolve())
+        recent = [resolved] + [p for p in settings.get("recent", []) if p != resolved]
         settings.set("recent", recent[:RECENT_LIMIT])
 
+    def current_text(self) -> str | None:
+        """What saving would write now."""
+        if self.skill is not None:
+            return dump_skill(self.skill)
+        if self.raw_mode:
+            return self.query_one("#raw", TextArea).text
+        return None
+
     def action_save(self) -> bool:
-        if self.skill is None or self.path is None:
-            self.app.notify("There is no skill to save.", severity="warning")
+        if self.path is None or self.current_text() is None:
+            self.app.notify("There is nothing to save.", severity="warning")
             return False
         try:
-            save_skill(self.skill, self.path)
+            if self.skill is not None:
+                save_skill(self.skill, self.path)
+                self.disk_text = self.skill.source_text
+            else:
+                text = self.current_text()
+                if self.path.exists():
+                    shutil.copy2(self.path, self.path.with_name(self.path.name + ".bak"))
+                write_atomic(self.path, text)
+                self.disk_text = text
         except OSError as error:
             self.app.notify(f"Could not save {self.path}: {error.strerror}. Your edits are kept.",
                             severity="error", timeout=10, markup=False)
@@ -163,16 +241,21 @@ class SeedsScreen(Screen):
         self.dirty = False
         discard_recovery(self.path)
         self._autosaved = None
+        self.remember_recent(self.path)
         self.app.notify(f"Saved {self.path}", markup=False)
-        self.show_status()
-        self.lint_now()
+        if self.raw_mode:
+            self.open_path(self.path)
+        else:
+            self.show_status()
+            self.lint_now()
         return True
 
     def autosave(self) -> None:
-        if not self.dirty or self.skill is None or self.path is None:
+        """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds."""
+        if not self.dirty or self.path is None:
             return
-        text = dump_skill(self.skill)
-        if text != self._autosaved:
+        text = self.current_text()
+        if text is not None and text != self._autosaved:
             write_recovery(self.path, text)
             self._autosaved = text
 
@@ -199,7 +282,7 @@ class SeedsScreen(Screen):
 
     def action_open(self) -> None:
         recent = load_settings().get("recent", [])
-        start = self.path.parent if self.path else Path.cwd()
+        start = Path.cwd()
 
         def chosen(path: Path | None) -> None:
             if path is not None:
@@ -224,23 +307,24 @@ class SeedsScreen(Screen):
     def show_status(self) -> None:
         counts = {s: sum(f.severity == s for f in self.findings) for s in ("error", "warning", "info")}
         name = self.path.name if self.path else "no file"
-        status = Text()
-        status.append(" ")
-        status.append(one_line(name, 30), style="bold")
+        status = Text(" ")
+        status.append_text(literal(one_line(name, 24), style="bold"))
         if self.dirty:
             status.append(" ● modified", style="bold")
         if self.skill is not None:
-            status.append(f"  {len(self.skill.examples)} examples")
+            status.append(f" {len(self.skill.examples)} ex")
+        elif self.raw_mode:
+            status.append(" raw text")
         elif self.findings:
-            status.append("  cannot open: fix the file in an editor (nothing was changed)")
-        status.append(f"  ✖ {counts['error']}  ▲ {counts['warning']}  ● {counts['info']}")
-        self.query_one("#seeds-status", Static).update(status)
+            status.append(" cannot open")
+        status.append(f"  ✖{counts['error']} ▲{counts['warning']} ●{counts['info']}")
+        self.query_one("#seeds-status", StatusBar).status = status
         self.app.sub_title = name + (" (modified)" if self.dirty else "")
 
     def example_prompt(self, index: int, example: SeedExample) -> Text:
         marks = [f for f in self.findings if f.example == index and f.severity != "info"]
         prompt = Text(f"{index + 1:>2} ")
-        prompt.append(one_line(example.question or "(no question)", 20))
+        prompt.append_text(literal(one_line(example.question or "(no question)", 21)))
         if marks:
             worst = "error" if any(f.severity == "error" for f in marks) else "warning"
             prompt.append(f" {SEVERITY_MARK[worst]}{len(marks)}", style="bold")
@@ -266,7 +350,7 @@ class SeedsScreen(Screen):
             if area.text != value:
                 area.load_text(value)
         total = len(self.skill.examples) if self.skill else 0
-        label = f"Context (example {self.current + 1} of {total})" if total else "Context (no examples: ctrl+n adds one)"
+        label = f"Context · example {self.current + 1} of {total}" if total else "Context · no examples (ctrl+n adds one)"
         self.query_one("#context-label", Label).update(label)
 
     def show_findings(self) -> None:
@@ -297,9 +381,16 @@ class SeedsScreen(Screen):
 
     @on(TextArea.Changed)
     def edited(self, event: TextArea.Changed) -> None:
+        name, text = event.text_area.id, event.text_area.text
+        if name == "raw":
+            if self.raw_mode and (text != self.disk_text) != self.dirty:
+                self.dirty = not self.dirty
+                self.show_status()
+            if self.raw_mode:
+                self.schedule_lint()
+            return
         if self.skill is None:
             return
-        name, text = event.text_area.id, event.text_area.text
         if name == "task":
             if text == self.skill.task_description:
                 return
@@ -326,20 +417,30 @@ class SeedsScreen(Screen):
         self._lint_timer = self.set_timer(LINT_DELAY_S, self.lint_now)
 
     def lint_now(self) -> None:
-        if self.skill is None:
-            return
         self.generation += 1
-        self.lint_in_thread(copy.deepcopy(self.skill), self.generation)
+        if self.skill is not None:
+            self.lint_in_thread(copy.deepcopy(self.skill), None, self.generation)
+        elif self.raw_mode:
+            self.lint_in_thread(None, self.query_one("#raw", TextArea).text, self.generation)
 
     @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
-    def lint_in_thread(self, skill: Skill, generation: int) -> None:
-        self.post_message(LintDone(generation, lint_skill(skill)))
+    def lint_in_thread(self, skill: Skill | None, raw: str | None, generation: int) -> None:
+        """Lint off the UI thread; a raw text is parsed first, and its parse errors are the findings."""
+        if skill is None:
+            result = parse_skill_text(raw, self.path)
+            if result.skill is None:
+                self.post_message(LintDone(generation, result.findings, parsed=False))
+                return
+            skill = result.skill
+        self.post_message(LintDone(generation, lint_skill(skill), parsed=True))
 
     @on(LintDone)
     def lint_done(self, message: LintDone) -> None:
         if message.generation != self.generation:
             return  # the user typed again; a newer lint is on its way
         self.findings = message.findings
+        if self.raw_mode and message.parsed:
+            self.app.notify("The text parses now: ctrl+s saves it and opens it as a skill.", markup=False)
         self.show_findings()
         self.show_status()
         options = self.query_one("#examples", OptionList)
@@ -430,7 +531,17 @@ class SeedsScreen(Screen):
     @on(OptionList.OptionSelected, "#findings")
     def finding_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.jump_to(self.findings[int(event.option.id.removeprefix("finding-"))])
+            finding = self.findings[int(event.option.id.removeprefix("finding-"))]
+            if self.raw_mode:
+                self.jump_to_raw(finding)
+            else:
+                self.jump_to(finding)
+
+    def jump_to_raw(self, finding: Finding | None) -> None:
+        area = self.query_one("#raw", TextArea)
+        area.focus()
+        if finding is not None and finding.line:
+            area.move_cursor((finding.line - 1, max(0, (finding.column or 1) - 1)), center=True)
 
     def jump_to(self, finding: Finding) -> None:
         """Focus the field a finding is about, on its line where the file says which."""
@@ -458,7 +569,7 @@ class SeedsScreen(Screen):
         path, fmt = self.skill.path, self.skill.format
         self.skill = apply_fix(self.skill, finding)
         self.skill.path, self.skill.format = path, fmt
-        self.app.notify(f"Applied: {FIX_LABELS.get(finding.fix, finding.fix)}")
+        self.app.notify(f"Applied: {FIX_LABELS.get(finding.fix, finding.fix)}", markup=False)
         self.current = min(self.current, max(0, len(self.skill.examples) - 1))
         self.show_examples()
         self.show_editors()

@@ -1,8 +1,18 @@
+"""The app shell: themes, the command palette, remappable keys, panes, and a lean start-up."""
+
 from __future__ import annotations
+
+import subprocess
+import sys
+
+from textual.screen import Screen
+from textual.widgets import Footer, Label
 
 from lab_tui.config import load_settings
 from lab_tui.resources import example_skill_path
-from lab_tui.ui.app import LabApp
+from lab_tui.ui.app import LabApp, Pane
+from lab_tui.ui.help import HelpScreen
+from lab_tui.ui.widgets.status_bar import StatusBar
 from lab_tui.ui.launch import default_skill_path
 
 
@@ -43,3 +53,67 @@ async def test_user_keymap_from_settings_remaps_a_key(tmp_path):
 def test_default_skill_is_a_private_copy_of_the_bundled_example(lab_home):
     path = default_skill_path()
     assert path.is_relative_to(lab_home) and path.read_text() == example_skill_path().read_text()
+
+
+class NotesScreen(Screen):
+    """A stand-in second pane, registered exactly as the Run and Review panes will be."""
+
+    dirty = True
+
+    def compose(self):
+        yield StatusBar()
+        yield Label(str(self.app.options.get("reviewer")))
+        yield Footer()
+
+    def confirm_leave(self, then):
+        self.dirty = False
+        self.app.notes_asked = True
+        then()
+
+
+class TwoPaneApp(LabApp):
+    PANES = {**LabApp.PANES, "notes": Pane("f3", "Notes", f"{__name__}:NotesScreen")}
+
+
+async def test_a_pane_registered_in_panes_gets_a_key_a_command_and_is_asked_before_quitting(tmp_path):
+    app = TwoPaneApp(example_skill_path(), tmp_path / "lab.db", start_mode="notes", reviewer="ana")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.current_mode == "notes" and str(app.screen.query_one(Label).render()) == "ana"
+        assert "f2 Seeds" in str(app.screen.query_one(StatusBar).render())
+        await pilot.press("f2")
+        assert app.current_mode == "seeds"
+        assert " Seeds " in str(app.screen.query_one(StatusBar).render())
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Go to Seeds", "Go to Notes"} <= titles
+        await pilot.press("f3")
+        assert app.current_mode == "notes"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.notes_asked
+    assert app.return_code == 0
+
+
+async def test_f1_shows_the_help_file_and_escape_closes_it(tmp_path):
+    app = LabApp(example_skill_path(), tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def test_the_app_reaches_its_first_frame_without_importing_litellm(tmp_path):
+    code = (
+        "import sys\n"
+        "from lab_tui.ui.app import LabApp\n"
+        "from lab_tui.ui.launch import default_skill_path\n"
+        "class FirstFrame(LabApp):\n"
+        "    def on_ready(self):\n"
+        "        self.exit(type(self.screen).__name__)\n"
+        f"app = FirstFrame(default_skill_path(), {str(tmp_path / 'lab.db')!r})\n"
+        "app.run(headless=True, size=(80, 24))\n"
+        "print(app.return_value, 'litellm' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["SeedsScreen", "False"]

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from textual.widgets import OptionList, TextArea
 
+from lab_tui.config import load_settings
 from lab_tui.resources import example_skill_path
 from lab_tui.seeds.recovery import read_recovery, write_recovery
 from lab_tui.ui.app import LabApp
@@ -123,6 +124,7 @@ async def test_quit_with_unsaved_changes_asks_and_cancel_keeps_the_edits(skill_f
         await pilot.pause()
         await pilot.click("#save")
         await pilot.pause()
+    assert app.return_code == 0
     assert yaml.safe_load(skill_file.read_text())["task_description"].startswith("X")
 
 
@@ -142,7 +144,7 @@ async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill
         assert isinstance(app.screen, ChoiceDialog)
         await pilot.click("#restore")
         await pilot.pause()
-        screen = app.get_screen("seeds")
+        screen = app.pane_screens["seeds"]
         assert screen.dirty and screen.skill.task_description.startswith("ZWrite")
 
 
@@ -185,6 +187,81 @@ async def test_file_text_is_shown_literally_without_escape_sequences(skill_file,
         await pilot.pause()
         prompt = screen.query_one("#examples", OptionList).get_option_at_index(0).prompt
         assert "[b]Hi[/] ok" in prompt.plain and "\x1b" not in prompt.plain and "\x07" not in prompt.plain
+
+
+async def test_a_broken_file_opens_as_raw_text_and_can_be_fixed_and_saved(skill_file, tmp_path):
+    broken = "oops: [unclosed\n" + skill_file.read_text()
+    skill_file.write_text(broken)
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.pause()
+        raw = screen.query_one("#raw", TextArea)
+        assert screen.raw_mode and app.focused is raw and raw.text == broken
+        assert [f.rule for f in screen.findings] == ["yaml/syntax"]
+        raw.move_cursor((0, 0))
+        await pilot.press("ctrl+k", "delete")
+        await settle(pilot, screen)
+        assert screen.dirty and "yaml/syntax" not in finding_rules(screen)
+        await pilot.press("ctrl+s")
+        await settle(pilot, screen)
+        assert screen.skill is not None and not screen.raw_mode and not screen.dirty
+        assert len(screen.skill.examples) == 5
+    assert skill_file.read_text() == example_skill_path().read_text()
+    assert (tmp_path / "qna.yaml.bak").read_text() == broken
+
+
+async def test_an_older_version_is_offered_an_upgrade_to_version_3(tmp_path):
+    path = tmp_path / "qna.yaml"
+    shutil.copy(FIXTURES / "hist_v2__writing__grounded__objection_handling.yaml", path)
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog) and "version 2" in app.screen.question
+        await pilot.click("#upgrade")
+        await pilot.pause()
+        screen = app.pane_screens["seeds"]
+        assert screen.dirty and screen.skill.version == 3
+        await settle(pilot, screen)
+        assert "schema/old-version" not in finding_rules(screen)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert yaml.safe_load(path.read_text())["version"] == 3
+
+
+async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, tmp_path):
+    other = tmp_path / "other.yaml"
+    shutil.copy(FIXTURES / "compositional_skills__grounded__linguistics__inclusion.yaml", other)
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#task", TextArea).focus()
+        await pilot.press("Q")
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await pilot.press(*str(other), "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.click("#discard")
+        await pilot.pause()
+        assert screen.path == other and not screen.dirty
+        assert str(other.resolve()) in load_settings().get("recent")
+    assert skill_file.read_text() == example_skill_path().read_text()
+
+
+async def test_a_path_that_does_not_exist_yet_is_created_on_save(tmp_path):
+    path = tmp_path / "new" / "qna.yaml"
+    path.parent.mkdir()
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#task", TextArea).focus()
+        await pilot.press(*"Write haiku.")
+        await pilot.press("ctrl+n", *"What is spring?", "ctrl+s")
+        await pilot.pause()
+    saved = yaml.safe_load(path.read_text())
+    assert saved["version"] == 3 and saved["task_description"] == "Write haiku."
+    assert saved["seed_examples"] == [{"question": "What is spring?", "answer": ""}]
 
 
 def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):

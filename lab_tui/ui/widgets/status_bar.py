@@ -1,0 +1,49 @@
+"""The one-line bar at the top of every pane: the pane's own status on the left, and on the right
+the panes and the keys that work everywhere, so the footer can keep to the pane's own actions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+
+class StatusBar(Widget):
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    status: reactive[Text] = reactive(Text, layout=False)
+
+    def on_mount(self) -> None:
+        self.app.mode_change_signal.subscribe(self, lambda _mode: self.refresh())
+
+    def global_keys(self) -> Text:
+        keys = Text()
+        panes = getattr(self.app, "PANES", {})
+        if len(panes) > 1:
+            for name, pane in panes.items():
+                if name == self.app.current_mode:
+                    keys.append(f" {pane.title} ", style="reverse bold")
+                else:
+                    keys.append(f" {pane.key} ", style="bold")
+                    keys.append(pane.title)
+            keys.append(" │")
+        keys.append(" ^p", style="bold")
+        keys.append(" Commands")
+        keys.append(" f1", style="bold")
+        keys.append(" Help ")
+        keys.append("^q", style="bold")
+        keys.append(" Quit ")
+        return keys
+
+    def render(self) -> Text:
+        right = self.global_keys()
+        room = max(0, self.size.width - right.cell_len)
+        left = self.status.copy()
+        left.truncate(room, overflow="ellipsis", pad=True)
+        return Text.assemble(left, right, no_wrap=True, end="")
