@@ -26,7 +26,8 @@ def configure(parser) -> None:
     parser.add_argument("--questions", type=int, help="questions per context")
     parser.add_argument("--prompts", type=Path, help="a prompt folder to use instead of the bundled one")
     parser.add_argument("--preview", type=int, nargs="?", const=1, metavar="SEED",
-                        help="run on one seed example (1-based, default 1) with small counts and print every output")
+                        help="run on one seed example (1-based, default 1) with small counts and print every "
+                        "intermediate output")
     parser.add_argument("--resume", metavar="RUN_ID", help="resume a run: only unanswered requests are sent")
     add_db_option(parser)
 
@@ -100,6 +101,10 @@ async def _run(args) -> int:
         return 1
     finally:
         await close_clients()
+    if args.preview:
+        from lab_tui.pipeline.preview import run_tree
+
+        console.print(run_tree(open_db(db_path), run_id))
     _summary(console, result, db_path)
     if result.status == "cancelled":
         print(f"Interrupted. Resume with: lab-tui run --resume {run_id}", file=sys.stderr)

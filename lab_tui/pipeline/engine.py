@@ -96,7 +96,8 @@ class _Stage:
 @dataclass
 class _Row:
     data: dict
-    parent_id: str | None
+    id: str | None
+    """The stored row this is (None for the run's root); the next stage's rows hang under it."""
     seed_index: int
     path: tuple = field(default_factory=tuple)
     """Sample indices from the root, part of every row id."""
@@ -201,13 +202,14 @@ class Engine:
     def row_id(self, block: Block, row: _Row, sample: int | None = None) -> str:
         return store.stable_id(self.run_id, block.name, row.path + ((sample,) if sample is not None else ()))
 
-    def save_row(self, block: Block, row: _Row, row_id: str, status: str, *, reason: str | None = None,
+    def save_row(self, block: Block, row: _Row, parent_id: str | None, status: str, *, reason: str | None = None,
                  request_id: str | None = None, score: float | None = None, explanation: str | None = None,
                  raw: str | None = None) -> None:
         data = dict(row.data)
         if raw is not None:
             data["raw"] = raw
-        store.record_row(self.db, id=row_id, run_id=self.run_id, stage=block.name, parent_id=row.parent_id,
+        row_id = row.id
+        store.record_row(self.db, id=row_id, run_id=self.run_id, stage=block.name, parent_id=parent_id,
                          request_id=request_id, seed_index=row.seed_index, data=data, status=status, reason=reason,
                          score=score, explanation=explanation)
         counts = self.stages[block.name].counts
@@ -258,16 +260,16 @@ class Engine:
             return
         child = _Row(dict(row.data), row_id, row.seed_index, row.path + (sample,))
         if answer is None:
-            self.save_row(block, child, row_id, "failed", reason=failure, request_id=request_id)
+            self.save_row(block, child, row.id, "failed", reason=failure, request_id=request_id)
             return
         try:
             if answer.finish_reason == "length":
                 raise ParseError("truncated at max tokens")
             child.data[block.output] = extract_tag(answer.text, OUTPUT_TAG[block.output])
         except ParseError as error:
-            self.save_row(block, child, row_id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
+            self.save_row(block, child, row.id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
             return
-        self.save_row(block, child, row_id, "ok", request_id=request_id)
+        self.save_row(block, child, row.id, "ok", request_id=request_id)
         self.spawn(index + 1, child)
 
     async def judge(self, index: int, block: Block, row: _Row) -> None:
@@ -278,18 +280,18 @@ class Engine:
             return
         child = _Row(dict(row.data), row_id, row.seed_index, row.path)
         if answer is None:
-            self.save_row(block, child, row_id, "failed", reason=failure, request_id=request_id)
+            self.save_row(block, child, row.id, "failed", reason=failure, request_id=request_id)
             return
         try:
             if answer.finish_reason == "length":
                 raise ParseError("truncated at max tokens")
             judgement = parse_judgement(answer.text, block.scores)
         except ParseError as error:
-            self.save_row(block, child, row_id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
+            self.save_row(block, child, row.id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
             return
         child.data[f"{block.name}.score"] = judgement.score
         child.data[f"{block.name}.explanation"] = judgement.explanation
-        self.save_row(block, child, row_id, "ok", request_id=request_id, score=judgement.score,
+        self.save_row(block, child, row.id, "ok", request_id=request_id, score=judgement.score,
                       explanation=judgement.explanation)
         self.spawn(index + 1, child)
 
@@ -298,10 +300,10 @@ class Engine:
         score = row.data[f"{block.judge}.score"]
         child = _Row(row.data, row_id, row.seed_index, row.path)
         if score >= block.threshold:
-            self.save_row(block, child, row_id, "kept", score=score)
+            self.save_row(block, child, row.id, "kept", score=score)
             self.spawn(index + 1, child)
             return
-        self.save_row(block, child, row_id, "filtered", score=score,
+        self.save_row(block, child, row.id, "filtered", score=score,
                       reason=f"{block.judge} score {score:g} < {block.threshold:g}")
         if "response" in row.data:
             self.record_pair(row, "filtered")
@@ -309,13 +311,16 @@ class Engine:
     def combine(self, block: Block, row: _Row) -> None:
         row_id = self.row_id(block, row)
         data = dict(row.data, user_turn=f"{row.data['context']}\n\n{row.data['question']}")
-        self.save_row(block, _Row(data, row.parent_id, row.seed_index, row.path), row_id, "ok")
+        self.save_row(block, _Row(data, row_id, row.seed_index, row.path), row.id, "ok")
         self.record_pair(_Row(data, row_id, row.seed_index, row.path), "kept")
 
     def record_pair(self, row: _Row, outcome: str) -> None:
+        """A pair's id is the id of the row that generated its response."""
         data = row.data
+        responder = next(b for b in self.flow.blocks if b.output == "response")
         store.record_pair(
-            self.db, id=store.stable_id(self.run_id, "pair", row.path), run_id=self.run_id, seed_index=row.seed_index,
+            self.db, id=store.stable_id(self.run_id, responder.name, row.path), run_id=self.run_id,
+            seed_index=row.seed_index,
             context=data["context"], question=data["question"], response=data["response"],
             user_turn=f"{data['context']}\n\n{data['question']}",
             question_score=data.get("eval_grounded_questions.score"),

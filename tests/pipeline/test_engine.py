@@ -182,3 +182,36 @@ async def test_preview_runs_one_seed_example_with_small_counts(teacher_server, t
     prompt = db.execute("SELECT messages FROM requests WHERE run_id = ? AND stage = 'gen_contexts'",
                         [run_id]).fetchone()[0]
     assert seed.context.splitlines()[0] in json.loads(prompt)[1]["content"]
+
+
+async def test_every_row_hangs_under_the_row_it_came_from_and_a_pair_is_its_response_row(teacher_server, tmp_path):
+    run_id, _ = await run(tmp_path / "lab.db", teacher_server, contexts=2, questions=2)
+    db = open_db(tmp_path / "lab.db")
+    rows = {row["id"]: row for row in db.query("SELECT * FROM rows WHERE run_id = ?", [run_id])}
+    order = ["gen_contexts", "gen_grounded_questions", "eval_grounded_questions", "filter_grounded_questions",
+             "gen_grounded_responses", "evaluate_grounded_qa_pair", "filter_grounded_qa_pair",
+             "combine_question_and_context"]
+    for row in rows.values():
+        parent = rows.get(row["parent_id"])
+        if row["stage"] == "gen_contexts":
+            assert row["parent_id"] is None
+        else:
+            assert parent["stage"] == order[order.index(row["stage"]) - 1]
+    for (pair_id,) in db.execute("SELECT id FROM pairs WHERE run_id = ?", [run_id]):
+        assert rows[pair_id]["stage"] == "gen_grounded_responses"
+
+
+def test_preview_prints_every_intermediate_output_as_a_tree(teacher_server, tmp_path):
+    env = dict(os.environ, LAB_TUI_HOME=str(tmp_path / "home"), COLUMNS="200")
+    out = subprocess.run([sys.executable, "-m", "lab_tui", "run", str(example_skill_path()), "--preview",
+                          "--api-base", teacher_server.api_base, "--db", str(tmp_path / "lab.db")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    db = open_db(tmp_path / "lab.db")
+    outputs = [json.loads(data) for (data,) in db.execute(
+        "SELECT data FROM rows WHERE stage = 'gen_grounded_responses' AND status = 'ok'")]
+    assert outputs
+    for data in outputs:
+        assert data["question"] in out.stdout
+        assert data["response"].splitlines()[0] in out.stdout
+    assert out.stdout.count("gen_contexts [ok]") == 2 and "evaluate_grounded_qa_pair [ok] score" in out.stdout

@@ -1,0 +1,62 @@
+"""Every intermediate output of a run as a tree: context, its questions, their judgements,
+responses and outcomes, failures with their reason and raw answer.
+
+Made for preview runs (one seed example, small counts) so a user can read what each prompt made
+before paying for a full run. Model text is untrusted: shown literally, control characters gone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+import sqlite_utils
+from rich.text import Text
+from rich.tree import Tree
+
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+OUTPUT_OF = {"gen_contexts": "context", "gen_grounded_questions": "question", "gen_grounded_responses": "response"}
+
+
+def _literal(text: str) -> Text:
+    return Text(_CONTROL.sub("", text))
+
+
+def _label(row: dict) -> Text:
+    data = json.loads(row["data"])
+    label = Text(f"{row['stage']} ", style="bold")
+    label.append(f"[{row['status']}]", style={"failed": "red", "filtered": "yellow"}.get(row["status"], "green"))
+    if row["score"] is not None:
+        label.append(f" score {row['score']:g}")
+    if row["reason"]:
+        label.append(" · ")
+        label.append_text(_literal(row["reason"]))
+    body = None
+    if row["status"] == "failed":
+        body = data.get("raw")
+    elif row["stage"] in OUTPUT_OF:
+        body = data.get(OUTPUT_OF[row["stage"]])
+    elif row["explanation"]:
+        body = row["explanation"]
+    elif row["stage"] == "combine_question_and_context":
+        body = data.get("user_turn")
+    if body:
+        label.append("\n")
+        label.append_text(_literal(body))
+    return label
+
+
+def run_tree(db: sqlite_utils.Database, run_id: str) -> Tree:
+    """The run's rows, each under the row it came from, in the order they were made."""
+    children: dict[str | None, list[dict]] = defaultdict(list)
+    for row in db.query("SELECT * FROM rows WHERE run_id = ? ORDER BY created_at, id", [run_id]):
+        children[row["parent_id"]].append(row)
+    tree = Tree(Text(f"run {run_id}", style="bold"))
+
+    def add(node: Tree, parent_id: str | None) -> None:
+        for row in children.get(parent_id, ()):
+            add(node.add(_label(row)), row["id"])
+
+    add(tree, None)
+    return tree
