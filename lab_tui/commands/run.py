@@ -28,6 +28,9 @@ def configure(parser) -> None:
     parser.add_argument("--preview", type=int, nargs="?", const=1, metavar="SEED",
                         help="run on one seed example (1-based, default 1) with small counts and print every "
                         "intermediate output")
+    parser.add_argument("--set", action="append", default=[], metavar="BLOCK.KEY=VALUE",
+                        help="override a flow setting for this run (temperature, max_tokens, threshold, count), "
+                        "e.g. --set filter_grounded_qa_pair.threshold=3")
     parser.add_argument("--resume", metavar="RUN_ID", help="resume a run: only unanswered requests are sent")
     add_db_option(parser)
 
@@ -66,8 +69,9 @@ async def _run(args) -> int:
             print(f"lab-tui run: {args.skill}:{finding.line or ''}: {finding.message}", file=sys.stderr)
             return 1
         profile = load_profile(args.profile, **overrides)
+        settings = dict(item.partition("=")[::2] for item in args.set)
         params = RunParams(contexts=args.contexts, questions=args.questions, concurrency=args.concurrency,
-                           prompts_dir=str(args.prompts) if args.prompts else None,
+                           overrides=settings, prompts_dir=str(args.prompts) if args.prompts else None,
                            preview_seed=args.preview - 1 if args.preview else None)
         try:
             run_id = start_run(open_db(db_path), loaded.skill, profile, params)

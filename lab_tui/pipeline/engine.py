@@ -41,11 +41,13 @@ class RunParams:
     prompts_dir: str | None = None
     preview_seed: int | None = None
     """Preview: run on this one seed example with small counts."""
+    overrides: dict = field(default_factory=dict)
+    """Flow settings for this run only, as {"BLOCK.KEY": value}: temperature, max_tokens, threshold, count."""
 
     def flow_overrides(self) -> dict:
         counts = dict(PREVIEW_COUNTS) if self.preview_seed is not None else {}
         counts.update({k: v for k, v in (("contexts", self.contexts), ("questions", self.questions)) if v})
-        return counts
+        return {**self.overrides, **counts}
 
 
 @dataclass

@@ -27,6 +27,8 @@ STAGE_NEEDS = {
     "evaluate_grounded_qa_pair": {"context", "question", "response"},
 }
 """Variables each stage's prompt must use, whatever the user's wording."""
+OVERRIDABLE = {"temperature": float, "max_tokens": int, "threshold": float, "count": int}
+"""Block settings a run may override as `BLOCK.KEY` (e.g. `filter_grounded_qa_pair.threshold`)."""
 OUTPUT_TAG = {"context": "Context", "question": "Question", "response": "Response"}
 
 
@@ -113,16 +115,24 @@ def load_flow(folder: Path | None = None, overrides: dict | None = None) -> Flow
             digest.update(prompt_path.read_bytes())
         if raw.get("count_param") in overrides and overrides[raw["count_param"]] is not None:
             raw["count"] = int(overrides[raw["count_param"]])
-        for key in ("temperature", "max_tokens"):
+        for key, kind in OVERRIDABLE.items():
             override = overrides.get(f"{raw['name']}.{key}")
             if override is not None:
-                raw[key] = override
+                try:
+                    raw[key] = kind(override)
+                except ValueError as error:
+                    raise FlowError(f"{raw['name']}.{key}: {override!r} is not a {kind.__name__}") from error
         raw["scores"] = tuple(float(s) for s in raw.get("scores", ()))
         try:
             blocks.append(Block(prompt=prompt, **raw))
         except TypeError as error:
             raise FlowError(f"{flow_path}: block {raw.get('name')}: {error}") from error
     names = {b.name for b in blocks}
+    unknown = sorted(k for k in overrides if "." in k and (k.split(".", 1)[0] not in names
+                                                           or k.split(".", 1)[1] not in OVERRIDABLE))
+    if unknown:
+        raise FlowError(f"cannot override {', '.join(unknown)}: give BLOCK.KEY with a block of this flow and KEY "
+                        f"one of {', '.join(OVERRIDABLE)}")
     for block in blocks:
         if block.type == "filter" and block.judge not in names:
             raise FlowError(f"{flow_path}: filter {block.name} names no judge block")

@@ -215,3 +215,13 @@ def test_preview_prints_every_intermediate_output_as_a_tree(teacher_server, tmp_
         assert data["question"] in out.stdout
         assert data["response"].splitlines()[0] in out.stdout
     assert out.stdout.count("gen_contexts [ok]") == 2 and "evaluate_grounded_qa_pair [ok] score" in out.stdout
+
+
+async def test_a_run_threshold_override_filters_every_pair_below_it(teacher_server, tmp_path):
+    run_id, _ = await run(tmp_path / "lab.db", teacher_server, contexts=3, questions=2,
+                          overrides={"filter_grounded_qa_pair.threshold": 3})
+    db = open_db(tmp_path / "lab.db")
+    scores = dict(db.execute("SELECT outcome, max(pair_score) FROM pairs WHERE run_id = ? AND outcome = 'filtered' "
+                             "UNION ALL SELECT outcome, min(pair_score) FROM pairs WHERE run_id = ? "
+                             "AND outcome = 'kept'", [run_id, run_id]).fetchall())
+    assert scores["filtered"] == 2.0 and scores["kept"] == 3.0

@@ -85,3 +85,13 @@ def test_a_user_prompt_folder_changes_the_wording_and_the_version(tmp_path):
     assert custom.version != load_flow().version
     assert "Invent new shops" in custom.block("gen_contexts").prompt.render(
         {"task_description": "t", "seed_context": "c", "sample_index": 1})[1]["content"]
+
+
+def test_thresholds_and_max_tokens_can_be_overridden_and_unknown_settings_are_refused():
+    flow = load_flow(overrides={"filter_grounded_qa_pair.threshold": "3", "gen_grounded_responses.max_tokens": "99"})
+    assert flow.block("filter_grounded_qa_pair").threshold == 3.0
+    assert flow.block("gen_grounded_responses").max_tokens == 99
+    with pytest.raises(FlowError, match="cannot override filter_grounded_qa_pair.colour"):
+        load_flow(overrides={"filter_grounded_qa_pair.colour": "red"})
+    with pytest.raises(FlowError, match="is not a float"):
+        load_flow(overrides={"filter_grounded_qa_pair.threshold": "high"})
