@@ -264,6 +264,25 @@ async def test_a_path_that_does_not_exist_yet_is_created_on_save(tmp_path):
     assert saved["seed_examples"] == [{"question": "What is spring?", "answer": ""}]
 
 
+async def test_editing_a_folded_scalar_never_saves_a_file_that_does_not_parse(tmp_path):
+    path = tmp_path / "qna.yaml"
+    shutil.copy(FIXTURES / "compositional_skills__grounded__linguistics__inclusion.yaml", path)
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.select_example(2)
+        context = screen.query_one("#context", TextArea)
+        context.focus()
+        context.move_cursor((0, 0))
+        await pilot.press(*"Note: ")
+        await settle(pilot, screen)
+        assert "yaml/syntax" not in finding_rules(screen)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    saved = yaml.safe_load(path.read_text())
+    assert saved["seed_examples"][2]["context"].startswith("Note: In database replication")
+
+
 def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):
     path = tmp_path / "qna.yaml"
     shutil.copy(example_skill_path(), path)
