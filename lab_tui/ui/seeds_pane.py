@@ -74,7 +74,7 @@ class SeedsScreen(Screen):
                 key_display="M-↑"),
         Binding("alt+down", "move_example(1)", "Move example down", id="seeds.move_down", group=MOVE_GROUP,
                 key_display="↓"),
-        Binding("f6", "focus_findings", "Lint", id="seeds.findings"),
+        Binding("f6", "focus_findings", "Lint", priority=True, id="seeds.findings"),
         Binding("ctrl+f", "fix", "Fix", id="seeds.fix"),
     ]
 
@@ -100,7 +100,7 @@ class SeedsScreen(Screen):
                 yield Label("Findings (f6)", classes="section")
                 yield OptionList(id="findings", compact=True)
             with ContentSwitcher(initial="seeds-editors", id="seeds-main"):
-                with VerticalScroll(id="seeds-editors"):
+                with VerticalScroll(id="seeds-editors", can_focus=False):
                     yield Label("Task description", classes="section")
                     yield TextArea(id="task", soft_wrap=True, classes="editor")
                     yield Label("Context", id="context-label", classes="section")

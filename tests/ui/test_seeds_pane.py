@@ -83,6 +83,8 @@ async def test_selecting_a_finding_jumps_to_its_example_and_field(skill_file, tm
         await pilot.pause()
         assert screen.current == 3
         assert app.focused is screen.query_one("#answer", TextArea)
+        await pilot.press("f6")
+        assert findings.has_focus, "f6 must reach the findings from inside an editor (TextArea binds f6 too)"
 
 
 async def test_add_duplicate_move_and_delete_examples(skill_file, tmp_path):
