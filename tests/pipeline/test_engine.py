@@ -139,7 +139,7 @@ def _server_digest(messages: str, params: str) -> str:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_sends_no_stored_request_again(teacher_server, tmp_path):
-    teacher_server.config.latency, teacher_server.config.jitter = 0.2, 0.5
+    teacher_server.config.latency, teacher_server.config.jitter = 0.1, 0.5
     db_path = tmp_path / "lab.db"
     env = dict(os.environ, LAB_TUI_HOME=str(tmp_path / "home"))
     child = subprocess.Popen(

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+from lab_tui.cli import main
+from lab_tui.config import Settings, save_settings
 from lab_tui.resources import example_skill_path
 
 
@@ -33,18 +35,23 @@ def test_run_prints_its_id_first_then_a_summary_and_export_writes_chat_records(t
     assert "no-key-needed" not in exported.stdout
 
 
-def test_run_that_cannot_reach_the_teacher_still_completes_with_failed_rows(tmp_path):
-    out = lab_tui("run", str(example_skill_path()), "--api-base", "http://127.0.0.1:9/v1", "--contexts", "1",
-                  "--db", str(tmp_path / "lab.db"), env_home=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert "teacher error: connection" in out.stdout
+def test_run_that_cannot_reach_the_teacher_still_completes_with_failed_rows(tmp_path, capsys):
+    """In-process (litellm is already imported), with a settings-file profile that gives up fast."""
+    save_settings(Settings({"teachers": {"fast": {"api_base": "http://127.0.0.1:9/v1", "max_attempts": 2,
+                                                  "backoff_base": 0.01}}}))
+    code = main(["run", str(example_skill_path()), "--profile", "fast", "--contexts", "1",
+                 "--db", str(tmp_path / "lab.db")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "teacher error: connection" in out
 
 
-def test_teacher_check_says_in_one_line_whether_it_answers(teacher_server, tmp_path):
-    good = lab_tui("teacher", "check", "--api-base", teacher_server.api_base, env_home=tmp_path)
-    assert good.returncode == 0 and good.stdout.count("\n") == 1 and "answers" in good.stdout
-    bad = lab_tui("teacher", "check", "--api-base", "http://127.0.0.1:9/v1", env_home=tmp_path)
-    assert bad.returncode == 1 and "does not answer: connection" in bad.stdout
+def test_teacher_check_says_in_one_line_whether_it_answers(teacher_server, capsys):
+    assert main(["teacher", "check", "--api-base", teacher_server.api_base]) == 0
+    good = capsys.readouterr().out
+    assert good.count("\n") == 1 and "answers" in good
+    assert main(["teacher", "check", "--api-base", "http://127.0.0.1:9/v1"]) == 1
+    assert "does not answer: connection" in capsys.readouterr().out
 
 
 def test_run_without_a_skill_or_resume_is_a_usage_error(tmp_path):
