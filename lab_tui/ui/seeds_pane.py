@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
@@ -39,6 +40,13 @@ FIELDS = ("context", "question", "answer")
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "●"}
 EXAMPLE_GROUP = Binding.Group("Example", compact=True)
 MOVE_GROUP = Binding.Group("Move", compact=True)
+
+
+def local_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
 
 
 def keep_dump_parseable(skill: Skill) -> None:
@@ -154,7 +162,7 @@ class SeedsScreen(Screen):
         recovery = read_recovery(path)
         if recovery is not None:
             self.app.push_screen(
-                ChoiceDialog(f"Unsaved edits to {path.name} from {recovery.saved_at[:19]} were kept "
+                ChoiceDialog(f"Unsaved edits to {path.name} from {local_time(recovery.saved_at)} were kept "
                              "when lab-tui last stopped. Restore them?",
                              [("restore", "Restore"), ("discard", "Discard")]),
                 lambda choice: self.restore(recovery.text) if choice == "restore" else self.discard_copy(),
