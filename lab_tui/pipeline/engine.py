@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -27,6 +28,7 @@ from lab_tui.pipeline.teacher import Answer, Stopped, Teacher, TeacherError, Tea
 from lab_tui.seeds.model import Skill
 from lab_tui.store import runs as store
 from lab_tui.store.db import open_db
+from lab_tui.store.queries import pid_alive
 
 PREVIEW_COUNTS = {"contexts": 2, "questions": 2}
 STOP_GRACE_S = 15.0
@@ -368,6 +370,9 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
 
     db = open_db(db_path)
     run = _load(db, run_id)
+    if run["status"] == "running" and run["pid"] != os.getpid() and pid_alive(run["pid"]):
+        raise FlowError(f"Run {run_id} is still running in process {run['pid']}; two processes on one run would "
+                        "send its requests twice. Stop that one first.")
     params = RunParams(**json.loads(run["params"]))
     flow = load_flow(params.prompts_dir, params.flow_overrides())
     if flow.version != run["prompts_version"]:

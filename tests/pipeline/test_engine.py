@@ -17,6 +17,7 @@ from teacher_server import Fault
 
 from lab_tui.pipeline.engine import RunParams, run_flow, start_run
 from lab_tui.pipeline.events import RowFailed, RunFinished, RunProgress
+from lab_tui.pipeline.flow import FlowError
 from lab_tui.pipeline.teacher import TeacherProfile, close_clients
 from lab_tui.resources import example_skill_path
 from lab_tui.seeds import load_skill
@@ -225,3 +226,21 @@ async def test_a_run_threshold_override_filters_every_pair_below_it(teacher_serv
                              "UNION ALL SELECT outcome, min(pair_score) FROM pairs WHERE run_id = ? "
                              "AND outcome = 'kept'", [run_id, run_id]).fetchall())
     assert scores["filtered"] == 2.0 and scores["kept"] == 3.0
+
+
+async def test_a_run_still_running_in_another_live_process_is_not_resumed(teacher_server, tmp_path):
+    db_path = tmp_path / "lab.db"
+    db = open_db(db_path)
+    run_id = start_run(db, load_skill(example_skill_path()).skill, profile(teacher_server),
+                       RunParams(contexts=1, questions=1))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        db["runs"].update(run_id, {"pid": other.pid})
+        with pytest.raises(FlowError, match="still running in process"):
+            await run_flow(db_path, run_id)
+        assert teacher_server.log == []
+    finally:
+        other.kill()
+        other.wait()
+    assert (await run_flow(db_path, run_id)).status == "completed"
+    await close_clients()
