@@ -5,6 +5,18 @@ filter, combine) at once, so stage 2 starts on the first context rather than the
 semaphore in the teacher bounds requests in flight. Everything is written to SQLite as it
 happens, on the caller's thread (one connection: one writer). Ids are hashes of what a thing is,
 so a resumed run finds stored answers and sends only what has none.
+
+Use from any asyncio loop (the CLI's, or the Textual app's: never wrap it in `asyncio.run`):
+
+    run_id = start_run(open_db(db_path), skill, load_profile(), RunParams(contexts=10, concurrency=16))
+    result = await run_flow(db_path, run_id, on_event=handler, cancel=cancel_event)
+    await close_clients()   # from lab_tui.pipeline.teacher, once, at shutdown
+
+`handler` receives the dataclasses of `lab_tui.pipeline.events` synchronously on the loop (keep it
+cheap: store the latest `RunProgress`, redraw on a timer). Setting `cancel` stops sending, lets
+requests already sent land, and returns status "cancelled"; `run_flow(db_path, run_id)` again
+resumes. `run_flow` raises `FlowError` when the run cannot start (unknown id, prompts changed,
+still running elsewhere) and re-raises anything that stopped it (the run is then marked failed).
 """
 
 from __future__ import annotations
