@@ -118,7 +118,7 @@ class SeedsScreen(Screen):
                     yield Label("Answer", classes="section")
                     yield TextArea(id="answer", soft_wrap=True, classes="editor")
                 with Vertical(id="seeds-raw"):
-                    yield Label("Does not parse: fix it here, ctrl+s saves (and keeps .bak)", classes="section")
+                    yield Label("Not valid: fix it here, ctrl+s saves (keeps .bak)", classes="section")
                     yield TextArea(id="raw", show_line_numbers=True, soft_wrap=True)
         yield Footer(compact=True, show_command_palette=False)
 

@@ -288,7 +288,10 @@ async def test_editing_a_folded_scalar_never_saves_a_file_that_does_not_parse(tm
 def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):
     path = tmp_path / "qna.yaml"
     shutil.copy(example_skill_path(), path)
-    text = path.read_text().replace("Give me a three-bullet highlights", "highlights")
+    text = path.read_text().replace(
+        "Give me a three-bullet highlights section I can paste into our Q4 newsletter email to\n      clinic staff.",
+        "highlights")
+    assert "      highlights\n" in text
     path.write_text(text)
 
     async def run_before(pilot):
