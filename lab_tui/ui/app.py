@@ -99,6 +99,7 @@ class LabApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every pane and every key of the current pane is also a command in the palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "lab-tui's keys and how the panes work (f1)", self.action_help)
         for name, pane in self.PANES.items():
             yield SystemCommand(f"Go to {pane.title}", f"Switch to the {pane.title} pane ({pane.key})",
                                 partial(self.action_show_pane, name))
