@@ -168,12 +168,14 @@ class Engine:
         Raises `Stopped` when the run is being cancelled and this request was not sent yet."""
         messages = block.prompt.render(values)
         params = {"model": self.teacher.profile.model, "temperature": block.temperature, "max_tokens": block.max_tokens}
-        request_id = store.stable_id(messages, params, sample)
+        request_id = store.stable_id(self.run_id, messages, params, sample)  # another run asks afresh
         stage = self.stages[block.name].counts
         stored = store.stored_answer(self.db, request_id)
         if stored is not None:
             answer = Answer(stored["response"], stored["finish_reason"], stored["tokens_in"] or 0,
                             stored["tokens_out"] or 0, stored["latency_s"] or 0.0, stored["attempts"])
+            stage["tokens_in"] += answer.tokens_in  # the run's tokens, whichever process paid for them
+            stage["tokens_out"] += answer.tokens_out
             return answer, None, request_id
         if self.stop.is_set():
             raise Stopped()

@@ -200,7 +200,10 @@ def _short(error: Exception) -> str:
 
 
 async def close_clients() -> None:
+    """Close litellm's pooled HTTP clients, and forget them: litellm would otherwise hand the closed
+    ones to the next request on this loop ("the client has been closed"), e.g. the app's next run."""
     if _litellm is not None:
         from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
         await close_litellm_async_clients()
+        _litellm.in_memory_llm_clients_cache.flush_cache()

@@ -244,3 +244,14 @@ async def test_a_run_still_running_in_another_live_process_is_not_resumed(teache
         other.wait()
     assert (await run_flow(db_path, run_id)).status == "completed"
     await close_clients()
+
+
+async def test_a_second_run_of_the_same_skill_asks_the_teacher_again_and_owns_its_requests(teacher_server, tmp_path):
+    first, _ = await run(tmp_path / "lab.db", teacher_server, contexts=2, questions=1)
+    sent = len(teacher_server.log)
+    second, result = await run(tmp_path / "lab.db", teacher_server, contexts=2, questions=1)
+    db = open_db(tmp_path / "lab.db")
+    assert len(teacher_server.log) == 2 * sent
+    per_run = dict(db.execute("SELECT run_id, count(*) FROM requests GROUP BY run_id"))
+    assert per_run == {first: sent, second: sent}
+    assert sum(s.tokens_in for s in result.stages) > 0
