@@ -27,7 +27,7 @@ TAG = re.compile(r"\[Start of (\w+)\]")
 @dataclass
 class Fault:
     kind: str
-    """429 | 500 | timeout | malformed | truncated | auth | badscore"""
+    """429 | 500 | timeout | malformed | truncated | auth | badscore | bad_request | context_window"""
     times: int = 1
     match: str | None = None
     """Only requests whose prompt contains this text (None: any request)."""
@@ -150,7 +150,7 @@ class TeacherServer:
                     time.sleep(max(0.0, config.latency * (1 + config.jitter * (2 * rng.random() - 1))))
                 fault = server._take_fault(prompt)
                 kind = fault.kind if fault else "ok"
-                status = {"429": 429, "500": 500, "auth": 401}.get(kind, 200)
+                status = {"429": 429, "500": 500, "auth": 401, "bad_request": 400, "context_window": 400}.get(kind, 200)
                 with server._lock:
                     server.log.append(Logged(digest, status, kind))
                 if kind == "429":
@@ -162,6 +162,11 @@ class TeacherServer:
                     return
                 if kind == "auth":
                     self._send(401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}})
+                    return
+                if kind in ("bad_request", "context_window"):
+                    message = ("This model's maximum context length is 4096 tokens. However, you requested 9000 tokens."
+                               if kind == "context_window" else "temperature must be at most 2")
+                    self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
                     return
                 if kind == "timeout":
                     time.sleep(fault.retry_after)

@@ -60,3 +60,13 @@ def test_profile_names_the_key_variable_and_never_holds_the_key(monkeypatch):
     assert profile.api_key() == "sk-secret"
     assert "sk-secret" not in repr(profile.public())
     assert load_profile().api_base == "http://127.0.0.1:8000/v1"
+
+
+@pytest.mark.parametrize("fault", ["bad_request", "context_window"])
+async def test_bad_requests_and_context_window_errors_fail_at_once_with_their_kind(teacher_server, fault):
+    teacher_server.config.faults = [Fault(fault, times=5)]
+    with pytest.raises(TeacherError) as caught:
+        await teacher(teacher_server.api_base).complete(ASK, temperature=0.7, max_tokens=100)
+    assert caught.value.kind == fault and caught.value.attempts == 1
+    assert len(teacher_server.log) == 1
+    await close_clients()
