@@ -66,9 +66,11 @@ class OpenDialog(ModalScreen[Path | None]):
         with Vertical(classes="dialog open-dialog"):
             yield Label("Open a skill: type a path and press enter, or tab to a recent file or the tree.",
                         classes="dialog-question")
-            yield Input(placeholder="path/to/qna.yaml or seeds.jsonl", id="open-path")
+            yield Input(placeholder="path/to/qna.yaml or seeds.jsonl", id="open-path", compact=True)
             if self.recent:
-                yield OptionList(*[Option(literal(p), id=p) for p in self.recent], id="open-recent")
+                yield Label("Recent files", classes="section")
+                yield OptionList(*[Option(literal(p), id=p) for p in self.recent], id="open-recent", compact=True)
+            yield Label("Browse", classes="section")
             yield SeedFileTree(self.start, id="open-tree")
 
     @on(Input.Submitted)
