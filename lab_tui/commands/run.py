@@ -8,6 +8,7 @@ could not complete; 130 when interrupted (resume with --resume).
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -105,10 +106,12 @@ async def _run(args) -> int:
         return 1
     finally:
         await close_clients()
-    if args.preview:
+    db = open_db(db_path)
+    stored_params = json.loads(db.execute("SELECT params FROM runs WHERE id = ?", [run_id]).fetchone()[0])
+    if stored_params.get("preview_seed") is not None:  # also when a preview run is resumed
         from lab_tui.pipeline.preview import run_tree
 
-        console.print(run_tree(open_db(db_path), run_id))
+        console.print(run_tree(db, run_id))
     _summary(console, result, db_path)
     if result.status == "cancelled":
         print(f"Interrupted. Resume with: lab-tui run --resume {run_id}", file=sys.stderr)

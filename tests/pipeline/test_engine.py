@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from teacher_server import Fault
 
+from lab_tui.cli import main
 from lab_tui.pipeline.engine import RunParams, run_flow, start_run
 from lab_tui.pipeline.events import RowFailed, RunFinished, RunProgress
 from lab_tui.pipeline.flow import FlowError
@@ -202,20 +203,23 @@ async def test_every_row_hangs_under_the_row_it_came_from_and_a_pair_is_its_resp
         assert rows[pair_id]["stage"] == "gen_grounded_responses"
 
 
-def test_preview_prints_every_intermediate_output_as_a_tree(teacher_server, tmp_path):
-    env = dict(os.environ, LAB_TUI_HOME=str(tmp_path / "home"), COLUMNS="200")
-    out = subprocess.run([sys.executable, "-m", "lab_tui", "run", str(example_skill_path()), "--preview",
-                          "--api-base", teacher_server.api_base, "--db", str(tmp_path / "lab.db")],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
-    db = open_db(tmp_path / "lab.db")
+def test_preview_prints_every_intermediate_output_as_a_tree_also_when_resumed(teacher_server, tmp_path, capsys,
+                                                                               monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    db_path = str(tmp_path / "lab.db")
+    assert main(["run", str(example_skill_path()), "--preview", "--api-base", teacher_server.api_base,
+                 "--db", db_path]) == 0
+    out = capsys.readouterr().out
+    db = open_db(db_path)
     outputs = [json.loads(data) for (data,) in db.execute(
         "SELECT data FROM rows WHERE stage = 'gen_grounded_responses' AND status = 'ok'")]
     assert outputs
     for data in outputs:
-        assert data["question"] in out.stdout
-        assert data["response"].splitlines()[0] in out.stdout
-    assert out.stdout.count("gen_contexts [ok]") == 2 and "evaluate_grounded_qa_pair [ok] score" in out.stdout
+        assert data["question"] in out
+        assert data["response"].splitlines()[0] in out
+    assert out.count("gen_contexts [ok]") == 2 and "evaluate_grounded_qa_pair [ok] score" in out
+    assert main(["run", "--resume", out.split()[1], "--db", db_path]) == 0
+    assert capsys.readouterr().out.count("gen_contexts [ok]") == 2
 
 
 async def test_a_run_threshold_override_filters_every_pair_below_it(teacher_server, tmp_path):
