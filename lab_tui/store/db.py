@@ -96,7 +96,8 @@ CREATE TABLE IF NOT EXISTS verdicts (
     edited_question TEXT,
     edited_response TEXT,
     note TEXT,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    undoes INTEGER                   -- id of the verdict this one undid (review undo)
 );
 CREATE INDEX IF NOT EXISTS verdicts_pair ON verdicts(pair_id);
 """
@@ -113,4 +114,6 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.execute("PRAGMA foreign_keys=ON")
     if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         db.conn.executescript(SCHEMA + f"\nPRAGMA user_version={SCHEMA_VERSION};")
+    if "undoes" not in db["verdicts"].columns_dict:
+        db.execute("ALTER TABLE verdicts ADD COLUMN undoes INTEGER")
     return db

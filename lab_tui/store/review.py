@@ -1,0 +1,214 @@
+"""Verdicts and the review queue: what several reviewers on one database need to never collide.
+
+A reviewer is shown one pending pair at a time. Showing it *claims* it (claimed_by/claimed_at,
+set inside BEGIN IMMEDIATE so two processes cannot claim the same pair): another reviewer's
+queue skips pairs whose claim is younger than `LEASE_S`, so an abandoned claim frees itself.
+Every verdict bumps pairs.version and only applies if the version is the one the reviewer saw
+(optimistic locking): a verdict made meanwhile by someone else raises `VerdictConflict` instead
+of being overwritten. Every verdict is appended to `verdicts`; undo is a new verdict restoring
+the state before the undone one, so the history keeps both.
+
+Pairs are read one at a time by rowid (keyset paging), never all at once: a queue of 100,000
+pairs opens as fast as a queue of ten.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import sqlite_utils
+
+from lab_tui.store.queries import REVIEW_STATUSES
+from lab_tui.store.runs import now
+
+LEASE_S = 600.0
+VERDICT_STATUSES = ("accepted", "rejected", "skipped")
+
+
+class VerdictConflict(Exception):
+    """The pair changed since it was shown (another reviewer's verdict): nothing was written."""
+
+    def __init__(self, pair_id: str, reviewer: str | None, status: str):
+        by = f" by {reviewer}" if reviewer else ""
+        super().__init__(f"pair {pair_id} was changed meanwhile{by} (now {status}): reload it before deciding")
+        self.pair_id = pair_id
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Which pairs the queue walks; None means any."""
+
+    run_id: str | None = None
+    outcome: str | None = "kept"
+    status: str | None = "pending"
+    min_score: float | None = None
+    max_score: float | None = None
+    reviewer: str | None = None
+    search: str | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses: list[str] = []
+        params: list = []
+        for column, value in (("run_id", self.run_id), ("outcome", self.outcome), ("status", self.status),
+                              ("reviewer", self.reviewer)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.min_score is not None:
+            clauses.append("pair_score >= ?")
+            params.append(self.min_score)
+        if self.max_score is not None:
+            clauses.append("pair_score <= ?")
+            params.append(self.max_score)
+        if self.search:
+            pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append("(question LIKE ? ESCAPE '\\' OR response LIKE ? ESCAPE '\\' "
+                           "OR edited_question LIKE ? ESCAPE '\\' OR edited_response LIKE ? ESCAPE '\\')")
+            params.extend([pattern] * 4)
+        return " AND ".join(clauses) or "1", params
+
+    def describe(self) -> str:
+        parts = [f"{name} {value}" for name, value in (
+            ("run", self.run_id), ("outcome", self.outcome), ("status", self.status), ("reviewer", self.reviewer),
+            ("score ≥", self.min_score), ("score ≤", self.max_score), ("search", self.search)) if value not in (None, "")]
+        return ", ".join(parts) or "all pairs"
+
+
+@contextmanager
+def _immediate(db: sqlite_utils.Database) -> Iterator[None]:
+    """A write transaction that takes the lock up front, so read-then-write is atomic across processes."""
+    if db.conn.in_transaction:
+        db.conn.commit()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _row(db: sqlite_utils.Database, sql: str, params: list) -> dict | None:
+    cursor = db.execute(sql, params)
+    row = cursor.fetchone()
+    return dict(zip([c[0] for c in cursor.description], row)) if row else None
+
+
+def get_pair(db: sqlite_utils.Database, pair_id: str) -> dict | None:
+    return _row(db, "SELECT rowid AS position, * FROM pairs WHERE id = ?", [pair_id])
+
+
+def next_pair(db: sqlite_utils.Database, reviewer: str, where: ReviewFilter, after: int = 0,
+              lease_s: float = LEASE_S, wrap: bool = True) -> dict | None:
+    """The first pair after rowid `after` that matches, claiming it for `reviewer` if it is pending.
+
+    Pending pairs claimed by someone else within the lease are passed over. Wraps to the start
+    once when nothing follows `after`.
+    """
+    clause, params = where.where()
+    stamp = time.time()
+    sql = (f"SELECT rowid AS position, * FROM pairs WHERE rowid > ? AND {clause} "
+           "AND (status != 'pending' OR claimed_by IS NULL OR claimed_by = ? OR claimed_at < ?) "
+           "ORDER BY rowid LIMIT 1")
+    with _immediate(db):
+        pair = _row(db, sql, [after, *params, reviewer, stamp - lease_s])
+        if pair is None and wrap and after:
+            pair = _row(db, sql, [0, *params, reviewer, stamp - lease_s])
+        if pair is not None and pair["status"] == "pending":
+            db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?", [reviewer, stamp, pair["id"]])
+            pair["claimed_by"], pair["claimed_at"] = reviewer, stamp
+    return pair
+
+
+def release(db: sqlite_utils.Database, pair_id: str, reviewer: str) -> None:
+    """Give a claim back (the reviewer moved on without deciding)."""
+    with _immediate(db):
+        db.execute("UPDATE pairs SET claimed_by = NULL, claimed_at = NULL WHERE id = ? AND claimed_by = ?",
+                   [pair_id, reviewer])
+
+
+def _apply(db: sqlite_utils.Database, pair_id: str, reviewer: str, expected_version: int, state: dict,
+           undoes: int | None = None) -> int:
+    current = get_pair(db, pair_id)
+    if current is None:
+        raise LookupError(f"no pair {pair_id}")
+    if current["version"] != expected_version:
+        raise VerdictConflict(pair_id, current["reviewer"], current["status"])
+    db.execute(
+        "UPDATE pairs SET status = ?, reviewer = ?, edited_question = ?, edited_response = ?, note = ?, "
+        "version = version + 1, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND version = ?",
+        [state["status"], reviewer, state["edited_question"], state["edited_response"], state["note"],
+         pair_id, expected_version])
+    db.execute(
+        "INSERT INTO verdicts (pair_id, reviewer, status, previous_status, edited_question, edited_response, note, "
+        "created_at, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [pair_id, reviewer, state["status"], current["status"], state["edited_question"], state["edited_response"],
+         state["note"], now(), undoes])
+    return expected_version + 1
+
+
+def record_verdict(db: sqlite_utils.Database, pair_id: str, reviewer: str, status: str, expected_version: int, *,
+                   edited_question: str | None = None, edited_response: str | None = None,
+                   note: str | None = None, keep_edits: bool = True) -> int:
+    """Commit a verdict now; returns the pair's new version. Raises VerdictConflict if it moved on.
+
+    Edits and note not given are kept from the pair as it is (`keep_edits`), so a note added
+    before accepting is not lost by the accept.
+    """
+    if status not in REVIEW_STATUSES:
+        raise ValueError(f"unknown verdict {status!r}")
+    with _immediate(db):
+        current = get_pair(db, pair_id) or {}
+        state = {
+            "status": status,
+            "edited_question": edited_question if edited_question is not None or not keep_edits
+            else current.get("edited_question"),
+            "edited_response": edited_response if edited_response is not None or not keep_edits
+            else current.get("edited_response"),
+            "note": note if note is not None or not keep_edits else current.get("note"),
+        }
+        return _apply(db, pair_id, reviewer, expected_version, state)
+
+
+def undo(db: sqlite_utils.Database, pair_id: str, reviewer: str, expected_version: int) -> int:
+    """Restore the state before the pair's latest verdict, as a new verdict; returns the new version.
+
+    The restored pair is claimed by `reviewer` again when it goes back to pending, so the
+    reviewer who undid it is the one who sees it next.
+    """
+    with _immediate(db):
+        stack: list[tuple[int | None, dict]] = [
+            (None, {"status": "pending", "edited_question": None, "edited_response": None, "note": None})]
+        for verdict_id, status, question, response, note, undoes in db.execute(
+                "SELECT id, status, edited_question, edited_response, note, undoes FROM verdicts "
+                "WHERE pair_id = ? ORDER BY id", [pair_id]):
+            if undoes is not None and len(stack) > 1:
+                stack.pop()
+            elif undoes is None:
+                stack.append((verdict_id, {"status": status, "edited_question": question,
+                                           "edited_response": response, "note": note}))
+        if len(stack) < 2:
+            raise LookupError(f"pair {pair_id} has no verdict to undo")
+        state = stack[-2][1]
+        version = _apply(db, pair_id, reviewer, expected_version, state, undoes=stack[-1][0])
+        if state["status"] == "pending":
+            db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?", [reviewer, time.time(), pair_id])
+        return version
+
+
+def counts(db: sqlite_utils.Database, where: ReviewFilter) -> dict[str, int]:
+    """Pairs per status under the filter, ignoring its own status criterion (the counters' point)."""
+    clause, params = ReviewFilter(**{**where.__dict__, "status": None}).where()
+    result = dict.fromkeys(REVIEW_STATUSES, 0)
+    for status, count in db.execute(f"SELECT status, count(*) FROM pairs WHERE {clause} GROUP BY status", params):
+        result[status] = count
+    return result
+
+
+def history(db: sqlite_utils.Database, pair_id: str) -> list[dict]:
+    cursor = db.execute("SELECT * FROM verdicts WHERE pair_id = ? ORDER BY id", [pair_id])
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]

@@ -1,0 +1,117 @@
+"""Verdicts, undo, claims and conflicts on a real SQLite file, including two reviewer processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lab_tui.store import review
+from lab_tui.store.db import open_db
+from lab_tui.store.review import ReviewFilter, VerdictConflict
+
+
+@pytest.fixture
+def queue(builder):
+    builder.run("r1")
+    builder.run("r2")
+    for index in range(5):
+        builder.pair("r1", f"p{index}")
+    builder.pair("r1", "f0", outcome="filtered")
+    builder.pair("r2", "q0", question="How many [bold]units[/bold]?", response="Twelve units shipped.")
+    return builder
+
+
+def test_verdict_is_committed_and_appended_to_history(queue):
+    pair = review.next_pair(queue.db, "ann", ReviewFilter(run_id="r1"))
+    assert pair["id"] == "p0" and pair["claimed_by"] == "ann"
+    version = review.record_verdict(queue.db, "p0", "ann", "accepted", pair["version"])
+    other = open_db(queue.path)
+    stored = review.get_pair(other, "p0")
+    assert (stored["status"], stored["reviewer"], stored["version"], stored["claimed_by"]) == ("accepted", "ann", version, None)
+    assert [(v["status"], v["previous_status"]) for v in review.history(other, "p0")] == [("accepted", "pending")]
+
+
+def test_stale_version_raises_conflict_and_writes_nothing(queue):
+    pair = review.next_pair(queue.db, "ann", ReviewFilter(run_id="r1"))
+    review.record_verdict(queue.db, pair["id"], "bob", "rejected", pair["version"])
+    with pytest.raises(VerdictConflict, match="bob"):
+        review.record_verdict(queue.db, pair["id"], "ann", "accepted", pair["version"])
+    assert review.get_pair(queue.db, pair["id"])["status"] == "rejected"
+    assert len(review.history(queue.db, pair["id"])) == 1
+
+
+def test_undo_restores_previous_state_step_by_step(queue):
+    version = review.record_verdict(queue.db, "p1", "ann", "rejected", 0, note="off-topic")
+    version = review.record_verdict(queue.db, "p1", "ann", "accepted", version, edited_response="Better.")
+    pair = review.get_pair(queue.db, "p1")
+    assert (pair["status"], pair["note"], pair["edited_response"]) == ("accepted", "off-topic", "Better.")
+    version = review.undo(queue.db, "p1", "ann", version)
+    pair = review.get_pair(queue.db, "p1")
+    assert (pair["status"], pair["note"], pair["edited_response"]) == ("rejected", "off-topic", None)
+    review.undo(queue.db, "p1", "ann", version)
+    pair = review.get_pair(queue.db, "p1")
+    assert (pair["status"], pair["note"], pair["claimed_by"]) == ("pending", None, "ann")
+    assert [v["status"] for v in review.history(queue.db, "p1")] == ["rejected", "accepted", "rejected", "pending"]
+
+
+def test_claimed_pairs_are_skipped_for_others_until_the_lease_ends(queue):
+    where = ReviewFilter(run_id="r1")
+    first = review.next_pair(queue.db, "ann", where)
+    second = review.next_pair(queue.db, "bob", where)
+    assert first["id"] == "p0" and second["id"] == "p1"
+    assert review.next_pair(queue.db, "carol", where, lease_s=0.0)["id"] == "p0"
+
+
+def test_filters_and_counters(queue):
+    review.record_verdict(queue.db, "p2", "ann", "accepted", 0)
+    review.record_verdict(queue.db, "p3", "bob", "rejected", 0)
+    assert review.counts(queue.db, ReviewFilter(run_id="r1")) == {"pending": 3, "accepted": 1, "rejected": 1, "skipped": 0}
+    assert review.counts(queue.db, ReviewFilter(run_id="r1", outcome="filtered"))["pending"] == 1
+    assert review.next_pair(queue.db, "x", ReviewFilter(status="accepted"))["id"] == "p2"
+    assert review.next_pair(queue.db, "x", ReviewFilter(status=None, reviewer="bob"))["id"] == "p3"
+    assert review.next_pair(queue.db, "x", ReviewFilter(search="[bold]units"))["id"] == "q0"
+    assert review.next_pair(queue.db, "x", ReviewFilter(search="100%")) is None
+    assert review.next_pair(queue.db, "x", ReviewFilter(outcome=None, min_score=0.5, max_score=1.5))["id"] == "f0"
+
+
+def test_queue_pages_by_position_and_wraps(queue):
+    where = ReviewFilter(run_id="r1")
+    last = review.get_pair(queue.db, "p4")["position"]
+    assert review.next_pair(queue.db, "ann", where, after=last)["id"] == "p0"
+    assert review.next_pair(queue.db, "ann", where, after=last, wrap=False) is None
+
+
+REVIEWER = textwrap.dedent("""
+    import json, sys
+    from lab_tui.store import review
+    from lab_tui.store.db import open_db
+    db = open_db(sys.argv[1])
+    seen, position = [], 0
+    while True:
+        pair = review.next_pair(db, sys.argv[2], review.ReviewFilter(), after=position, wrap=False)
+        if pair is None:
+            break
+        seen.append(pair["id"])
+        position = pair["position"]
+        review.record_verdict(db, pair["id"], sys.argv[2], "accepted", pair["version"])
+    print(json.dumps(seen))
+""")
+
+
+def test_two_reviewer_processes_never_get_the_same_pair(builder):
+    builder.run("r1")
+    with builder.db.conn:
+        for index in range(300):
+            builder.pair("r1", f"p{index:03d}")
+    procs = [subprocess.Popen([sys.executable, "-c", REVIEWER, str(builder.path), name], stdout=subprocess.PIPE, text=True)
+             for name in ("ann", "bob")]
+    seen = [json.loads(proc.communicate(timeout=60)[0]) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    assert not set(seen[0]) & set(seen[1])
+    assert len(seen[0]) + len(seen[1]) == 300
+    assert review.counts(builder.db, ReviewFilter())["accepted"] == 300
+    assert builder.db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 300
