@@ -158,14 +158,21 @@ def dump_yaml_skill(skill: Skill) -> str:
     """The text `save` would write: the original with fields edited in place when possible."""
     if skill.source_text is not None and skill.version == 3:
         edited = _edit_in_place(skill, skill.source_text)
-        if edited is not None:
+        if edited is not None and _same_content(parse_yaml_skill(edited).skill, skill):
             return edited
     return yaml.dump(skill_document(skill), Dumper=_SkillDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
+def _same_content(written: Skill | None, skill: Skill) -> bool:
+    """Whether text edited in place reads back as the skill it was meant to hold."""
+    def content(s: Skill) -> tuple:
+        return (s.task_description, s.created_by, [(e.context, e.question, e.answer) for e in s.examples])
+    return written is not None and content(written) == content(skill)
+
+
 def _render_scalar(value: str, indent: int) -> str:
     """A value as it would follow `key: `, for a key whose values are indented by `indent`."""
-    if "\n" in value.strip("\n"):
+    if "\n" in value:
         body = value.rstrip("\n")
         if any(line != line.rstrip() or line.startswith(" ") for line in body.splitlines()[:1]):
             return yaml.dump(value, Dumper=_SkillDumper, default_style='"', width=10**9).rstrip("\n")

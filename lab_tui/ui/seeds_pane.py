@@ -49,13 +49,6 @@ def local_time(iso: str) -> str:
         return iso
 
 
-def keep_dump_parseable(skill: Skill) -> None:
-    """Never write or lint text that does not parse back: if editing the file's text in place
-    went wrong (seen with a folded `>` scalar edited to one line), drop back to a fresh dump."""
-    if skill.source_text is not None and parse_skill_text(dump_skill(skill), skill.path).skill is None:
-        skill.source_text = None
-
-
 @dataclass
 class LintDone(Message):
     """Findings for one state of the skill (or of the raw text); `generation` says which."""
@@ -240,7 +233,6 @@ class SeedsScreen(Screen):
             return False
         try:
             if self.skill is not None:
-                keep_dump_parseable(self.skill)
                 save_skill(self.skill, self.path)
                 self.disk_text = self.skill.source_text
             else:
@@ -447,7 +439,6 @@ class SeedsScreen(Screen):
                 self.post_message(LintDone(generation, result.findings, parsed=False))
                 return
             skill = result.skill
-        keep_dump_parseable(skill)
         self.post_message(LintDone(generation, lint_skill(skill), parsed=True))
 
     @on(LintDone)

@@ -127,3 +127,16 @@ def test_unreadable_file_is_a_finding_not_a_crash(tmp_path):
     binary = tmp_path / "qna.yaml"
     binary.write_bytes(b"\xff\xfe\x00bad")
     assert load_skill(binary).findings[0].rule == "file/encoding"
+
+
+@pytest.mark.parametrize("value", ["One line with a newline\n", "One line", "Two\nlines\n", "Ends open\nno newline",
+                                   "  leading spaces\nsecond\n", "Trailing blank lines\n\n\n", "key: value # not yaml"])
+def test_edits_in_place_read_back_exactly(value):
+    path = FIXTURES / "compositional_skills__grounded__linguistics__inclusion.yaml"
+    skill = load_skill(path).skill
+    skill.examples[2].context = value
+    skill.examples[3].answer = value
+    text = dump_skill(skill)
+    written = parse_skill_text(text).skill
+    assert written.examples[2].context == value and written.examples[3].answer == value
+    assert written.examples[0].context == skill.examples[0].context
