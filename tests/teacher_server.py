@@ -84,6 +84,9 @@ class TeacherServer:
     def __init__(self, config: TeacherConfig | None = None, port: int = 0) -> None:
         self.config = config or TeacherConfig()
         self.log: list[Logged] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """Most requests the server was answering at once: what a client's concurrency bound allowed."""
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
@@ -138,6 +141,16 @@ class TeacherServer:
                 self._send(200, {"object": "list", "data": [{"id": "teacher", "object": "model"}]})
 
             def do_POST(self) -> None:
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 body = json.loads(raw or b"{}")
                 messages = body.get("messages", [])

@@ -22,7 +22,8 @@ def configure(parser) -> None:
     parser.add_argument("--api-base", help="teacher URL (default http://127.0.0.1:8000/v1)")
     parser.add_argument("--api-key-env", help="name of the environment variable holding the API key")
     parser.add_argument("--profile", default="default", help="teacher profile from the settings file")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
+    parser.add_argument("--concurrency", type=int,
+                        help="requests in flight at most (default: the profile's max_concurrency, 16)")
     parser.add_argument("--contexts", type=int, help="contexts to generate")
     parser.add_argument("--questions", type=int, help="questions per context")
     parser.add_argument("--prompts", type=Path, help="a prompt folder to use instead of the bundled one")
@@ -71,7 +72,8 @@ async def _run(args) -> int:
             return 1
         profile = load_profile(args.profile, **overrides)
         settings = dict(item.partition("=")[::2] for item in args.set)
-        params = RunParams(contexts=args.contexts, questions=args.questions, concurrency=args.concurrency,
+        params = RunParams(contexts=args.contexts, questions=args.questions,
+                           concurrency=args.concurrency or profile.max_concurrency,
                            overrides=settings, prompts_dir=str(args.prompts) if args.prompts else None,
                            preview_seed=args.preview - 1 if args.preview else None)
         try:
@@ -97,7 +99,8 @@ async def _run(args) -> int:
 
     try:
         with Live(View(), console=console, refresh_per_second=4, transient=not console.is_terminal):
-            result = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel, profile=profile)
+            result = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel, profile=profile,
+                                    concurrency=args.concurrency)
     except FlowError as error:
         print(f"lab-tui run: {error}", file=sys.stderr)
         return 1

@@ -378,8 +378,13 @@ def _load(db: sqlite_utils.Database, run_id: str) -> dict:
 
 
 async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Event], None] = lambda e: None,
-                   cancel: asyncio.Event | None = None, profile: TeacherProfile | None = None) -> RunResult:
-    """Run (or resume) a run created by `start_run`, on the caller's event loop."""
+                   cancel: asyncio.Event | None = None, profile: TeacherProfile | None = None,
+                   concurrency: int | None = None) -> RunResult:
+    """Run (or resume) a run created by `start_run`, on the caller's event loop.
+
+    `profile` and `concurrency` replace the stored ones (a resume may use another endpoint or a
+    gentler rate); request ids depend on neither the endpoint nor the rate, so nothing answered
+    is sent again (another *model* does answer afresh: the model is part of a request's id)."""
     from lab_tui.pipeline.report import build_report
 
     db = open_db(db_path)
@@ -398,7 +403,7 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
         seeds = [snapshot["examples"][params.preview_seed]]
     stored_profile = json.loads(run["teacher"])
     profile = profile or TeacherProfile(**stored_profile)
-    teacher = Teacher(profile, params.concurrency)
+    teacher = Teacher(profile, concurrency or params.concurrency)
     engine = Engine(db, run_id, flow, seeds, snapshot["task_description"], teacher, on_event)
     resumed = run["status"] != "running" or bool(db.execute("SELECT 1 FROM requests WHERE run_id = ? LIMIT 1",
                                                             [run_id]).fetchone())

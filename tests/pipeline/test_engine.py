@@ -259,3 +259,22 @@ async def test_a_second_run_of_the_same_skill_asks_the_teacher_again_and_owns_it
     per_run = dict(db.execute("SELECT run_id, count(*) FROM requests GROUP BY run_id"))
     assert per_run == {first: sent, second: sent}
     assert sum(s.tokens_in for s in result.stages) > 0
+
+
+async def test_requests_in_flight_never_exceed_the_bound_and_a_resume_may_change_it(teacher_server, tmp_path):
+    teacher_server.config.latency = 0.05
+    cancel = asyncio.Event()
+
+    def on_event(event):
+        if isinstance(event, RunProgress) and event.requests_done >= 8:
+            cancel.set()
+
+    db_path = tmp_path / "lab.db"
+    run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
+                       RunParams(contexts=6, questions=2, concurrency=3))
+    assert (await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)).status == "cancelled"
+    assert teacher_server.max_in_flight == 3
+    teacher_server.max_in_flight = 0
+    assert (await run_flow(db_path, run_id, concurrency=1)).status == "completed"
+    assert teacher_server.max_in_flight == 1
+    await close_clients()
