@@ -139,9 +139,10 @@ def _apply(db: sqlite_utils.Database, pair_id: str, reviewer: str, expected_vers
         raise VerdictConflict(pair_id, current["reviewer"], current["status"])
     db.execute(
         "UPDATE pairs SET status = ?, reviewer = ?, edited_question = ?, edited_response = ?, note = ?, "
-        "version = version + 1, claimed_by = NULL, claimed_at = NULL WHERE id = ? AND version = ?",
+        "version = version + 1, claimed_by = CASE WHEN ? = 'pending' THEN claimed_by END, "
+        "claimed_at = CASE WHEN ? = 'pending' THEN claimed_at END WHERE id = ? AND version = ?",
         [state["status"], reviewer, state["edited_question"], state["edited_response"], state["note"],
-         pair_id, expected_version])
+         state["status"], state["status"], pair_id, expected_version])
     db.execute(
         "INSERT INTO verdicts (pair_id, reviewer, status, previous_status, edited_question, edited_response, note, "
         "created_at, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

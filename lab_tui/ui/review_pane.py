@@ -1,0 +1,386 @@
+"""The Review pane: one pair at a time, decided with single keys, committed as the key is pressed.
+
+Focus stays on the (non-text) pair view, so `a`, `x`, `space`... reach the pane; editing and
+notes happen in explicit modal dialogs (ctrl+s saves, escape cancels), never in a focused
+TextArea on the pane. Every database call runs on one worker thread owned by the pane (one
+connection, calls in key order), so a reviewer waiting for another's write lock never freezes
+the screen, and verdicts land in the order the keys were pressed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Label, Static, TextArea
+
+from lab_tui.config import data_dir, write_atomic
+from lab_tui.store import review
+from lab_tui.store.db import open_db
+from lab_tui.store.review import ReviewFilter, VerdictConflict
+from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.widgets.status_bar import StatusBar
+
+
+class EditDialog(ModalScreen[tuple[str, str] | None]):
+    """Edit the question and response; ctrl+s accepts the pair with the edits, escape leaves it."""
+
+    BINDINGS = [Binding("ctrl+s", "save", "Accept edited"), Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    EditDialog { align: center middle; }
+    EditDialog > Vertical { width: 90%; height: 90%; border: thick $primary; background: $surface; }
+    EditDialog TextArea { height: 1fr; }
+    EditDialog Label { color: $text-muted; }
+    """
+
+    def __init__(self, question: str, response: str) -> None:
+        super().__init__()
+        self.question, self.response = question, response
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Question")
+            yield TextArea(self.question, id="edit-question", soft_wrap=True)
+            yield Label("Response  (ctrl+s accept edited · escape cancel)")
+            yield TextArea(self.response, id="edit-response", soft_wrap=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#edit-response", TextArea).focus()
+
+    def action_save(self) -> None:
+        self.dismiss((self.query_one("#edit-question", TextArea).text, self.query_one("#edit-response", TextArea).text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NoteDialog(ModalScreen[str | None]):
+    """A note or reason code for the pair (enter or ctrl+s saves, escape cancels)."""
+
+    BINDINGS = [Binding("ctrl+s", "save", "Save note"), Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    NoteDialog { align: center middle; }
+    NoteDialog > Vertical { width: 70; height: auto; border: thick $primary; background: $surface; }
+    """
+
+    def __init__(self, note: str) -> None:
+        super().__init__()
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Note or reason code (enter saves, escape cancels)")
+            yield Input(self.note, id="note")
+
+    @on(Input.Submitted)
+    def action_save(self) -> None:
+        self.dismiss(self.query_one("#note", Input).value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+FILTER_FIELDS = (
+    ("run_id", "Run id"),
+    ("outcome", "Outcome (kept, filtered, or empty for both)"),
+    ("status", "Status (pending, accepted, rejected, skipped, or empty for any)"),
+    ("min_score", "Minimum pair score"),
+    ("max_score", "Maximum pair score"),
+    ("reviewer", "Reviewer"),
+    ("search", "Text in question or response"),
+)
+
+
+class FilterDialog(ModalScreen[ReviewFilter | None]):
+    """Every filter of the queue in one form; enter or ctrl+s applies, escape keeps the old one."""
+
+    BINDINGS = [Binding("ctrl+s", "save", "Apply"), Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    FilterDialog { align: center middle; }
+    FilterDialog > Vertical { width: 72; height: auto; max-height: 100%; border: thick $primary;
+                              background: $surface; }
+    FilterDialog Input { height: 1; border: none; padding: 0 1; background: $boost; }
+    FilterDialog Input:focus { background: $primary 30%; }
+    FilterDialog Label { color: $text-muted; }
+    #filter-error { color: $error; }
+    """
+
+    def __init__(self, current: ReviewFilter, focus: str = "run_id") -> None:
+        super().__init__()
+        self.current, self.first = current, focus
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            for name, label in FILTER_FIELDS:
+                value = getattr(self.current, name)
+                yield Label(label)
+                yield Input("" if value is None else str(value), id=f"filter-{name}")
+            yield Label("", id="filter-error")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#filter-{self.first}", Input).focus()
+
+    @on(Input.Submitted)
+    def action_save(self) -> None:
+        values: dict[str, Any] = {name: self.query_one(f"#filter-{name}", Input).value.strip() or None
+                                  for name, _ in FILTER_FIELDS}
+        try:
+            for name in ("min_score", "max_score"):
+                if values[name] is not None:
+                    values[name] = float(values[name])
+        except ValueError:
+            self.query_one("#filter-error", Label).update("Scores must be numbers.")
+            return
+        self.dismiss(ReviewFilter(**values))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PairView(VerticalScroll, can_focus=True):
+    """The pair on screen; focusable so the pane's letter keys work and arrows scroll long text."""
+
+
+class ReviewScreen(Screen):
+    BINDINGS = [
+        Binding("a", "verdict('accepted')", "Accept", id="review.accept"),
+        Binding("x", "verdict('rejected')", "Reject", id="review.reject"),
+        Binding("space", "verdict('skipped')", "Skip", key_display="spc", id="review.skip"),
+        Binding("u,backspace", "undo", "Undo", id="review.undo"),
+        Binding("e", "edit", "Edit", id="review.edit"),
+        Binding("n", "note", "Note", id="review.note"),
+        Binding("f", "filter", "Filter", id="review.filter"),
+        Binding("slash", "filter('search')", "Search", key_display="/", id="review.search"),
+        Binding("p", "promote", "To seed", id="review.promote"),
+        Binding("E", "export", "Export", id="review.export"),
+        Binding("q", "app.quit", "Quit", id="review.quit"),
+    ]
+    DEFAULT_CSS = """
+    #review-head { height: 2; padding: 0 1; background: $boost; }
+    #review-body { height: 1fr; padding: 0 1; }
+    #review-body:focus { background-tint: $foreground 3%; }
+    .review-label { color: $text-muted; text-style: bold; margin-top: 1; }
+    .review-edited { color: $warning; text-style: bold; margin-top: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pair: dict | None = None
+        self.position = 0
+        self.filter = ReviewFilter()
+        self.reviewer = "reviewer"
+        self.undo_stack: list[tuple[str, int]] = []
+        self.counts: dict[str, int] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-db")
+        self._local = threading.local()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Static(id="review-head")
+        yield PairView(id="review-body")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        options = getattr(self.app, "options", {})
+        self.reviewer = options.get("reviewer") or "reviewer"
+        self.filter = ReviewFilter(run_id=options.get("run_id"))
+        self.query_one(PairView).focus()
+        await self.advance(0)
+
+    def on_unmount(self) -> None:
+        if self.pair is not None and self.pair["status"] == "pending":
+            self._executor.submit(self._call, review.release, self.pair["id"], self.reviewer)
+        self._executor.shutdown(wait=True)
+
+    def _call(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self._local, "db", None) is None:
+            self._local.db = open_db(self.app.db_path)
+        return function(self._local.db, *args, **kwargs)
+
+    async def db(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run `function(db, ...)` on the pane's database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(self._call, function, *args, **kwargs))
+
+    async def advance(self, after: int) -> None:
+        self.show(await self.db(review.next_pair, self.reviewer, self.filter, after))
+        self.refresh_counts()
+
+    @work(exclusive=True, group="review-counts", exit_on_error=False)
+    async def refresh_counts(self) -> None:
+        self.counts = await self.db(review.counts, self.filter)
+        self.update_status()
+
+    def update_status(self) -> None:
+        status = Text()
+        status.append(" Review ", style="bold")
+        for name in ("pending", "accepted", "rejected", "skipped"):
+            status.append(f"{name} {self.counts.get(name, 0)}  ")
+        status.append(one_line(f"{self.reviewer} · {self.filter.describe()}", 40), style="dim")
+        self.query_one(StatusBar).status = status
+
+    def show(self, pair: dict | None) -> None:
+        self.pair = pair
+        head = self.query_one("#review-head", Static)
+        body = self.query_one(PairView)
+        body.remove_children()
+        if pair is None:
+            head.update(Text(f"No pair to review ({one_line(self.filter.describe(), 50)}).\n"
+                             "f changes the filter; u undoes the last verdict."))
+            return
+        self.position = pair["position"]
+        line1 = Text.assemble(
+            ("run ", "dim"), one_line(pair["run_id"], 20), ("  seed ", "dim"), str(pair["seed_index"]),
+            ("  pair ", "dim"), one_line(pair["id"], 14), ("  ", ""), (pair["status"].upper(), "bold"),
+            ("  by " + one_line(pair["reviewer"], 16) if pair["reviewer"] else "", "dim"))
+        line2 = Text.assemble(("q score ", "dim"), _score(pair["question_score"]), ("  pair score ", "dim"),
+                              _score(pair["pair_score"]), ("  ", ""), (pair["outcome"], "italic"),
+                              ("  note: " + one_line(pair["note"], 40) if pair["note"] else "", "dim"))
+        head.update(Text("\n").join([line1, line2]))
+        sections: list[Static] = []
+
+        def section(label: str, text: str | None, edited: str | None = None) -> None:
+            if edited is not None:
+                sections.append(Static(f"{label} (edited; original below)", classes="review-edited"))
+                sections.append(Static(literal(edited)))
+                sections.append(Static(f"original {label.lower()}", classes="review-label"))
+            else:
+                sections.append(Static(label, classes="review-label"))
+            sections.append(Static(literal(text or "")))
+
+        section("Question", pair["question"], pair["edited_question"])
+        section("Response", pair["response"], pair["edited_response"])
+        section("Context", pair["context"])
+        section(f"Question judge: {_score(pair['question_score'])}", pair["question_explanation"])
+        section(f"Pair judge: {_score(pair['pair_score'])}", pair["pair_explanation"])
+        body.mount_all(sections)
+        body.scroll_home(animate=False)
+
+    async def action_verdict(self, status: str, **edits: str | None) -> None:
+        pair = self.pair
+        if pair is None:
+            return
+        try:
+            version = await self.db(review.record_verdict, pair["id"], self.reviewer, status, pair["version"], **edits)
+        except VerdictConflict as error:
+            self.notify(str(error), title="Not saved", severity="error", markup=False)
+            self.show(await self.db(review.get_pair, pair["id"]))
+            return
+        self.undo_stack.append((pair["id"], version))
+        await self.advance(pair["position"])
+
+    async def action_undo(self) -> None:
+        if not self.undo_stack:
+            self.notify("Nothing to undo in this session.", markup=False)
+            return
+        pair_id, version = self.undo_stack.pop()
+        if self.pair is not None and self.pair["status"] == "pending" and self.pair["id"] != pair_id:
+            await self.db(review.release, self.pair["id"], self.reviewer)
+        try:
+            await self.db(review.undo, pair_id, self.reviewer, version)
+        except VerdictConflict as error:
+            self.notify(str(error), title="Not undone", severity="error", markup=False)
+        self.show(await self.db(review.get_pair, pair_id))
+        self.refresh_counts()
+
+    def action_edit(self) -> None:
+        pair = self.pair
+        if pair is None:
+            return
+
+        async def done(result: tuple[str, str] | None) -> None:
+            if result is None or self.pair is not pair:
+                return
+            question, response = result
+            await self.action_verdict(
+                "accepted",
+                edited_question=question if question != pair["question"] else None,
+                edited_response=response if response != pair["response"] else None)
+
+        self.app.push_screen(EditDialog(pair["edited_question"] or pair["question"],
+                                        pair["edited_response"] or pair["response"]), done)
+
+    def action_note(self) -> None:
+        pair = self.pair
+        if pair is None:
+            return
+
+        async def done(note: str | None) -> None:
+            if note is None or self.pair is not pair:
+                return
+            try:
+                await self.db(review.record_verdict, pair["id"], self.reviewer, pair["status"], pair["version"],
+                              note=note)
+            except VerdictConflict as error:
+                self.notify(str(error), title="Not saved", severity="error", markup=False)
+            self.show(await self.db(review.get_pair, pair["id"]))
+
+        self.app.push_screen(NoteDialog(pair["note"] or ""), done)
+
+    def action_filter(self, focus: str = "run_id") -> None:
+        async def done(new: ReviewFilter | None) -> None:
+            if new is None:
+                return
+            if self.pair is not None and self.pair["status"] == "pending":
+                await self.db(review.release, self.pair["id"], self.reviewer)
+            self.filter = new
+            await self.advance(0)
+
+        self.app.push_screen(FilterDialog(self.filter, focus), done)
+
+    async def action_promote(self) -> None:
+        """Append the pair (with its edits) to the open skill's seed examples, save atomically, re-lint."""
+        pair, path = self.pair, getattr(self.app, "skill_path", None)
+        if pair is None or path is None:
+            self.notify("No pair, or no skill file open.", severity="warning")
+            return
+        message, ok = await asyncio.to_thread(_promote, pair, Path(path))
+        self.notify(message, title="Promote to seed", severity="information" if ok else "error", markup=False)
+
+    async def action_export(self) -> None:
+        """Write the accepted pairs of the current run (as `lab-tui export` does) to the exports folder."""
+        run_id = self.filter.run_id or (self.pair or {}).get("run_id")
+        if run_id is None:
+            self.notify("Choose a run first (f).", severity="warning")
+            return
+        target = data_dir() / "exports" / f"{run_id}-accepted.jsonl"
+        count = await self.db(_export, run_id, target)
+        self.notify(f"{count} accepted pair(s) written to {target}", title="Exported", markup=False)
+
+
+def _export(db, run_id: str, target: Path) -> int:
+    from lab_tui.store.export import export_records, to_jsonl
+
+    records = list(export_records(db, run_id, "accepted"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, to_jsonl(records))
+    return len(records)
+
+
+def _promote(pair: dict, path: Path) -> tuple[str, bool]:
+    from lab_tui.seeds import SeedExample, lint_skill, load_skill, save_skill
+
+    loaded = load_skill(path)
+    if loaded.skill is None:
+        return f"{path.name} does not parse; fix it in the Seeds pane first.", False
+    skill = loaded.skill
+    skill.examples.append(SeedExample(question=pair["edited_question"] or pair["question"],
+                                      answer=pair["edited_response"] or pair["response"], context=pair["context"]))
+    save_skill(skill, path)
+    errors = [finding for finding in lint_skill(skill) if finding.severity == "error"]
+    return f"Seed example {len(skill.examples)} added to {path.name}; {len(errors)} lint error(s).", not errors
+
+
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}"

@@ -1,0 +1,237 @@
+"""Pilot tests of the Review pane: every key, undo across steps, edit-then-accept, filters, snapshot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+import yaml
+
+from lab_tui.resources import example_skill_path
+from lab_tui.store import review
+from lab_tui.store.db import open_db
+from lab_tui.ui.app import LabApp
+from lab_tui.ui.review_pane import EditDialog, FilterDialog, NoteDialog, PairView
+
+
+def populate(path, count=4, run_id="r1"):
+    db = open_db(path)
+    db["runs"].insert({"id": run_id, "created_at": "2026-11-25T08:00:00+00:00", "status": "completed",
+                       "skill_snapshot": "{}", "flow": "{}", "prompts_version": "p", "params": "{}",
+                       "teacher": json.dumps({"model": "openai/teacher"})}, ignore=True)
+    with db.conn:
+        for index in range(count):
+            db["pairs"].insert({
+                "id": f"{run_id}-p{index}", "run_id": run_id, "seed_index": index % 3,
+                "context": f"Context {index}: the clinic opened a new wing in Q4.",
+                "question": f"Question {index}: when did the wing open?",
+                "response": f"Response {index}: in Q4.", "question_score": 1.0,
+                "question_explanation": "answerable from the context", "pair_score": 3.0 - (index % 2),
+                "pair_explanation": "grounded", "outcome": "kept", "status": "pending",
+                "created_at": f"2026-11-25T08:00:{index:02d}+00:00"})
+    return db
+
+
+def make_app(tmp_path, skill=None):
+    return LabApp(skill or example_skill_path(), tmp_path / "lab.db", start_mode="review", reviewer="ann")
+
+
+async def settle(pilot, condition=lambda: True, timeout=5.0):
+    """Wait for the pane's database thread (keys are answered once their verdict is stored)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.02)
+        if condition():
+            return
+    raise AssertionError("condition not reached")
+
+
+def current(pilot):
+    return pilot.app.pane_screens["review"]
+
+
+def status_of(tmp_path, pair_id):
+    return review.get_pair(open_db(tmp_path / "lab.db"), pair_id)["status"]
+
+
+async def test_accept_reject_skip_commit_at_once_and_move_on(tmp_path):
+    populate(tmp_path / "lab.db")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        assert screen.pair["id"] == "r1-p0" and isinstance(app.focused, PairView)
+        await pilot.press("a")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        assert status_of(tmp_path, "r1-p0") == "accepted"
+        await pilot.press("x")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p2")
+        await pilot.press("space")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p3")
+        assert [status_of(tmp_path, f"r1-p{i}") for i in range(4)] == ["accepted", "rejected", "skipped", "pending"]
+        await settle(pilot, lambda: screen.counts.get("accepted") == 1 and screen.counts.get("pending") == 1)
+        assert review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")["reviewer"] == "ann"
+
+
+async def test_undo_goes_back_several_steps(tmp_path):
+    populate(tmp_path / "lab.db")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        for key, expected in (("a", "r1-p1"), ("x", "r1-p2"), ("a", "r1-p3")):
+            await pilot.press(key)
+            await settle(pilot, lambda: screen.pair["id"] == expected)
+        await pilot.press("u")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p2")
+        assert status_of(tmp_path, "r1-p2") == "pending"
+        await pilot.press("backspace")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await pilot.press("u")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p0")
+        assert [status_of(tmp_path, f"r1-p{i}") for i in range(3)] == ["pending"] * 3
+        await pilot.press("x")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        assert status_of(tmp_path, "r1-p0") == "rejected"
+        history = review.history(open_db(tmp_path / "lab.db"), "r1-p0")
+        assert [v["status"] for v in history] == ["accepted", "pending", "rejected"]
+
+
+async def test_edit_then_accept_keeps_the_original_and_note_is_stored(tmp_path):
+    populate(tmp_path / "lab.db")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("n")
+        await settle(pilot, lambda: isinstance(app.screen, NoteDialog))
+        await pilot.press(*"tone")
+        await pilot.press("enter")
+        await settle(pilot, lambda: screen.pair["note"] == "tone")
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(app.screen, EditDialog))
+        await pilot.press("end", *" Exactly.")
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+    pair = review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")
+    assert pair["status"] == "accepted" and pair["response"] == "Response 0: in Q4."
+    assert pair["edited_response"].endswith("Exactly.") and pair["edited_question"] is None
+    assert pair["note"] == "tone"
+
+
+async def test_escape_leaves_the_edit_without_a_verdict(tmp_path):
+    populate(tmp_path / "lab.db")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(app.screen, EditDialog))
+        await pilot.press("a", "escape")
+        await settle(pilot, lambda: app.screen is screen)
+        assert screen.pair["id"] == "r1-p0" and status_of(tmp_path, "r1-p0") == "pending"
+
+
+async def test_filters_search_and_status(tmp_path):
+    populate(tmp_path / "lab.db", count=6)
+    populate(tmp_path / "lab.db", count=2, run_id="r2")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("a")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await pilot.press("slash")
+        await settle(pilot, lambda: isinstance(app.screen, FilterDialog))
+        await pilot.press(*"Question 4", "enter")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p4")
+        await pilot.press("f")
+        await settle(pilot, lambda: isinstance(app.screen, FilterDialog))
+        app.screen.query_one("#filter-search").value = ""
+        app.screen.query_one("#filter-run_id").value = "r2"
+        await pilot.press("enter")
+        await settle(pilot, lambda: screen.pair["id"] == "r2-p0")
+        await settle(pilot, lambda: screen.counts == {"pending": 2, "accepted": 0, "rejected": 0, "skipped": 0})
+        screen.filter = review.ReviewFilter(status="accepted")
+        await screen.advance(0)
+        assert screen.pair["id"] == "r1-p0"
+        screen.filter = review.ReviewFilter(status="pending", min_score=3.0, run_id="r1")
+        await screen.advance(0)
+        assert screen.pair["pair_score"] == 3.0
+        screen.filter = review.ReviewFilter(status=None, reviewer="ann")
+        await screen.advance(0)
+        assert screen.pair["id"] == "r1-p0"
+        screen.filter = review.ReviewFilter(search="nothing like this")
+        await screen.advance(0)
+        assert screen.pair is None
+
+
+async def test_conflict_is_shown_and_nothing_overwritten(tmp_path):
+    db = populate(tmp_path / "lab.db")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        review.record_verdict(db, "r1-p0", "bob", "rejected", 0)
+        await pilot.press("a")
+        await settle(pilot, lambda: screen.pair["status"] == "rejected")
+        assert any("bob" in str(n.message) for n in app._notifications)
+    assert status_of(tmp_path, "r1-p0") == "rejected"
+
+
+async def test_untrusted_text_is_shown_literally(tmp_path):
+    db = populate(tmp_path / "lab.db", count=1)
+    db.execute("UPDATE pairs SET response = ?", ["[bold red]boom[/] \x1b[31mred\x1b[0m \x1b]8;;http://x\x07link"])
+    db.conn.commit()
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        texts = [str(static.render()) for static in screen.query("#review-body Static")]
+        assert "[bold red]boom[/] red link" in texts
+
+
+async def test_promote_to_seed_and_export(tmp_path, lab_home):
+    populate(tmp_path / "lab.db")
+    skill = tmp_path / "qna.yaml"
+    shutil.copy(example_skill_path(), skill)
+    before = len(yaml.safe_load(skill.read_text())["seed_examples"])
+    app = make_app(tmp_path, skill)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("p")
+        await settle(pilot, lambda: len(yaml.safe_load(skill.read_text())["seed_examples"]) == before + 1)
+        await pilot.press("a")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await pilot.press("E")
+        target = lab_home / "data" / "exports" / "r1-accepted.jsonl"
+        await settle(pilot, target.exists)
+    added = yaml.safe_load(skill.read_text())["seed_examples"][-1]
+    assert added["question"] == "Question 0: when did the wing open?"
+    records = [json.loads(line) for line in target.read_text().splitlines()]
+    assert len(records) == 1 and records[0]["messages"][-1]["content"] == "Response 0: in Q4."
+
+
+async def test_q_quits(tmp_path):
+    populate(tmp_path / "lab.db")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")["claimed_by"] is None
+
+
+def test_review_pane_snapshot(snap_compare, tmp_path):
+    populate(tmp_path / "lab.db")
+
+    async def run_before(pilot):
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None and screen.counts)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
