@@ -93,7 +93,7 @@ def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, 
             setattr(params, block.count_param, block.count)
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     store.create_run(db, run_id=run_id, skill_path=str(skill.path) if skill.path else None,
-                     skill_snapshot=skill_snapshot(skill), flow=flow.source, prompts_version=flow.version,
+                     skill_snapshot=skill_snapshot(skill), flow=flow.stored(), prompts_version=flow.version,
                      teacher=profile.public(), params=vars(params))
     return run_id
 

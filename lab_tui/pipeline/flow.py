@@ -77,6 +77,12 @@ class Flow:
     def block(self, name: str) -> Block:
         return next(b for b in self.blocks if b.name == name)
 
+    def stored(self) -> dict:
+        """The flow file plus every prompt's text, as kept with a run: what exactly was asked."""
+        prompts = {b.name: {"system": b.prompt.system, **dict(zip(PROMPT_PARTS, b.prompt.parts))}
+                   for b in self.blocks if b.prompt}
+        return {**self.source, "prompts": prompts}
+
 
 def _load_prompt(path: Path, stage: str) -> Prompt:
     try:
