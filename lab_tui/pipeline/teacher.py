@@ -189,7 +189,10 @@ class Teacher:
                     return answer
             kind, retryable = classify(error)
             if not retryable or attempt >= self.profile.max_attempts:
-                raise TeacherError(kind, _short(error), attempt) from error
+                message = _short(error)
+                if kind == "auth" and self.profile.api_key_env and not os.environ.get(self.profile.api_key_env):
+                    message = f"{self.profile.api_key_env} is not set, so no key was sent; {message}"
+                raise TeacherError(kind, message, attempt) from error
             backoff = random.uniform(0, min(self.profile.backoff_cap, self.profile.backoff_base * 2 ** (attempt - 1)))
             await asyncio.sleep(max(backoff, retry_after(error) or 0.0))
 

@@ -64,7 +64,8 @@ async def test_a_run_produces_pairs_and_stores_every_request_and_row(teacher_ser
     run_row = next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
     assert run_row["status"] == "completed" and json.loads(run_row["report"])["stages"]
     stored_flow = json.loads(run_row["flow"])
-    assert len(stored_flow["blocks"]) == 8 and "{context}" in stored_flow["prompts"]["gen_grounded_responses"]["generation"]
+    assert len(stored_flow["blocks"]) == 8
+    assert "{context}" in stored_flow["prompts"]["gen_grounded_responses"]["generation"]
     assert "api_key" not in run_row["teacher"] or "sk-" not in run_row["teacher"]
     assert isinstance(events[-1], RunFinished) and events[-1].status == "completed"
     final = [e for e in events if isinstance(e, RunProgress)][-1]

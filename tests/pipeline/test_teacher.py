@@ -42,6 +42,21 @@ async def test_auth_error_fails_at_once(teacher_server):
     assert len(teacher_server.log) == 1
 
 
+async def test_an_auth_error_with_the_key_variable_unset_says_so(teacher_server, monkeypatch):
+    monkeypatch.delenv("LAB_TUI_TEST_TEACHER_KEY", raising=False)
+    teacher_server.config.faults = [Fault("auth")]
+    with pytest.raises(TeacherError, match="LAB_TUI_TEST_TEACHER_KEY is not set"):
+        await teacher(teacher_server.api_base, api_key_env="LAB_TUI_TEST_TEACHER_KEY").complete(
+            ASK, temperature=0.7, max_tokens=100)
+    monkeypatch.setenv("LAB_TUI_TEST_TEACHER_KEY", "sk-wrong")
+    teacher_server.config.faults = [Fault("auth")]
+    with pytest.raises(TeacherError) as caught:
+        await teacher(teacher_server.api_base, api_key_env="LAB_TUI_TEST_TEACHER_KEY").complete(
+            ASK, temperature=0.7, max_tokens=100)
+    assert "is not set" not in str(caught.value)
+    await close_clients()
+
+
 async def test_timeout_is_retried_within_the_attempt_limit(teacher_server):
     teacher_server.config.faults = [Fault("timeout", times=1, retry_after=3.0)]
     answer = await teacher(teacher_server.api_base, timeout=1).complete(ASK, temperature=0.7, max_tokens=100)
