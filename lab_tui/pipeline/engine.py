@@ -368,6 +368,8 @@ class Engine:
             return True
         finally:
             cancelled.cancel()
+            for task in list(self.tasks):  # run() itself cancelled (e.g. the app quits): no orphans
+                task.cancel()
 
 
 def _load(db: sqlite_utils.Database, run_id: str) -> dict:

@@ -281,3 +281,23 @@ async def test_requests_in_flight_never_exceed_the_bound_and_a_resume_may_change
     assert (await run_flow(db_path, run_id, concurrency=1)).status == "completed"
     assert teacher_server.max_in_flight == 1
     await close_clients()
+
+
+async def test_cancelling_the_run_task_leaves_no_request_running_behind_it(teacher_server, tmp_path):
+    teacher_server.config.latency = 0.1
+    db_path = tmp_path / "lab.db"
+    run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
+                       RunParams(contexts=6, questions=2, concurrency=4))
+    started = asyncio.Event()
+    task = asyncio.create_task(run_flow(db_path, run_id, on_event=lambda e: isinstance(e, RunProgress)
+                                        and e.requests_done >= 4 and started.set()))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.3)  # requests already sent when it was cancelled land in the server's log
+    sent = len(teacher_server.log)
+    await asyncio.sleep(0.5)
+    assert len(teacher_server.log) == sent and teacher_server.in_flight == 0
+    assert open_db(db_path).execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
+    await close_clients()
