@@ -8,7 +8,8 @@ from lab_tui.seeds.io import dump_skill, load_skill, parse_skill_text
 from lab_tui.seeds.model import Finding, Skill
 from lab_tui.seeds.quality import DEFAULT_TOKEN_LIMIT, quality_findings
 from lab_tui.seeds.schema import schema_findings, yamllint_findings
-from lab_tui.seeds.yamlio import LoadResult, node_lines
+from lab_tui.seeds.style import style_findings
+from lab_tui.seeds.yamlio import LoadResult, compose, node_lines
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -52,7 +53,8 @@ def lint_loaded(result: LoadResult, token_limit: int = DEFAULT_TOKEN_LIMIT) -> l
     skill = result.skill
     if skill is None:
         return findings
-    lines = node_lines(result.text) if skill.format == "qna_yaml" and result.text else {}
+    root = compose(result.text) if skill.format == "qna_yaml" and result.text else None
+    lines = node_lines(root)
     if skill.format == "qna_yaml":
         if skill.version != 3:
             findings.append(Finding("schema/old-version", "warning",
@@ -60,6 +62,7 @@ def lint_loaded(result: LoadResult, token_limit: int = DEFAULT_TOKEN_LIMIT) -> l
                                     "the taxonomy now requires version 3. Upgrade it (nothing else changes).",
                                     line=lines.get(("version",), 1), fix="upgrade-to-v3"))
         findings.extend(schema_findings(result.contents, lines))
+        findings.extend(style_findings(root))
         if skill.version is not None:  # InstructLab runs no yamllint on the first format
             findings.extend(yamllint_findings(result.text, _example_at_line(lines)))
     findings.extend(quality_findings(skill, _locator(lines, skill), token_limit))

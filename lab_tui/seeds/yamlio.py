@@ -221,13 +221,18 @@ def _edit_in_place(skill: Skill, text: str) -> str | None:
     return text
 
 
-def node_lines(text: str) -> dict[tuple, int]:
-    """1-based line of every key and value, by path: ('seed_examples', 2, 'answer') -> line."""
-    lines: dict[tuple, int] = {}
+def compose(text: str) -> yaml.Node | None:
+    """The YAML node tree (None when the text does not parse): it knows every value's line and style."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        return lines
+        return None
+
+
+def node_lines(text: str | yaml.Node | None) -> dict[tuple, int]:
+    """1-based line of every key and value, by path: ('seed_examples', 2, 'answer') -> line."""
+    root = compose(text) if isinstance(text, str) else text
+    lines: dict[tuple, int] = {}
 
     def walk(node: yaml.Node, path: tuple) -> None:
         lines.setdefault(path, node.start_mark.line + 1)
@@ -243,3 +248,24 @@ def node_lines(text: str) -> dict[tuple, int]:
     if root is not None:
         walk(root, ())
     return lines
+
+
+def restyle_as_block(text: str, example: int | None, field: str) -> str:
+    """Rewrite one multi-line value as a `|` block scalar, leaving every other line as it was."""
+    root = compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        return text
+    mapping = root
+    if example is not None:
+        top = {key.value: value for key, value in root.value}
+        sequence = top.get("seed_examples")
+        if not isinstance(sequence, yaml.SequenceNode) or example >= len(sequence.value):
+            return text
+        mapping = sequence.value[example]
+    for key, value in getattr(mapping, "value", []):
+        if key.value == field and isinstance(value, yaml.ScalarNode):
+            start, end = value.start_mark.index, value.end_mark.index
+            while end > start and text[end - 1] == "\n":
+                end -= 1
+            return text[:start] + _render_scalar(value.value, key.start_mark.column + 2) + text[end:]
+    return text

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab_tui.resources import example_skill_path
-from lab_tui.seeds import apply_fix, dump_skill, lint_path, lint_skill, lint_text, load_skill
+from lab_tui.seeds import Finding, apply_fix, dump_skill, lint_path, lint_skill, lint_text, load_skill, parse_skill_text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy"
 
@@ -130,3 +130,43 @@ def test_upgrade_fix_writes_version_3():
     upgraded = apply_fix(skill, finding)
     assert "schema/old-version" not in rules(lint_skill(upgraded))
     assert dump_skill(upgraded).startswith("version: 3")
+
+
+STYLE_FIXTURE = FIXTURES / "compositional_skills__linguistics__synonyms.yaml"
+
+
+def test_quoted_multiline_value_is_flagged_and_the_block_style_fix_clears_only_it(clean):
+    assert "yaml/block-style" not in rules(lint_skill(clean))
+    text = STYLE_FIXTURE.read_text()
+    first = next(f for f in lint_text(text, STYLE_FIXTURE) if f.rule == "yaml/block-style")
+    assert (first.example, first.field, first.line) == (1, "answer", 8)
+    fixed = apply_fix(text, first, STYLE_FIXTURE)
+    assert fixed.splitlines()[7] == "  - answer: |"
+    remaining = [f for f in lint_text(fixed, STYLE_FIXTURE) if f.rule == "yaml/block-style"]
+    assert [f.example for f in remaining] == [2, 3, 4, 5]
+    before = load_skill(STYLE_FIXTURE).skill
+    assert [e.answer for e in parse_skill_text(fixed).skill.examples] == [e.answer for e in before.examples]
+
+
+def test_key_order_is_one_finding_and_its_fix_reorders_without_changing_content(clean):
+    assert "yaml/key-order" not in rules(lint_skill(clean))
+    skill = load_skill(FIXTURES / "compositional_skills__grounded__linguistics__writing__rewriting.yaml").skill
+    [finding] = [f for f in lint_skill(skill) if f.rule == "yaml/key-order"]
+    assert finding.line == 1
+    fixed = apply_fix(skill, finding)
+    assert "yaml/key-order" not in rules(lint_skill(fixed))
+    text = dump_skill(fixed)
+    assert text.startswith("version: 3\ntask_description:") and "  - context:" in text
+    assert [(e.context, e.question, e.answer) for e in fixed.examples] == \
+        [(e.context, e.question, e.answer) for e in skill.examples]
+
+
+def test_apply_fix_on_text_returns_text_and_leaves_the_input_alone():
+    path = FIXTURES / "hist_v3ctx__grounded__linguistics__inclusion__racial_bias.yaml"
+    text = path.read_text()
+    finding = next(f for f in lint_text(text, path) if f.rule == "yaml/trailing-spaces")
+    fixed = apply_fix(text, finding, path)
+    assert isinstance(fixed, str) and fixed != text and path.read_text() == text
+    assert "yaml/trailing-spaces" not in rules(lint_text(fixed, path))
+    with pytest.raises(ValueError):
+        apply_fix(text, Finding("schema/type", "error", "no fix named"), path)
