@@ -5,6 +5,8 @@ natural input, `output/` a complete, correct, well-formatted output, `ambiguity/
 ambiguity, `diversity/` diversity across examples; `budget/` the size limits the taxonomy guide
 and the teacher's context window set. The checks are cheap text heuristics chosen so that a
 clean, human-written seed passes them and the mistakes seen in real contributions do not.
+Where a heuristic can only guess (does the task description name an audience and an output
+form? a word list decides), the finding is `info`, never a warning.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import re
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from lab_tui.seeds.model import Finding, Skill
@@ -53,6 +56,14 @@ ASKS_TABLE = re.compile(r"\btable\b", re.IGNORECASE)
 ASKS_JSON = re.compile(r"\bjson\b", re.IGNORECASE)
 LIST_LINE = re.compile(r"^\s*([-*•+]|\d+[.)])\s+", re.MULTILINE)
 VAGUE_TASK_WORDS = 6
+DETERMINER = r"(a|an|the|our|their|your|my|each|every|all)"
+AUDIENCE = re.compile(rf"\bfor ({DETERMINER} )?\w+|\bto {DETERMINER} \w+|\b(users?|customers?|clients?|"
+                      r"employees?|staff|colleagues?|readers?|writers?|audiences?|students?|learners?|beginners?|"
+                      r"children|people|teams?|managers?|developers?|stakeholders?|recipients?|you)\b", re.IGNORECASE)
+FORM = re.compile(r"\b(emails?|letters?|lists?|tables?|json|yaml|summar(y|ies|ise|ize)|paragraphs?|sentences?|"
+                  r"bullets?|reports?|poems?|limericks?|bios?|answers?|repl(y|ies)|responses?|rewrites?|tone|"
+                  r"format(ted)?|words?|short|concise|brief|steps?|code|posts?|messages?|headlines?|titles?|"
+                  r"synonyms?|questions?)\b", re.IGNORECASE)
 
 
 def check_task_context(c: Check) -> None:
@@ -61,7 +72,19 @@ def check_task_context(c: Check) -> None:
         c.add("context/vague-task", "warning",
               f"The task description has only {len(words(task))} words. Say what the model should do, for "
               "whom, and in what form (the teacher reads it in every prompt).", field="task_description")
+    elif task:
+        missing = [part for part, pattern in (("for whom", AUDIENCE), ("in what form", FORM))
+                   if not pattern.search(task)]
+        if missing:
+            c.add("context/task-incomplete", "info",
+                  f"The task description does not say {' or '.join(missing)} (e.g. \"for new employees\", "
+                  "\"as a short email\"); the teacher generates better data when it knows.", field="task_description")
     with_context = [i for i, e in enumerate(c.skill.examples) if e.context is not None and e.context.strip()]
+    if not with_context and c.skill.examples and c.skill.path is not None \
+            and "grounded" in Path(c.skill.path).parts[:-1]:
+        c.add("context/missing-context", "warning",
+              "This skill sits under a `grounded` folder but no example has a context; a grounded skill "
+              "needs the text each answer is based on.", example=0, field="context")
     if with_context and len(with_context) < len(c.skill.examples):
         missing = [i for i in range(len(c.skill.examples)) if i not in with_context]
         for i in missing:

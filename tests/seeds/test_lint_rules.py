@@ -170,3 +170,28 @@ def test_apply_fix_on_text_returns_text_and_leaves_the_input_alone():
     assert "yaml/trailing-spaces" not in rules(lint_text(fixed, path))
     with pytest.raises(ValueError):
         apply_fix(text, Finding("schema/type", "error", "no fix named"), path)
+
+
+@pytest.mark.parametrize("task,missing", [
+    ("Rewrite complex texts in an easier way", "for whom"),
+    ("This skill helps the writer use more inclusive IT terminology.", "in what form"),
+    ("Help the model understand the concept of installing operators", "for whom or in what form"),
+])
+def test_task_description_without_audience_or_form_is_info(task, missing, clean):
+    assert "context/task-incomplete" not in rules(lint_skill(clean))
+    skill = copy.deepcopy(clean)
+    skill.task_description = task
+    [finding] = [f for f in lint_skill(skill) if f.rule == "context/task-incomplete"]
+    assert finding.severity == "info" and f"say {missing} (" in finding.message and finding.line == 2
+
+
+def test_skill_under_a_grounded_folder_without_any_context_is_flagged(clean, tmp_path):
+    freeform = copy.deepcopy(clean)
+    for example in freeform.examples:
+        example.context = None
+    freeform.path = tmp_path / "compositional_skills" / "writing" / "freeform" / "qna.yaml"
+    assert "context/missing-context" not in rules(lint_skill(freeform))
+    freeform.path = tmp_path / "compositional_skills" / "grounded" / "email" / "qna.yaml"
+    assert "context/missing-context" in rules(lint_skill(freeform))
+    clean.path = freeform.path
+    assert "context/missing-context" not in rules(lint_skill(clean))
