@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,33 @@ def test_skill_under_a_grounded_folder_without_any_context_is_flagged(clean, tmp
     assert "context/missing-context" in rules(lint_skill(freeform))
     clean.path = freeform.path
     assert "context/missing-context" not in rules(lint_skill(clean))
+
+
+def test_empty_answer_is_a_quality_warning_and_a_schema_error(clean):
+    assert not rules(lint_skill(clean)) & {"output/empty", "schema/empty-value"}
+    found = lint_skill(edited(clean, 2, answer=""))
+    assert {(f.rule, f.severity, f.example) for f in found} >= {("output/empty", "warning", 2),
+                                                                 ("schema/empty-value", "error", 2)}
+
+
+@pytest.mark.parametrize("question,good,bad", [
+    ("Give the totals as JSON.", 'Here they are:\n{"revenue": 48.2, "margin": 0.44}', "Revenue was 48.2 and margin 44%."),
+    ("Put the regions in a table.", "| Region | Growth |\n|---|---|\n| EU | -5% |", "Europe fell by five percent."),
+    ("List the three highlights.", "- Revenue up\n- Margin up\n- Three stores", "Revenue, margin and stores all grew."),
+])
+def test_requested_format_must_be_followed(question, good, bad, clean):
+    assert "output/format-ignored" not in rules(lint_skill(edited(clean, 0, question=question, answer=good)))
+    [finding] = [f for f in lint_skill(edited(clean, 0, question=question, answer=bad))
+                 if f.rule == "output/format-ignored"]
+    assert (finding.example, finding.field) == (0, "answer") and finding.line
+
+
+def test_jsonl_records_that_are_not_seed_examples_are_located_by_line(tmp_path):
+    good = {"task_description": "Write emails", "seed_context": "c", "seed_question": "q?", "seed_response": "a"}
+    path = tmp_path / "seeds.jsonl"
+    path.write_text(json.dumps(good) + "\n")
+    assert not [f for f in load_skill(path).findings if f.rule.startswith("jsonl/")]
+    path.write_text("\n".join([json.dumps(good), "[1, 2]", json.dumps({"seed_question": "q?"}),
+                               json.dumps({**good, "domain": "finance"})]) + "\n")
+    found = {(f.rule, f.line) for f in load_skill(path).findings}
+    assert found == {("jsonl/not-an-object", 2), ("jsonl/missing-key", 3), ("jsonl/unknown-key", 4)}
