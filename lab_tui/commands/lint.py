@@ -40,7 +40,7 @@ def _lint_chunk(args: tuple[list[str], int]) -> list[dict]:
     from lab_tui.seeds.lint import lint_path
 
     files, token_limit = args
-    return [{"file": f, "findings": [x.as_json() for x in lint_path(f, token_limit)]} for f in files]
+    return [{"file": f, "findings": [x.as_json() for x in lint_path(f, token_limit=token_limit)]} for f in files]
 
 
 def lint_files(files: list[Path], token_limit: int) -> list[dict]:

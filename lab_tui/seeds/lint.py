@@ -69,11 +69,11 @@ def lint_loaded(result: LoadResult, token_limit: int = DEFAULT_TOKEN_LIMIT) -> l
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.line or 0, f.rule))
 
 
-def lint_text(text: str, path: Path | str | None = None, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
+def lint_text(text: str, path: Path | str | None = None, *, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
     return lint_loaded(parse_skill_text(text, path), token_limit)
 
 
-def lint_skill(skill: Skill, text: str | None = None, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
+def lint_skill(skill: Skill, text: str | None = None, *, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
     """Lint a skill as it would be saved, so lines match the file the user will get."""
     text = dump_skill(skill) if text is None else text
     result = parse_skill_text(text, skill.path if skill.format == "qna_yaml" else Path("skill.jsonl"))
@@ -82,5 +82,5 @@ def lint_skill(skill: Skill, text: str | None = None, token_limit: int = DEFAULT
     return lint_loaded(result, token_limit)
 
 
-def lint_path(path: Path | str, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
+def lint_path(path: Path | str, *, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:
     return lint_loaded(load_skill(path), token_limit)
