@@ -20,12 +20,14 @@ def _locator(lines: dict[tuple, int], skill: Skill):
         line_of_example = [i + 1 for i, line in enumerate((skill.source_text or "").splitlines()) if line.strip()]
 
         def locate(example, field):
-            return line_of_example[example] if example is not None and example < len(line_of_example) else None
+            if example is None:
+                return 1
+            return line_of_example[example] if example < len(line_of_example) else None
         return locate
 
     def locate(example, field):
-        if example is None:
-            return lines.get((field,)) if field else None
+        if example is None:  # a finding about all examples' questions points at the examples
+            return lines.get((field,)) or lines.get(("seed_examples",)) or 1
         return lines.get(("seed_examples", example, field)) or lines.get(("seed_examples", example))
     return locate
 

@@ -226,3 +226,8 @@ def test_jsonl_records_that_are_not_seed_examples_are_located_by_line(tmp_path):
                                json.dumps({**good, "domain": "finance"})]) + "\n")
     found = {(f.rule, f.line) for f in load_skill(path).findings}
     assert found == {("jsonl/not-an-object", 2), ("jsonl/missing-key", 3), ("jsonl/unknown-key", 4)}
+
+
+def test_every_finding_on_the_fixtures_has_a_line():
+    for path in sorted(FIXTURES.glob("*.yaml")):
+        assert [f.rule for f in lint_path(path) if not f.line] == [], path.name
