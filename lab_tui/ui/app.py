@@ -39,6 +39,8 @@ class LabApp(App):
     TITLE = "lab-tui"
     PANES: dict[str, Pane] = {
         "seeds": Pane("f2", "Seeds", "lab_tui.ui.seeds_pane:SeedsScreen"),
+        "run": Pane("f3", "Run", "lab_tui.ui.run_pane:RunScreen"),
+        "review": Pane("f4", "Review", "lab_tui.ui.review_pane:ReviewScreen"),
     }
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),

@@ -235,3 +235,16 @@ def test_review_pane_snapshot(snap_compare, tmp_path):
         await settle(pilot, lambda: screen.pair is not None and screen.counts)
 
     assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_review_command_opens_the_review_pane_with_run_and_reviewer(tmp_path, monkeypatch):
+    from lab_tui.cli import main
+    from lab_tui.ui import launch
+
+    seen = {}
+    monkeypatch.setattr(launch, "launch_app", lambda skill, db, **kw: seen.update(db=db, **kw) or 0)
+    assert main(["review", "--db", str(tmp_path / "x.db"), "--run", "r9", "--reviewer", "zoe"]) == 0
+    assert seen == {"db": tmp_path / "x.db", "start_mode": "review", "reviewer": "zoe", "run_id": "r9"}
+    assert main(["review", "--db", str(tmp_path / "x.db")]) == 0
+    import getpass
+    assert seen["reviewer"] == getpass.getuser() and seen["run_id"] is None

@@ -1,0 +1,376 @@
+"""The Run pane: start, watch, cancel and resume runs of the open skill.
+
+The engine runs as an app-level async worker on the app's event loop, so a run keeps going when
+the user switches pane. Its events are only recorded as they come (the latest `RunProgress`
+replaces older ones, outputs go to a short ring); a 10 Hz timer redraws when something changed,
+so hundreds of requests in flight never mean hundreds of redraws. The pane never polls the
+database for its own run; a run from another process (the CLI) is read from the store once a
+second in a thread worker. Parameters are typed in Inputs, so the pane's actions are on ctrl keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from lab_tui.pipeline.events import (Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted,
+                                     StageProgress)
+from lab_tui.store.db import open_db
+from lab_tui.store.queries import list_runs
+from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.widgets.status_bar import StatusBar
+
+STAGES = ("gen_contexts", "gen_grounded_questions", "eval_grounded_questions", "filter_grounded_questions",
+          "gen_grounded_responses", "evaluate_grounded_qa_pair", "filter_grounded_qa_pair",
+          "combine_question_and_context")
+REDRAW_EVERY_S = 0.1
+FOREIGN_POLL_S = 1.0
+RECENT_LIMIT = 50
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def progress_view(progress: RunProgress | None, width: int) -> Table:
+    """One line per stage: bar, queued, in flight, done, kept, filtered, failed; then the totals."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False, expand=False)
+    table.add_column("stage", no_wrap=True, max_width=max(12, width - 52), overflow="ellipsis")
+    table.add_column("", width=10, no_wrap=True)
+    for name in ("queue", "fly", "done", "kept", "filt", "fail"):
+        table.add_column(name, justify="right", no_wrap=True, width=5)
+    stages = {stage.stage: stage for stage in (progress.stages if progress else ())}
+    for name in STAGES:
+        stage = stages.get(name, StageProgress(name))
+        total = stage.done + stage.queued + stage.in_flight
+        table.add_row(Text(name), ProgressBar(total=max(total, 1), completed=stage.done if total else 0, width=10),
+                      *(str(v) for v in (stage.queued, stage.in_flight, stage.done, stage.kept, stage.filtered,
+                                         stage.failed)))
+    if progress is None:
+        table.caption = "No run shown: ctrl+r starts one, enter on a past run shows it."
+        return table
+    tokens_in = sum(stage.tokens_in for stage in progress.stages)
+    tokens_out = sum(stage.tokens_out for stage in progress.stages)
+    latency = f"{progress.mean_latency_s:.2f}s" if progress.mean_latency_s is not None else "–"
+    table.caption = (f"{progress.requests_done} req · {progress.requests_per_s:.1f}/s · tokens {tokens_in}/{tokens_out}"
+                     f" · {_duration(progress.elapsed_s)} · ETA {_duration(progress.eta_s)} · latency {latency}")
+    table.caption_justify = "left"
+    return table
+
+
+def stored_progress(db, run_id: str) -> RunProgress:
+    """A run's progress as the store knows it: for runs of another process, which send no events here."""
+    stages = {name: dict.fromkeys(("in_flight", "done", "kept", "filtered", "failed", "tokens_in", "tokens_out"), 0)
+              for name in STAGES}
+    for stage, status, count in db.execute(
+            "SELECT stage, status, count(*) FROM rows WHERE run_id = ? GROUP BY stage, status", [run_id]):
+        if stage in stages:
+            stages[stage]["done"] += count
+            if status in ("kept", "filtered", "failed"):
+                stages[stage][status] += count
+    answered = latency = 0.0
+    for stage, waiting, done, tokens_in, tokens_out, latency_sum in db.execute(
+            "SELECT stage, sum(response IS NULL AND error IS NULL), sum(response IS NOT NULL), "
+            "total(tokens_in), total(tokens_out), total(latency_s) FROM requests WHERE run_id = ? GROUP BY stage",
+            [run_id]):
+        if stage in stages:
+            stages[stage].update(in_flight=waiting or 0, tokens_in=int(tokens_in), tokens_out=int(tokens_out))
+        answered += done or 0
+        latency += latency_sum
+    created, finished = db.execute("SELECT created_at, finished_at FROM runs WHERE id = ?", [run_id]).fetchone()
+    end = datetime.fromisoformat(finished) if finished else datetime.now(timezone.utc)
+    elapsed = max(0.0, (end - datetime.fromisoformat(created)).total_seconds())
+    return RunProgress(run_id, tuple(StageProgress(name, **values) for name, values in stages.items()), elapsed,
+                       int(answered), answered / elapsed if elapsed else 0.0, None,
+                       latency / answered if answered else None)
+
+
+class OutputDialog(ModalScreen[None]):
+    """One recent output or failure in full: stage, status, reason and the raw answer, literally."""
+
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    OutputDialog { align: center middle; }
+    OutputDialog > VerticalScroll { width: 90%; height: 90%; border: thick $primary; background: $surface;
+                                    padding: 0 1; }
+    """
+
+    def __init__(self, event: RowDone | RowFailed) -> None:
+        super().__init__()
+        self.event = event
+
+    def compose(self) -> ComposeResult:
+        event = self.event
+        with VerticalScroll():
+            if isinstance(event, RowFailed):
+                yield Label(Text(f"{event.stage} · failed: ", style="bold").append(literal(event.reason)))
+                yield Static(literal(event.raw or "(no answer)"))
+            else:
+                yield Label(Text(f"{event.stage} · {event.status}", style="bold"))
+                yield Static(literal(event.preview))
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+r", "start", "Start run", id="run.start"),
+        Binding("ctrl+u", "resume", "Resume", id="run.resume"),
+        Binding("ctrl+k", "cancel", "Cancel run", id="run.cancel"),
+        Binding("ctrl+l", "refresh_runs", "Reload runs", id="run.reload"),
+    ]
+    DEFAULT_CSS = """
+    #run-params { height: 1; }
+    #run-params Label { padding: 0 0 0 1; color: $text-muted; }
+    #run-params Input { height: 1; border: none; padding: 0; background: $boost; }
+    #run-params Input:focus { background: $primary 30%; }
+    #run-profile { width: 10; }
+    #run-api-base { width: 1fr; }
+    .run-count { width: 5; }
+    #run-runs { height: 5; border: none; border-left: outer $panel; }
+    #run-recent { height: 1fr; min-height: 3; border: none; border-left: outer $panel; }
+    #run-runs:focus, #run-recent:focus { border-left: outer $primary; }
+    #run-progress { height: auto; padding: 0 1; }
+    .section { color: $text-muted; text-style: bold; padding: 0 1; }
+    """
+
+    class RunsLoaded(Message):
+        def __init__(self, runs: list[dict]) -> None:
+            super().__init__()
+            self.runs = runs
+
+    class StoredProgress(Message):
+        def __init__(self, progress: RunProgress, status: str) -> None:
+            super().__init__()
+            self.progress, self.status = progress, status
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown_run: str | None = None
+        self.own_run: str | None = None
+        self.progress: RunProgress | None = None
+        self.recent: deque[RowDone | RowFailed] = deque(maxlen=RECENT_LIMIT)
+        self.cancel_event: asyncio.Event | None = None
+        self.runs: list[dict] = []
+        self.dirty = False
+        self.redraws = 0
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Horizontal(id="run-params"):
+            yield Label("teacher")
+            yield Input("default", id="run-profile")
+            yield Label("api")
+            yield Input(placeholder="profile's", id="run-api-base")
+            yield Label("ctx")
+            yield Input("10", id="run-contexts", classes="run-count", type="integer")
+            yield Label("q")
+            yield Input("3", id="run-questions", classes="run-count", type="integer")
+            yield Label("conc")
+            yield Input("16", id="run-concurrency", classes="run-count", type="integer")
+        yield Label("Runs (enter shows one)", classes="section")
+        yield OptionList(id="run-runs")
+        yield Static(id="run-progress")
+        yield Label("Recent outputs and failures (enter opens one)", classes="section")
+        yield OptionList(id="run-recent")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#run-runs", OptionList).focus()
+        self.set_interval(REDRAW_EVERY_S, self.redraw)
+        self.set_interval(FOREIGN_POLL_S, self.poll_foreign)
+        self.redraw(force=True)
+        self.action_refresh_runs()
+
+    def update_status(self) -> None:
+        run = self.shown_run or "no run"
+        state = "running here" if self.own_run and self.own_run == self.shown_run else ""
+        self.query_one(StatusBar).status = Text.assemble((" Run ", "bold"), one_line(run, 28), " ", (state, "dim"))
+
+    def record_event(self, event: Event) -> None:
+        """Called by the engine on the loop for every event: record it only; the timer redraws."""
+        if isinstance(event, RunStarted):
+            self.own_run = self.shown_run = event.run_id
+            self.progress = None
+            self.recent.clear()
+        elif isinstance(event, RunProgress):
+            if event.run_id == self.shown_run:
+                self.progress = event
+        elif isinstance(event, (RowDone, RowFailed)):
+            if event.run_id == self.shown_run:
+                self.recent.appendleft(event)
+        elif isinstance(event, RunFinished):
+            self.own_run = None
+            severity = "information" if event.status == "completed" else "warning"
+            self.notify(f"Run {event.run_id} {event.status}" + (f": {event.error}" if event.error else ""),
+                        severity=severity, markup=False)
+            self.action_refresh_runs()
+        self.dirty = True
+
+    def redraw(self, force: bool = False) -> None:
+        if not (self.dirty or force):
+            return
+        self.dirty = False
+        self.redraws += 1
+        self.query_one("#run-progress", Static).update(progress_view(self.progress, self.size.width or 80))
+        recent = self.query_one("#run-recent", OptionList)
+        highlighted = recent.highlighted
+        recent.clear_options()
+        for event in self.recent:
+            mark = "✖ " if isinstance(event, RowFailed) else "✔ "
+            detail = event.reason if isinstance(event, RowFailed) else event.preview
+            recent.add_option(Option(Text.assemble(mark, (event.stage[:22], "bold"), " ",
+                                                   one_line(detail, max(10, self.size.width - 30)))))
+        if highlighted is not None and self.recent:
+            recent.highlighted = min(highlighted, len(self.recent) - 1)
+        self.update_status()
+
+    @work(thread=True, exclusive=True, group="run-list", exit_on_error=False)
+    def action_refresh_runs(self) -> None:
+        self.post_message(self.RunsLoaded(list_runs(open_db(self.app.db_path))))
+
+    @on(RunsLoaded)
+    def show_runs(self, message: RunsLoaded) -> None:
+        self.runs = message.runs
+        runs = self.query_one("#run-runs", OptionList)
+        previous = runs.get_option_at_index(runs.highlighted).id if runs.highlighted is not None else None
+        runs.clear_options()
+        for run in self.runs:
+            runs.add_option(Option(Text.assemble(
+                (run["id"], "bold"), f"  {run['display_status']:<11} ",
+                f"kept {run['pairs_kept']} · accepted {run['accepted']} · failed {run['failed_rows']}  ",
+                (one_line(run["model"], 20), "dim")), id=run["id"]))
+        ids = [run["id"] for run in self.runs]
+        if ids:
+            runs.highlighted = ids.index(previous) if previous in ids else 0
+
+    @on(OptionList.OptionSelected, "#run-runs")
+    def show_run(self, event: OptionList.OptionSelected) -> None:
+        self.shown_run = event.option.id
+        if self.shown_run != self.own_run:
+            self.progress = None
+            self.recent.clear()
+            self.poll_foreign(force=True)
+        self.dirty = True
+
+    @on(OptionList.OptionSelected, "#run-recent")
+    def open_output(self, event: OptionList.OptionSelected) -> None:
+        self.app.push_screen(OutputDialog(list(self.recent)[event.option_index]))
+
+    def poll_foreign(self, force: bool = False) -> None:
+        """Read a run that is not ours from the store: once when shown, then each second while it runs."""
+        run_id = self.shown_run
+        if run_id is None or run_id == self.own_run:
+            return
+        status = next((run["display_status"] for run in self.runs if run["id"] == run_id), None)
+        if force or status == "running":
+            self.read_stored(run_id)
+
+    @work(thread=True, exclusive=True, group="run-stored", exit_on_error=False)
+    def read_stored(self, run_id: str) -> None:
+        db = open_db(self.app.db_path)
+        status = db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()
+        self.post_message(self.StoredProgress(stored_progress(db, run_id), status[0] if status else ""))
+
+    @on(StoredProgress)
+    def show_stored(self, message: StoredProgress) -> None:
+        if message.progress.run_id == self.shown_run and self.shown_run != self.own_run:
+            self.progress = message.progress
+            self.dirty = True
+            if message.status != "running":
+                self.action_refresh_runs()
+
+    def _value(self, widget_id: str) -> int | None:
+        text = self.query_one(widget_id, Input).value.strip()
+        return int(text) if text else None
+
+    async def action_start(self) -> None:
+        if self.own_run:
+            self.notify("A run is already going here; cancel it first (ctrl+k).", severity="warning")
+            return
+        from lab_tui.pipeline.engine import RunParams, start_run
+        from lab_tui.pipeline.flow import FlowError
+        from lab_tui.pipeline.teacher import litellm_module, load_profile
+        from lab_tui.seeds import load_skill
+
+        skill_path = getattr(self.app, "skill_path", None)
+        profile = load_profile(self.query_one("#run-profile", Input).value.strip() or "default",
+                               api_base=self.query_one("#run-api-base", Input).value.strip() or None)
+        params = RunParams(contexts=self._value("#run-contexts"), questions=self._value("#run-questions"),
+                           concurrency=self._value("#run-concurrency") or 16)
+
+        def create() -> str:
+            loaded = load_skill(skill_path)
+            if loaded.skill is None:
+                raise FlowError(f"{Path(skill_path).name} does not parse; fix it in the Seeds pane.")
+            litellm_module()  # its 2-3 s first import happens here, off the UI thread
+            return start_run(open_db(self.app.db_path), loaded.skill, profile, params)
+
+        try:
+            run_id = await asyncio.to_thread(create)
+        except (FlowError, OSError, ValueError) as error:
+            self.notify(str(error), title="Run not started", severity="error", markup=False)
+            return
+        self.launch(run_id)
+
+    def launch(self, run_id: str) -> None:
+        """Run (or resume) on the app's loop as an app worker, so it outlives a pane switch."""
+        from lab_tui.pipeline.engine import run_flow
+        from lab_tui.pipeline.flow import FlowError
+
+        self.cancel_event = asyncio.Event()
+        self.own_run = self.shown_run = run_id
+        self.dirty = True
+
+        async def go() -> None:
+            try:
+                await run_flow(self.app.db_path, run_id, on_event=self.record_event, cancel=self.cancel_event)
+            except FlowError as error:
+                self.own_run = None
+                self.notify(str(error), title="Run not started", severity="error", markup=False)
+            except Exception as error:  # the engine marked the run failed; say why instead of crashing the app
+                self.own_run = None
+                self.notify(f"{type(error).__name__}: {error}", title="Run failed", severity="error", markup=False)
+
+        self.app.run_worker(go(), group="run-engine", exit_on_error=False)
+
+    def action_resume(self) -> None:
+        runs = self.query_one("#run-runs", OptionList)
+        if self.own_run:
+            self.notify("A run is already going here.", severity="warning")
+        elif runs.highlighted is None:
+            self.notify("Highlight a run in the list first.", severity="warning")
+        else:
+            self.resume(runs.get_option_at_index(runs.highlighted).id)
+
+    @work(exclusive=True, group="run-resume", exit_on_error=False)
+    async def resume(self, run_id: str) -> None:
+        from lab_tui.pipeline.teacher import litellm_module
+
+        await asyncio.to_thread(litellm_module)
+        self.launch(run_id)
+
+    def action_cancel(self) -> None:
+        if self.own_run and self.cancel_event is not None:
+            self.cancel_event.set()
+            self.notify(f"Cancelling {self.own_run}: requests already sent are stored first.")
+        else:
+            self.notify("No run of this pane is going.", severity="warning")

@@ -1,0 +1,146 @@
+"""The Run pane against the suite's own teacher server: a live run, cancel/resume, stored runs, snapshot."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, OptionList
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
+
+from lab_tui.pipeline.events import RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress  # noqa: E402
+from lab_tui.resources import example_skill_path  # noqa: E402
+from lab_tui.store.db import open_db  # noqa: E402
+from lab_tui.ui.app import LabApp  # noqa: E402
+from lab_tui.ui.run_pane import STAGES, OutputDialog, stored_progress  # noqa: E402
+
+
+@pytest.fixture
+def teacher_server():
+    with TeacherServer(TeacherConfig(latency=0.02)) as server:
+        yield server
+
+
+async def until(pilot, condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if condition():
+            return
+    raise AssertionError("condition not reached")
+
+
+def fill(screen, api_base, contexts="2", questions="2", concurrency="4"):
+    screen.query_one("#run-api-base", Input).value = api_base
+    screen.query_one("#run-contexts", Input).value = contexts
+    screen.query_one("#run-questions", Input).value = questions
+    screen.query_one("#run-concurrency", Input).value = concurrency
+
+
+async def test_a_run_started_from_the_pane_shows_live_and_lands_in_the_store(tmp_path, teacher_server):
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        fill(screen, teacher_server.api_base)
+        seen: list = []
+        original = screen.record_event
+        screen.record_event = lambda event: (seen.append(event), original(event))
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: any(isinstance(event, RunFinished) for event in seen))
+        run_id = seen[0].run_id
+        assert isinstance(seen[0], RunStarted) and screen.own_run is None
+        await until(pilot, lambda: any(run["id"] == run_id for run in screen.runs))
+        progress = [event for event in seen if isinstance(event, RunProgress)]
+        assert len(progress) > 1
+        assert screen.redraws <= 3 + 10 * (progress[-1].elapsed_s + 1)
+        final = {stage.stage: stage for stage in screen.progress.stages}
+        assert final["gen_contexts"].done == 2 and final["combine_question_and_context"].done > 0
+        console = Console(width=80, record=True, file=io.StringIO())
+        console.print(screen.query_one("#run-progress").content)
+        shown = console.export_text()
+        for stage in STAGES:
+            assert stage[:12] in shown
+        assert "req/" in shown or "req ·" in shown
+        assert screen.query_one("#run-recent", OptionList).option_count > 0
+        screen.query_one("#run-recent", OptionList).focus()
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, OutputDialog))
+        await pilot.press("escape")
+    db = open_db(tmp_path / "lab.db")
+    assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "completed"
+    assert db.execute("SELECT count(*) FROM pairs WHERE run_id = ?", [run_id]).fetchone()[0] > 0
+
+
+async def test_cancel_then_resume_completes_the_run(tmp_path, teacher_server):
+    teacher_server.config.latency = 0.2
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        fill(screen, teacher_server.api_base, contexts="3", concurrency="2")
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: screen.progress is not None and screen.progress.requests_done > 0)
+        run_id = screen.own_run
+        await pilot.press("ctrl+k")
+        await until(pilot, lambda: screen.own_run is None)
+        db = open_db(tmp_path / "lab.db")
+        assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
+        teacher_server.config.latency = 0.0
+        await until(pilot, lambda: screen.runs and screen.runs[0]["id"] == run_id)
+        runs = screen.query_one("#run-runs", OptionList)
+        runs.focus()
+        runs.highlighted = 0
+        await pilot.press("ctrl+u")
+        await until(pilot, lambda: screen.own_run == run_id)
+        await until(pilot, lambda: screen.own_run is None)
+        assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "completed"
+
+
+async def test_a_run_from_another_process_shows_live_from_the_store(tmp_path, teacher_server):
+    teacher_server.config.latency = 0.3
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "lab_tui", "run", str(example_skill_path()), "--api-base", teacher_server.api_base,
+         "--contexts", "3", "--questions", "2", "--concurrency", "2", "--db", str(tmp_path / "lab.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        run_id = cli.stdout.readline().split()[-1]
+        app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.pane_screens["run"]
+            await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "running")
+            await pilot.press("enter")
+            await until(pilot, lambda: screen.progress is not None)
+            first = screen.progress.requests_done
+            await until(pilot, lambda: screen.progress.requests_done > first)
+            assert screen.own_run is None and screen.shown_run == run_id
+            assert cli.wait(timeout=60) == 0
+            await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
+            expected = stored_progress(open_db(tmp_path / "lab.db"), run_id)
+            await until(pilot, lambda: screen.progress.stages == expected.stages)
+    finally:
+        cli.kill()
+        cli.wait()
+
+
+def test_run_pane_snapshot(snap_compare, tmp_path):
+    async def run_before(pilot):
+        screen = pilot.app.pane_screens["run"]
+        screen.shown_run = "20261125-080000-abcdef"
+        stages = tuple(StageProgress(name, queued=2, in_flight=1, done=5 + i, kept=4 if "filter" in name else 0,
+                                     filtered=1 if "filter" in name else 0, tokens_in=100, tokens_out=50)
+                       for i, name in enumerate(STAGES))
+        screen.record_event(RunProgress("20261125-080000-abcdef", stages, 65.0, 42, 3.5, 30.0, 0.52))
+        screen.record_event(RowDone("20261125-080000-abcdef", "gen_contexts", "r1", "ok", "Dear team, [bold]Q4[/] results"))
+        screen.record_event(RowFailed("20261125-080000-abcdef", "eval_grounded_questions", "r2", "score did not parse",
+                                  "\x1b[31mno score\x1b[0m"))
+        await pilot.pause(0.3)
+
+    assert snap_compare(LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run"), terminal_size=(80, 24),
+                        run_before=run_before)
