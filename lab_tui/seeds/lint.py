@@ -55,7 +55,7 @@ def lint_loaded(result: LoadResult, token_limit: int = DEFAULT_TOKEN_LIMIT) -> l
     skill = result.skill
     if skill is None:
         return findings
-    root = compose(result.text) if skill.format == "qna_yaml" and result.text else None
+    root = (result.root or compose(result.text)) if skill.format == "qna_yaml" and result.text else None
     lines = node_lines(root)
     if skill.format == "qna_yaml":
         if skill.version != 3:

@@ -29,6 +29,29 @@ class LoadResult:
     contents: Any = None
     """The raw parsed document, for schema validation."""
     text: str | None = None
+    root: Any = None
+    """The YAML node tree the contents were built from (lines and styles), so linting parses once."""
+
+
+_FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_tree(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once into a node tree and the data built from it; libyaml when installed.
+
+    A syntax error is re-raised from the pure-Python parser, whose messages and marks the tests
+    and users see, so the two parsers never disagree about where a file is broken.
+    """
+    try:
+        loader = _FastLoader(text)
+        try:
+            root = loader.get_single_node()
+            return root, (loader.construct_document(root) if root is not None else None)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError:
+        yaml.safe_load(text)
+        raise
 
 
 def _syntax_finding(error: yaml.YAMLError) -> Finding:
@@ -54,7 +77,7 @@ def _as_text(value: Any) -> str:
 
 def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
     try:
-        contents = yaml.safe_load(text)
+        root, contents = _load_tree(text)
     except yaml.YAMLError as error:
         return LoadResult(None, [_syntax_finding(error)], None, text)
     if contents is None:
@@ -107,7 +130,7 @@ def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
         key_order=list(contents),
         source_text=text,
     )
-    return LoadResult(skill, [], contents, text)
+    return LoadResult(skill, [], contents, text, root)
 
 
 class _SkillDumper(yaml.SafeDumper):
