@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 from lab_tui.seeds.model import Finding
@@ -107,18 +108,24 @@ def _yamllint_config():
     return YamlLintConfig(YAMLLINT_CONFIG)
 
 
+DISABLE_FILE = re.compile(r"^#\s*yamllint disable-file\s*$")
+"""yamllint's opt-out comment, honoured as `yamllint.linter.run` does."""
 YAMLLINT_FIXES = {"trailing-spaces": "trailing-spaces", "new-line-at-end-of-file": "final-newline",
                   "empty-lines": "final-newline"}
 
 
 def yamllint_findings(text: str, example_at_line) -> list[Finding]:
-    """yamllint's style problems, errors in strict mode as `ilab taxonomy diff` runs it."""
+    """yamllint's style problems, errors in strict mode as `ilab taxonomy diff` runs it.
+
+    Only called for text that already parsed, so yamllint's own syntax pass (a second full
+    parse, a third of its time) is skipped: the loader reports syntax errors in plain words.
+    """
     from yamllint import linter
 
+    if DISABLE_FILE.match(text.split("\n", 1)[0]):
+        return []
     findings = []
-    for problem in linter.run(text, _yamllint_config()):
-        if problem.rule is None:  # a syntax error: the loader reports it in plain words
-            continue
+    for problem in linter.get_cosmetic_problems(text, _yamllint_config(), None):
         example, field = example_at_line(problem.line)
         findings.append(Finding(f"yaml/{problem.rule}", "error", f"{problem.desc} (yamllint)", example=example,
                                 field=field, line=problem.line, column=problem.column,

@@ -231,3 +231,9 @@ def test_jsonl_records_that_are_not_seed_examples_are_located_by_line(tmp_path):
 def test_every_finding_on_the_fixtures_has_a_line():
     for path in sorted(FIXTURES.glob("*.yaml")):
         assert [f.rule for f in lint_path(path) if not f.line] == [], path.name
+
+
+def test_yamllint_disable_file_comment_is_honoured():
+    text = example_skill_path().read_text().replace("created_by: lab-tui", "created_by: lab-tui  ")
+    assert "yaml/trailing-spaces" in rules(lint_text(text, "qna.yaml"))
+    assert "yaml/trailing-spaces" not in rules(lint_text("# yamllint disable-file\n" + text, "qna.yaml"))
