@@ -111,7 +111,7 @@ class FilterDialog(ModalScreen[ReviewFilter | None]):
     FilterDialog > Vertical { width: 72; height: auto; max-height: 100%; border: thick $primary;
                               background: $surface; }
     FilterDialog Input { height: 1; border: none; padding: 0 1; background: $boost; }
-    FilterDialog Input:focus { background: $primary 30%; }
+    FilterDialog Input:focus { border: none; background: $primary 30%; }
     FilterDialog Label { color: $text-muted; }
     #filter-error { color: $error; }
     """
@@ -161,13 +161,13 @@ class ReviewScreen(Screen):
         Binding("e", "edit", "Edit", id="review.edit"),
         Binding("n", "note", "Note", id="review.note"),
         Binding("f", "filter", "Filter", id="review.filter"),
-        Binding("slash", "filter('search')", "Search", key_display="/", id="review.search"),
-        Binding("p", "promote", "To seed", id="review.promote"),
+        Binding("slash", "filter('search')", "Find", key_display="/", show=False, id="review.search"),
+        Binding("p", "promote", "Seed", id="review.promote"),
         Binding("E", "export", "Export", id="review.export"),
         Binding("q", "app.quit", "Quit", id="review.quit"),
     ]
     DEFAULT_CSS = """
-    #review-head { height: 2; padding: 0 1; background: $boost; }
+    #review-head { height: 3; padding: 0 1; background: $boost; }
     #review-body { height: 1fr; padding: 0 1; }
     #review-body:focus { background-tint: $foreground 3%; }
     .review-label { color: $text-muted; text-style: bold; margin-top: 1; }
@@ -189,7 +189,7 @@ class ReviewScreen(Screen):
         yield StatusBar()
         yield Static(id="review-head")
         yield PairView(id="review-body")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     async def on_mount(self) -> None:
         options = getattr(self.app, "options", {})
@@ -223,23 +223,25 @@ class ReviewScreen(Screen):
         self.update_status()
 
     def update_status(self) -> None:
-        status = Text()
-        status.append(" Review ", style="bold")
-        for name in ("pending", "accepted", "rejected", "skipped"):
-            status.append(f"{name} {self.counts.get(name, 0)}  ")
-        status.append(one_line(f"{self.reviewer} · {self.filter.describe()}", 40), style="dim")
-        self.query_one(StatusBar).status = status
+        self.query_one(StatusBar).status = Text.assemble(
+            (" Review ", "bold"), (one_line(f"{self.reviewer} · {self.filter.describe()}", 40), "dim"))
+        self.show_head()
 
-    def show(self, pair: dict | None) -> None:
-        self.pair = pair
+    def counters(self) -> Text:
+        counters = Text()
+        for name in ("pending", "accepted", "rejected", "skipped"):
+            counters.append(f"{name} ", style="dim")
+            counters.append(f"{self.counts.get(name, 0)}  ", style="bold")
+        return counters
+
+    def show_head(self) -> None:
         head = self.query_one("#review-head", Static)
-        body = self.query_one(PairView)
-        body.remove_children()
+        pair = self.pair
         if pair is None:
-            head.update(Text(f"No pair to review ({one_line(self.filter.describe(), 50)}).\n"
-                             "f changes the filter; u undoes the last verdict."))
+            head.update(Text("\n").join([self.counters(), Text(
+                f"No pair to review ({one_line(self.filter.describe(), 50)}).\n"
+                "f changes the filter; u undoes the last verdict.")]))
             return
-        self.position = pair["position"]
         line1 = Text.assemble(
             ("run ", "dim"), one_line(pair["run_id"], 20), ("  seed ", "dim"), str(pair["seed_index"]),
             ("  pair ", "dim"), one_line(pair["id"], 14), ("  ", ""), (pair["status"].upper(), "bold"),
@@ -247,7 +249,16 @@ class ReviewScreen(Screen):
         line2 = Text.assemble(("q score ", "dim"), _score(pair["question_score"]), ("  pair score ", "dim"),
                               _score(pair["pair_score"]), ("  ", ""), (pair["outcome"], "italic"),
                               ("  note: " + one_line(pair["note"], 40) if pair["note"] else "", "dim"))
-        head.update(Text("\n").join([line1, line2]))
+        head.update(Text("\n").join([self.counters(), line1, line2]))
+
+    def show(self, pair: dict | None) -> None:
+        self.pair = pair
+        self.show_head()
+        body = self.query_one(PairView)
+        body.remove_children()
+        if pair is None:
+            return
+        self.position = pair["position"]
         sections: list[Static] = []
 
         def section(label: str, text: str | None, edited: str | None = None) -> None:
