@@ -9,7 +9,7 @@ from lab_tui.seeds.model import Finding, Skill
 from lab_tui.seeds.quality import DEFAULT_TOKEN_LIMIT, quality_findings
 from lab_tui.seeds.schema import schema_findings, yamllint_findings
 from lab_tui.seeds.style import style_findings
-from lab_tui.seeds.yamlio import LoadResult, compose, node_lines
+from lab_tui.seeds.yamlio import LoadResult, compose, node_lines, upgrade_finding
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -58,11 +58,8 @@ def lint_loaded(result: LoadResult, token_limit: int = DEFAULT_TOKEN_LIMIT) -> l
     root = (result.root or compose(result.text)) if skill.format == "qna_yaml" and result.text else None
     lines = node_lines(root)
     if skill.format == "qna_yaml":
-        if skill.version != 3:
-            findings.append(Finding("schema/old-version", "warning",
-                                    f"This file uses {'the first format (no version key)' if skill.version is None else f'version {skill.version}'}; "
-                                    "the taxonomy now requires version 3. Upgrade it (nothing else changes).",
-                                    line=lines.get(("version",), 1), fix="upgrade-to-v3"))
+        if skill.version != 3 and not any(f.rule == "schema/old-version" for f in findings):
+            findings.append(upgrade_finding(skill.version, lines.get(("version",), 1)))
         findings.extend(schema_findings(result.contents, lines))
         findings.extend(style_findings(root))
         if skill.version is not None:  # InstructLab runs no yamllint on the first format

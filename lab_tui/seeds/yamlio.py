@@ -130,7 +130,16 @@ def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
         key_order=list(contents),
         source_text=text,
     )
-    return LoadResult(skill, [], contents, text, root)
+    findings = [] if skill.version == 3 else [upgrade_finding(skill.version, node_lines(root).get(("version",), 1))]
+    return LoadResult(skill, findings, contents, text, root)
+
+
+def upgrade_finding(version: object, line: int | None = 1) -> Finding:
+    """Versions 1 and 2 open fine but the taxonomy only accepts 3: offer the upgrade as a fix."""
+    old = "the first format (no version key)" if version is None else f"version {version}"
+    return Finding("schema/old-version", "warning",
+                   f"This file uses {old}; the taxonomy now requires version 3. Upgrade it (nothing else changes).",
+                   line=line, fix="upgrade-to-v3")
 
 
 class _SkillDumper(yaml.SafeDumper):

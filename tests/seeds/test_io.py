@@ -65,6 +65,8 @@ def test_save_is_atomic_and_keeps_a_backup(tmp_path):
 def test_older_versions_load_and_upgrade_to_v3(name, tmp_path):
     result = load_skill(FIXTURES / name)
     assert result.skill is not None and result.skill.version in (None, 2)
+    assert [(f.rule, f.fix) for f in result.findings] == [("schema/old-version", "upgrade-to-v3")]
+    assert not load_skill(FIXTURES / "compositional_skills__linguistics__synonyms.yaml").findings
     upgrade_to_v3(result.skill)
     save_skill(result.skill, tmp_path / "qna.yaml")
     data = yaml.safe_load((tmp_path / "qna.yaml").read_text())
