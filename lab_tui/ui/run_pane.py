@@ -5,7 +5,7 @@ the user switches pane. Its events are only recorded as they come (the latest `R
 replaces older ones, outputs go to a short ring); a 10 Hz timer redraws when something changed,
 so hundreds of requests in flight never mean hundreds of redraws. The pane never polls the
 database for its own run; a run from another process (the CLI) is read from the store once a
-second in a thread worker. Parameters are typed in Inputs, so the pane's actions are on ctrl keys.
+second in a thread worker. Parameters are typed in Inputs, so the pane's actions are on function keys.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from lab_tui.config import load_settings
 from lab_tui.pipeline.events import (Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted,
                                      StageProgress)
 from lab_tui.store.db import open_db
@@ -64,7 +65,7 @@ def progress_view(progress: RunProgress | None, width: int) -> Table:
                       *(str(v) for v in (stage.queued, stage.in_flight, stage.done, stage.kept, stage.filtered,
                                          stage.failed)))
     if progress is None:
-        table.caption = "No run shown: ctrl+r starts one, enter on a past run shows it."
+        table.caption = "No run shown: f5 starts one, enter on a past run shows it."
         return table
     tokens_in = sum(stage.tokens_in for stage in progress.stages)
     tokens_out = sum(stage.tokens_out for stage in progress.stages)
@@ -132,14 +133,14 @@ class OutputDialog(ModalScreen[None]):
 
 class RunScreen(Screen):
     BINDINGS = [
-        Binding("ctrl+r", "start", "Start run", id="run.start"),
-        Binding("ctrl+u", "resume", "Resume", id="run.resume"),
-        Binding("ctrl+k", "cancel", "Cancel run", id="run.cancel"),
-        Binding("ctrl+l", "refresh_runs", "Reload runs", id="run.reload"),
+        Binding("f5", "start", "Start run", id="run.start"),
+        Binding("f6", "resume", "Resume", id="run.resume"),
+        Binding("f7", "cancel", "Cancel run", id="run.cancel"),
+        Binding("f8", "refresh_runs", "Reload runs", id="run.reload"),
     ]
     DEFAULT_CSS = """
     #run-params { height: 1; }
-    #run-params Label { padding: 0 0 0 1; color: $text-muted; }
+    #run-params Label { padding: 0 1; color: $text-muted; }
     #run-params Input { height: 1; border: none; padding: 0; background: $boost; }
     #run-params Input:focus { background: $primary 30%; }
     #run-profile { width: 10; }
@@ -176,7 +177,7 @@ class RunScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Horizontal(id="run-params"):
-            yield Label("teacher")
+            yield Label("Teacher")
             yield Input("default", id="run-profile")
             yield Label("api")
             yield Input(placeholder="profile's", id="run-api-base")
@@ -256,8 +257,8 @@ class RunScreen(Screen):
         for run in self.runs:
             runs.add_option(Option(Text.assemble(
                 (run["id"], "bold"), f"  {run['display_status']:<11} ",
-                f"kept {run['pairs_kept']} · accepted {run['accepted']} · failed {run['failed_rows']}  ",
-                (one_line(run["model"], 20), "dim")), id=run["id"]))
+                f"kept {run['pairs_kept']} · accepted {run['accepted']} · failed {run['failed_rows']}"),
+                id=run["id"]))
         ids = [run["id"] for run in self.runs]
         if ids:
             runs.highlighted = ids.index(previous) if previous in ids else 0
@@ -304,7 +305,7 @@ class RunScreen(Screen):
 
     async def action_start(self) -> None:
         if self.own_run:
-            self.notify("A run is already going here; cancel it first (ctrl+k).", severity="warning")
+            self.notify("A run is already going here; cancel it first (f7).", severity="warning")
             return
         from lab_tui.pipeline.engine import RunParams, start_run
         from lab_tui.pipeline.flow import FlowError
@@ -312,7 +313,12 @@ class RunScreen(Screen):
         from lab_tui.seeds import load_skill
 
         skill_path = getattr(self.app, "skill_path", None)
-        profile = load_profile(self.query_one("#run-profile", Input).value.strip() or "default",
+        name = self.query_one("#run-profile", Input).value.strip() or "default"
+        if name != "default" and name not in load_settings().get("teachers", {}):
+            self.notify(f"No teacher profile {name!r} in the settings file.", title="Run not started",
+                        severity="error", markup=False)
+            return
+        profile = load_profile(name,
                                api_base=self.query_one("#run-api-base", Input).value.strip() or None)
         params = RunParams(contexts=self._value("#run-contexts"), questions=self._value("#run-questions"),
                            concurrency=self._value("#run-concurrency") or 16)

@@ -53,7 +53,7 @@ async def test_a_run_started_from_the_pane_shows_live_and_lands_in_the_store(tmp
         seen: list = []
         original = screen.record_event
         screen.record_event = lambda event: (seen.append(event), original(event))
-        await pilot.press("ctrl+r")
+        await pilot.press("f5")
         await until(pilot, lambda: any(isinstance(event, RunFinished) for event in seen))
         run_id = seen[0].run_id
         assert isinstance(seen[0], RunStarted) and screen.own_run is None
@@ -85,10 +85,10 @@ async def test_cancel_then_resume_completes_the_run(tmp_path, teacher_server):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.pane_screens["run"]
         fill(screen, teacher_server.api_base, contexts="3", concurrency="2")
-        await pilot.press("ctrl+r")
+        await pilot.press("f5")
         await until(pilot, lambda: screen.progress is not None and screen.progress.requests_done > 0)
         run_id = screen.own_run
-        await pilot.press("ctrl+k")
+        await pilot.press("f7")
         await until(pilot, lambda: screen.own_run is None)
         db = open_db(tmp_path / "lab.db")
         assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
@@ -97,7 +97,7 @@ async def test_cancel_then_resume_completes_the_run(tmp_path, teacher_server):
         runs = screen.query_one("#run-runs", OptionList)
         runs.focus()
         runs.highlighted = 0
-        await pilot.press("ctrl+u")
+        await pilot.press("f6")
         await until(pilot, lambda: screen.own_run == run_id)
         await until(pilot, lambda: screen.own_run is None)
         assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "completed"
@@ -144,3 +144,14 @@ def test_run_pane_snapshot(snap_compare, tmp_path):
 
     assert snap_compare(LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run"), terminal_size=(80, 24),
                         run_before=run_before)
+
+
+async def test_an_unknown_teacher_profile_starts_nothing(tmp_path):
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        screen.query_one("#run-profile", Input).value = "nosuch"
+        await pilot.press("f5")
+        await until(pilot, lambda: any("nosuch" in str(n.message) for n in app._notifications))
+        assert screen.own_run is None
+    assert open_db(tmp_path / "lab.db").execute("SELECT count(*) FROM runs").fetchone()[0] == 0
