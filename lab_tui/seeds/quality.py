@@ -55,6 +55,7 @@ ASKS_LIST = re.compile(r"\b(list|bullet(ed)? points?|bullets|enumerate|steps)\b"
 ASKS_TABLE = re.compile(r"\btable\b", re.IGNORECASE)
 ASKS_JSON = re.compile(r"\bjson\b", re.IGNORECASE)
 LIST_LINE = re.compile(r"^\s*([-*•+]|\d+[.)])\s+", re.MULTILINE)
+NUMBERED_LINE = re.compile(r"^(\s*)(\d{1,3})[.)]\s+")
 VAGUE_TASK_WORDS = 6
 DETERMINER = r"(a|an|the|our|their|your|my|each|every|all)"
 AUDIENCE = re.compile(rf"\bfor ({DETERMINER} )?\w+|\bto {DETERMINER} \w+|\b(users?|customers?|clients?|"
@@ -132,6 +133,11 @@ def check_outputs(c: Check) -> None:
         if answer.count("```") % 2:
             c.add("output/unbalanced-fence", "warning",
                   "The answer opens a ``` code block that it never closes.", example=i, field="answer")
+        gap = _numbering_gap(answer)
+        if gap:
+            c.add("output/broken-list", "warning",
+                  f"The answer's numbered list goes from {gap[0]} to {gap[1]}; renumber it so no item looks lost.",
+                  example=i, field="answer")
         question = example.question
         if ASKS_TABLE.search(question) and "|" not in answer and "\t" not in answer:
             c.add("output/format-ignored", "warning",
@@ -142,6 +148,24 @@ def check_outputs(c: Check) -> None:
         elif ASKS_LIST.search(question) and not LIST_LINE.search(answer) and answer.count("\n") < 2:
             c.add("output/format-ignored", "info",
                   "The question asks for a list but the answer is a single paragraph.", example=i, field="answer")
+
+
+def _numbering_gap(text: str) -> tuple[int, int] | None:
+    """The first place a numbered list (at one indentation) skips or repeats a number."""
+    last: dict[int, int] = {}
+    in_code = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        match = NUMBERED_LINE.match(line)
+        if in_code or not match:
+            continue
+        indent, number = len(match.group(1)), int(match.group(2))
+        previous = last.get(indent)
+        if previous is not None and number != previous + 1 and number != 1:
+            return previous, number
+        last[indent] = number
+    return None
 
 
 def _has_json(text: str) -> bool:

@@ -43,6 +43,7 @@ CASES = [
     ("output/truncated", lambda s: edited(s, 1, answer="Subject: Q3\n\nHi team, ARR grew and")),
     ("output/restates-question", lambda s: edited(s, 3, answer=s.examples[3].question)),
     ("output/unbalanced-fence", lambda s: edited(s, 1, answer="Here is the data:\n```\nARR: $126M\n")),
+    ("output/broken-list", lambda s: edited(s, 1, answer="Three steps:\n1. Read the figures.\n2. Draft.\n4. Send.")),
     ("output/format-ignored", lambda s: edited(s, 4, answer="Regions grew in general.")),
     ("ambiguity/dangling-reference", lambda s: edited(s, 0, context=None, question="Summarise this report for staff")),
     ("ambiguity/several-questions", lambda s: edited(s, 0, question="How did we do? And what about margins?")),
@@ -237,3 +238,13 @@ def test_yamllint_disable_file_comment_is_honoured():
     text = example_skill_path().read_text().replace("created_by: lab-tui", "created_by: lab-tui  ")
     assert "yaml/trailing-spaces" in rules(lint_text(text, "qna.yaml"))
     assert "yaml/trailing-spaces" not in rules(lint_text("# yamllint disable-file\n" + text, "qna.yaml"))
+
+
+@pytest.mark.parametrize("answer", [
+    "1. Read.\n2. Draft.\n3. Send.",
+    "1. Plan\n   1. Read\n   2. Note\n2. Write",
+    "Q1:\n1. Up\n2. Down\n\nQ2:\n1. Flat",
+    "```\n1. a\n3. b\n```\nDone.",
+])
+def test_correctly_numbered_lists_pass(answer, clean):
+    assert "output/broken-list" not in rules(lint_skill(edited(clean, 1, answer=answer)))
