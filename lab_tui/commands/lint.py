@@ -19,10 +19,17 @@ PARALLEL_THRESHOLD = 16
 
 
 def configure(parser) -> None:
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="seed files or directories to walk")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    from lab_tui.seeds.quality import CHARS_PER_TOKEN, DEFAULT_TOKEN_LIMIT
+
+    parser.epilog = ("Exit status: 0 when no finding is an error, 1 when one is, 2 for usage errors "
+                     "(a PATH that does not exist is one).")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="seed files (qna.yaml, *.yaml, *.jsonl) or directories to walk for them")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text: one `file:line: severity rule: message` per finding; json: a list of files")
     parser.add_argument("--token-limit", type=int, default=None,
-                        help="teacher context window an example must fit in (tokens, estimated)")
+                        help="teacher context window an example must fit in, in tokens estimated as "
+                             f"characters / {CHARS_PER_TOKEN} (default {DEFAULT_TOKEN_LIMIT})")
 
 
 def seed_files(paths: list[Path]) -> list[Path]:
