@@ -330,6 +330,7 @@ class RunScreen(Screen):
             litellm_module()  # its 2-3 s first import happens here, off the UI thread
             return start_run(open_db(self.app.db_path), loaded.skill, profile, params)
 
+        self.notify("Starting the run (the teacher client loads first, a few seconds the first time)…")
         try:
             run_id = await asyncio.to_thread(create)
         except (FlowError, OSError, ValueError) as error:
