@@ -78,7 +78,7 @@ async def _run(args) -> int:
                            preview_seed=args.preview - 1 if args.preview else None)
         try:
             run_id = start_run(open_db(db_path), loaded.skill, profile, params)
-        except (FlowError, IndexError) as error:
+        except FlowError as error:
             print(f"lab-tui run: {error}", file=sys.stderr)
             return 1
     print(f"run: {run_id}", flush=True)

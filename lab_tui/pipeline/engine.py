@@ -88,6 +88,10 @@ def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, 
     flow = load_flow(params.prompts_dir, params.flow_overrides())
     if not [e for e in skill.examples if e.context]:
         raise FlowError("The grounded flow needs seed examples with a context; this skill has none.")
+    if params.preview_seed is not None and not (0 <= params.preview_seed < len(skill.examples)
+                                                and skill.examples[params.preview_seed].context):
+        raise FlowError(f"There is no seed example {params.preview_seed + 1} with a context to preview "
+                        f"(the skill has {len(skill.examples)} seed examples).")
     for block in flow.blocks:  # store the counts actually used, defaults included
         if block.count_param in ("contexts", "questions"):
             setattr(params, block.count_param, block.count)

@@ -56,3 +56,9 @@ def test_teacher_check_says_in_one_line_whether_it_answers(teacher_server, capsy
 
 def test_run_without_a_skill_or_resume_is_a_usage_error(tmp_path):
     assert lab_tui("run", env_home=tmp_path).returncode == 2
+
+
+def test_preview_of_a_seed_example_that_does_not_exist_is_refused_before_any_request(tmp_path, capsys):
+    assert main(["run", str(example_skill_path()), "--preview", "99", "--api-base", "http://127.0.0.1:9/v1",
+                 "--db", str(tmp_path / "lab.db")]) == 1
+    assert "no seed example 99" in capsys.readouterr().err
