@@ -428,7 +428,11 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
     finally:
         store.mark_run(db, run_id, status, error=error)
         if status != "failed":
-            store.mark_run(db, run_id, status, error=error, report=build_report(db, run_id))
+            try:
+                store.mark_run(db, run_id, status, error=error, report=build_report(db, run_id))
+            except Exception as caught:  # the rows are all stored; `lab-tui report` can rebuild it
+                store.mark_run(db, run_id, status, error=f"the report could not be built: "
+                                                         f"{type(caught).__name__}: {caught}")
         on_event(engine.progress())
         on_event(RunFinished(run_id, status, error))
     distinct = db.execute("SELECT count(DISTINCT json_extract(data, '$.context')) FROM rows "

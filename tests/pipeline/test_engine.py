@@ -301,3 +301,17 @@ async def test_cancelling_the_run_task_leaves_no_request_running_behind_it(teach
     assert len(teacher_server.log) == sent and teacher_server.in_flight == 0
     assert open_db(db_path).execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
     await close_clients()
+
+
+async def test_a_report_that_cannot_be_built_does_not_fail_a_completed_run(teacher_server, tmp_path, monkeypatch):
+    import lab_tui.pipeline.report as report
+
+    def broken(db, run_id):
+        raise ValueError("no report today")
+
+    monkeypatch.setattr(report, "build_report", broken)
+    run_id, result = await run(tmp_path / "lab.db", teacher_server, contexts=1, questions=1)
+    row = open_db(tmp_path / "lab.db").execute("SELECT status, error, report FROM runs WHERE id = ?",
+                                               [run_id]).fetchone()
+    assert result.status == "completed" and row[0] == "completed" and row[2] is None
+    assert "no report today" in row[1]
