@@ -7,6 +7,7 @@ as in a real taxonomy). Usage: .venv/bin/python tests/bench/bench_lint.py [--fil
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,13 +32,21 @@ def main() -> None:
             folder.mkdir()
             shutil.copy(source, folder / "qna.yaml")
         times = []
+        cpu_before = _children_cpu()
         for _ in range(args.repeat):
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "lab_tui", "lint", tmp, "--format", "json"],
                            stdout=subprocess.DEVNULL, check=False)
             times.append(time.perf_counter() - start)
+        cpu = _children_cpu() - cpu_before
     print(f"lint {args.files} files: median {statistics.median(times):.2f} s "
-          f"(min {min(times):.2f} s, max {max(times):.2f} s, {args.repeat} runs)")
+          f"(min {min(times):.2f} s, max {max(times):.2f} s, {args.repeat} runs); "
+          f"CPU time / wall time {cpu / sum(times):.2f} (above 1 means more than one core worked)")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
