@@ -28,8 +28,11 @@ def load_skill(path: Path | str) -> LoadResult:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
+        before = error.object[:error.start]
+        line, column = before.count(b"\n") + 1, error.start - (before.rfind(b"\n") + 1) + 1
         return LoadResult(None, [Finding("file/encoding", "error",
-                                         f"The file is not UTF-8 text (byte {error.start} cannot be decoded).")])
+                                         f"The file is not UTF-8 text (byte {error.start} cannot be decoded).",
+                                         line=line, column=column)])
     except OSError as error:
         return LoadResult(None, [Finding("file/unreadable", "error", f"The file cannot be read: {error.strerror}.")])
     return parse_skill_text(text, path)

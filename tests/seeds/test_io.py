@@ -127,8 +127,9 @@ def test_unreadable_file_is_a_finding_not_a_crash(tmp_path):
     result = load_skill(tmp_path / "missing.yaml")
     assert result.skill is None and result.findings[0].rule == "file/unreadable"
     binary = tmp_path / "qna.yaml"
-    binary.write_bytes(b"\xff\xfe\x00bad")
-    assert load_skill(binary).findings[0].rule == "file/encoding"
+    binary.write_bytes(b"version: 3\ncreated_by: \xff\xfe\x00bad")
+    [finding] = load_skill(binary).findings
+    assert (finding.rule, finding.line, finding.column) == ("file/encoding", 2, 13)
 
 
 @pytest.mark.parametrize("value", ["One line with a newline\n", "One line", "Two\nlines\n", "Ends open\nno newline",

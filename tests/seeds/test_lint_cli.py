@@ -35,6 +35,7 @@ def test_json_has_an_entry_for_every_file_including_unreadable_ones(tmp_path, ca
     shutil.copytree(FIXTURES, folder)
     (folder / "README.md").unlink()
     (folder / "empty.jsonl").write_text("")
+    (folder / "binary.yaml").write_bytes(b"\xff\xfe\x00 not text")
     assert main(["lint", str(folder), "--format", "json"]) == 1
     entries = json.loads(capsys.readouterr().out)
     assert sorted(Path(e["file"]).name for e in entries) == sorted(p.name for p in folder.iterdir())
@@ -43,6 +44,8 @@ def test_json_has_an_entry_for_every_file_including_unreadable_ones(tmp_path, ca
             assert set(finding) == {"rule", "severity", "message", "example", "field", "line"}
     bad = next(e for e in entries if "limerick" in e["file"])
     assert bad["findings"][0]["rule"] == "yaml/syntax"
+    binary = next(e for e in entries if e["file"].endswith("binary.yaml"))
+    assert [f["rule"] for f in binary["findings"]] == ["file/encoding"]
 
 
 def test_many_files_use_worker_processes_and_agree_with_one_process(tmp_path):
