@@ -143,3 +143,19 @@ def test_edits_in_place_read_back_exactly(value):
     written = parse_skill_text(text).skill
     assert written.examples[2].context == value and written.examples[3].answer == value
     assert written.examples[0].context == skill.examples[0].context
+
+
+LOADABLE = sorted(p for p in FIXTURES.glob("*.yaml") if load_skill(p).skill is not None)
+
+
+@pytest.mark.parametrize("path", LOADABLE, ids=lambda p: p.name)
+def test_a_full_dump_reads_back_as_the_same_skill_and_is_stable(path):
+    skill = load_skill(path).skill
+    skill.source_text = None
+    upgrade_to_v3(skill)
+    text = dump_skill(skill)
+    again = parse_skill_text(text, path).skill
+    assert (again.version, again.task_description, again.created_by) == (3, skill.task_description, skill.created_by)
+    assert [(e.context, e.question, e.answer) for e in again.examples] == \
+        [(e.context, e.question, e.answer) for e in skill.examples]
+    assert dump_skill(again) == text
