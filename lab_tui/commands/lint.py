@@ -76,9 +76,9 @@ def run(args) -> int:
         for entry in results:
             for f in entry["findings"]:
                 where = f"{entry['file']}:{f['line']}" if f["line"] else entry["file"]
-                example = f" [example {f['example'] + 1}" + (f" {f['field']}]" if f["field"] else "]") \
+                example = f" (example {f['example'] + 1}" + (f", {f['field']})" if f["field"] else ")") \
                     if f["example"] is not None else ""
-                print(f"{where}: {f['severity']} {f['rule']}{example}: {f['message']}")
+                print(f"{where}: {f['severity']} {f['rule']}: {f['message']}{example}")
         counts = {s: sum(f["severity"] == s for e in results for f in e["findings"]) for s in ("error", "warning", "info")}
         print(f"{len(results)} file(s): {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info")
     return 1 if any(f["severity"] == "error" for e in results for f in e["findings"]) else 0

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,16 @@ def test_error_exits_1_and_text_lines_are_file_line_severity_rule(capsys):
     path = FIXTURES / "hist_bad__writing__freeform__poetry__limerick.yaml"
     assert main(["lint", str(path)]) == 1
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith(f"{path}:17: error yaml/syntax")
+    assert first.startswith(f"{path}:17: error yaml/syntax: This is not valid YAML")
+
+
+def test_text_lines_match_one_pattern_and_name_the_example(capsys):
+    path = FIXTURES / "compositional_skills__grounded__linguistics__inclusion.yaml"
+    assert main(["lint", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()[:-1]
+    pattern = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<severity>error|warning|info) (?P<rule>[a-z]+/[a-z-]+): .+$")
+    assert lines and all(pattern.match(line) for line in lines)
+    assert f"{path}:23: warning diversity/duplicate-context: " in lines[0] and lines[0].endswith("(example 3, context)")
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):
