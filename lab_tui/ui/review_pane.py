@@ -171,7 +171,7 @@ class ReviewScreen(Screen):
     #review-body { height: 1fr; padding: 0 1; }
     #review-body:focus { background-tint: $foreground 3%; }
     .review-label { color: $text-muted; text-style: bold; margin-top: 1; }
-    .review-edited { color: $warning; text-style: bold; margin-top: 1; }
+    .review-label.review-edited { color: $warning; }
     """
 
     def __init__(self) -> None:
@@ -188,7 +188,17 @@ class ReviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         yield Static(id="review-head")
-        yield PairView(id="review-body")
+        with PairView(id="review-body"):
+            for name in ("question", "response"):
+                yield Static(name.title(), id=f"label-{name}", classes="review-label")
+                yield Static(id=f"edited-{name}")
+                yield Static(f"original {name}", id=f"original-label-{name}", classes="review-label")
+                yield Static(id=f"text-{name}")
+            yield Static("Context", classes="review-label")
+            yield Static(id="text-context")
+            for name in ("qjudge", "pjudge"):
+                yield Static(id=f"label-{name}", classes="review-label")
+                yield Static(id=f"text-{name}")
         yield Footer(compact=True, show_command_palette=False)
 
     async def on_mount(self) -> None:
@@ -216,6 +226,13 @@ class ReviewScreen(Screen):
     async def advance(self, after: int) -> None:
         self.show(await self.db(review.next_pair, self.reviewer, self.filter, after))
         self.refresh_counts()
+
+    def count_change(self, before: str, after: str) -> None:
+        """Keep the counters right after our own verdict without a counting query per key."""
+        if self.counts and before != after:
+            self.counts[before] = self.counts.get(before, 0) - 1
+            self.counts[after] = self.counts.get(after, 0) + 1
+            self.update_status()
 
     @work(exclusive=True, group="review-counts", exit_on_error=False)
     async def refresh_counts(self) -> None:
@@ -252,30 +269,28 @@ class ReviewScreen(Screen):
         head.update(Text("\n").join([self.counters(), line1, line2]))
 
     def show(self, pair: dict | None) -> None:
+        """Put the pair on screen by updating a fixed set of widgets (mounting new ones per pair is slow)."""
         self.pair = pair
         self.show_head()
         body = self.query_one(PairView)
-        body.remove_children()
+        body.display = pair is not None
         if pair is None:
             return
         self.position = pair["position"]
-        sections: list[Static] = []
-
-        def section(label: str, text: str | None, edited: str | None = None) -> None:
-            if edited is not None:
-                sections.append(Static(f"{label} (edited; original below)", classes="review-edited"))
-                sections.append(Static(literal(edited)))
-                sections.append(Static(f"original {label.lower()}", classes="review-label"))
-            else:
-                sections.append(Static(label, classes="review-label"))
-            sections.append(Static(literal(text or "")))
-
-        section("Question", pair["question"], pair["edited_question"])
-        section("Response", pair["response"], pair["edited_response"])
-        section("Context", pair["context"])
-        section(f"Question judge: {_score(pair['question_score'])}", pair["question_explanation"])
-        section(f"Pair judge: {_score(pair['pair_score'])}", pair["pair_explanation"])
-        body.mount_all(sections)
+        for name in ("question", "response"):
+            edited = pair[f"edited_{name}"]
+            label = self.query_one(f"#label-{name}", Static)
+            label.update(f"{name.title()} (edited; original below)" if edited is not None else name.title())
+            label.set_class(edited is not None, "review-edited")
+            self.query_one(f"#edited-{name}", Static).update(literal(edited or ""))
+            self.query_one(f"#edited-{name}", Static).display = edited is not None
+            self.query_one(f"#original-label-{name}", Static).display = edited is not None
+            self.query_one(f"#text-{name}", Static).update(literal(pair[name] or ""))
+        self.query_one("#text-context", Static).update(literal(pair["context"] or ""))
+        self.query_one("#label-qjudge", Static).update(f"Question judge: {_score(pair['question_score'])}")
+        self.query_one("#text-qjudge", Static).update(literal(pair["question_explanation"] or ""))
+        self.query_one("#label-pjudge", Static).update(f"Pair judge: {_score(pair['pair_score'])}")
+        self.query_one("#text-pjudge", Static).update(literal(pair["pair_explanation"] or ""))
         body.scroll_home(animate=False)
 
     async def action_verdict(self, status: str, **edits: str | None) -> None:
@@ -289,7 +304,8 @@ class ReviewScreen(Screen):
             self.show(await self.db(review.get_pair, pair["id"]))
             return
         self.undo_stack.append((pair["id"], version))
-        await self.advance(pair["position"])
+        self.count_change(pair["status"], status)
+        self.show(await self.db(review.next_pair, self.reviewer, self.filter, pair["position"]))
 
     async def action_undo(self) -> None:
         if not self.undo_stack:
