@@ -46,6 +46,8 @@ class Check:
 
 PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z _-]{1,30}>|\{\{?\s*[A-Za-z_]\w*\s*\}?\}|\[(?:insert|your|placeholder)[^\]]*\]"
                          r"|\bTODO\b|\bTBD\b|\bFIXME\b|lorem ipsum|\bXXX+\b", re.IGNORECASE)
+CODE = re.compile(r"```.*?(```|$)|`[^`\n]+`", re.DOTALL)
+"""Code is exempt from the placeholder check: `{name}` and `<T>` are real syntax there."""
 DANGLING = re.compile(r"\b(this|the above|the following|the given|the provided|the attached) "
                       r"(text|passage|paragraph|article|document|context|sentence|email|report|table)\b", re.IGNORECASE)
 HEDGE = re.compile(r"\b(it depends|could mean|depending on (what|how) you mean|if you mean|not sure (what|whether)|"
@@ -98,7 +100,7 @@ def check_inputs(c: Check) -> None:
     for i, example in enumerate(c.skill.examples):
         for field in ("context", "question", "answer"):
             text = getattr(example, field) or ""
-            match = PLACEHOLDER.search(text)
+            match = PLACEHOLDER.search(CODE.sub(" ", text))
             if match:
                 c.add("input/placeholder", "warning",
                       f"`{match.group(0)}` looks like a template placeholder left in; write the real text.",

@@ -248,3 +248,12 @@ def test_yamllint_disable_file_comment_is_honoured():
 ])
 def test_correctly_numbered_lists_pass(answer, clean):
     assert "output/broken-list" not in rules(lint_skill(edited(clean, 1, answer=answer)))
+
+
+@pytest.mark.parametrize("answer", [
+    "Use an f-string:\n```python\nprint(f\"Hello {name}\")\n```\nIt fills in the name.",
+    "Call `List<String>` in Java, or `{value}` in a template.",
+])
+def test_placeholders_inside_code_are_real_syntax(answer, clean):
+    assert "input/placeholder" not in rules(lint_skill(edited(clean, 1, answer=answer)))
+    assert "input/placeholder" in rules(lint_skill(edited(clean, 1, answer=answer + " Thanks, {name}")))
