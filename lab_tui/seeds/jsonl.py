@@ -42,7 +42,13 @@ def parse_jsonl_skill(text: str, path: Path | None = None) -> LoadResult:
             findings.append(Finding("jsonl/unknown-key", "warning",
                                     f"Line {number} has keys the notebooks do not read: {', '.join(unknown)}.",
                                     example=len(examples), line=number))
-        task = task or str(record.get("task_description") or "")
+        this_task = str(record.get("task_description") or "")
+        if task and this_task and this_task != task:
+            findings.append(Finding("jsonl/task-differs", "warning",
+                                    f"Line {number} has a different task_description from the first line; a seed "
+                                    "file describes one task, and saving writes the first one on every line.",
+                                    example=len(examples), field="task_description", line=number))
+        task = task or this_task
         context = record.get("seed_context")
         examples.append(SeedExample(
             question=str(record.get("seed_question") or ""),

@@ -227,6 +227,8 @@ def test_jsonl_records_that_are_not_seed_examples_are_located_by_line(tmp_path):
                                json.dumps({**good, "domain": "finance"})]) + "\n")
     found = {(f.rule, f.line) for f in load_skill(path).findings}
     assert found == {("jsonl/not-an-object", 2), ("jsonl/missing-key", 3), ("jsonl/unknown-key", 4)}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "task_description": "Write poems"}) + "\n")
+    assert [(f.rule, f.line, f.example) for f in load_skill(path).findings] == [("jsonl/task-differs", 2, 1)]
 
 
 def test_every_finding_on_the_fixtures_has_a_line():
