@@ -173,6 +173,8 @@ class RunScreen(Screen):
         self.runs: list[dict] = []
         self.dirty = False
         self.redraws = 0
+        self.recent_added = 0
+        """Outputs added since the last redraw: the highlight moves down by as many to stay on its row."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -212,12 +214,14 @@ class RunScreen(Screen):
             self.own_run = self.shown_run = event.run_id
             self.progress = None
             self.recent.clear()
+            self.recent_added = 0
         elif isinstance(event, RunProgress):
             if event.run_id == self.shown_run:
                 self.progress = event
         elif isinstance(event, (RowDone, RowFailed)):
             if event.run_id == self.shown_run:
                 self.recent.appendleft(event)
+                self.recent_added += 1
         elif isinstance(event, RunFinished):
             self.own_run = None
             severity = "information" if event.status == "completed" else "warning"
@@ -241,7 +245,8 @@ class RunScreen(Screen):
             recent.add_option(Option(Text.assemble(mark, (event.stage[:22], "bold"), " ",
                                                    one_line(detail, max(10, self.size.width - 30)))))
         if highlighted is not None and self.recent:
-            recent.highlighted = min(highlighted, len(self.recent) - 1)
+            recent.highlighted = min(highlighted + self.recent_added, len(self.recent) - 1)
+        self.recent_added = 0
         self.update_status()
 
     @work(thread=True, exclusive=True, group="run-list", exit_on_error=False)

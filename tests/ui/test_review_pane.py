@@ -6,7 +6,6 @@ import json
 import shutil
 import time
 
-import pytest
 import yaml
 
 from lab_tui.resources import example_skill_path

@@ -155,3 +155,22 @@ async def test_an_unknown_teacher_profile_starts_nothing(tmp_path):
         await until(pilot, lambda: any("nosuch" in str(n.message) for n in app._notifications))
         assert screen.own_run is None
     assert open_db(tmp_path / "lab.db").execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+async def test_the_highlighted_output_stays_put_while_new_ones_arrive(tmp_path):
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        screen.shown_run = "r"
+        for index in range(3):
+            screen.record_event(RowDone("r", "gen_contexts", f"row{index}", "ok", f"output {index}"))
+        await pilot.pause(0.3)
+        recent = screen.query_one("#run-recent", OptionList)
+        recent.focus()
+        recent.highlighted = 1
+        screen.record_event(RowFailed("r", "gen_contexts", "row9", "missing tag", "raw"))
+        screen.record_event(RowDone("r", "gen_contexts", "row10", "ok", "output 10"))
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, OutputDialog))
+        assert app.screen.event.row_id == "row1"
