@@ -141,21 +141,22 @@ class Engine:
     def progress(self) -> RunProgress:
         elapsed = time.monotonic() - self.started
         rate = self.requests_done / elapsed if elapsed > 0 else 0.0
-        remaining = max(0, self.expected_requests() - self.requests_done)
+        remaining = max(0, self.expected_requests() - self.requests_done) if self.tasks else 0
         return RunProgress(self.run_id, tuple(s.progress() for s in self.stages.values()), elapsed,
                            self.requests_done, rate, remaining / rate if rate > 0 else None,
                            sum(self.latencies) / len(self.latencies) if self.latencies else None)
 
     def expected_requests(self) -> int:
-        """Requests the run will send, with filters assumed to keep what they have kept so far."""
+        """Requests the run will send, with filters assumed to keep, and requests to succeed, as
+        often as they have so far."""
         total, rows = 0, 1.0
         for block in self.flow.blocks:
             stage = self.stages[block.name].counts
-            if block.type == "llm":
-                rows *= block.count
+            if block.type in ("llm", "judge"):
+                rows *= block.count if block.type == "llm" else 1
                 total += rows
-            elif block.type == "judge":
-                total += rows
+                if stage["done"]:
+                    rows *= 1 - stage["failed"] / stage["done"]
             elif block.type == "filter":
                 seen = stage["kept"] + stage["filtered"]
                 rows *= stage["kept"] / seen if seen else 1.0

@@ -315,3 +315,16 @@ async def test_a_report_that_cannot_be_built_does_not_fail_a_completed_run(teach
                                                [run_id]).fetchone()
     assert result.status == "completed" and row[0] == "completed" and row[2] is None
     assert "no report today" in row[1]
+
+
+async def test_eta_counts_failed_rows_and_is_zero_when_the_run_is_over(tmp_path):
+    events = []
+    db_path = tmp_path / "lab.db"
+    unreachable = TeacherProfile(model="openai/teacher", api_base="http://127.0.0.1:9/v1", timeout=2,
+                                 backoff_base=0.01, max_attempts=1)
+    run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, unreachable,
+                       RunParams(contexts=3, questions=2))
+    await run_flow(db_path, run_id, on_event=events.append)
+    await close_clients()
+    final = [e for e in events if isinstance(e, RunProgress)][-1]
+    assert final.requests_done == 3 and final.eta_s == 0
