@@ -275,42 +275,39 @@ class Engine:
         elif block.type == "combine":
             self.combine(block, row)
 
-    async def generate(self, index: int, block: Block, row: _Row, sample: int) -> None:
-        row_id = self.row_id(block, row, sample)
+    async def parsed_answer(self, block: Block, row: _Row, child: _Row, sample: int, parse):
+        """Ask and parse: (value, request id), or (None, ...) once the failure is saved as a failed row
+        (or nothing is saved when the run is stopping)."""
         try:
             answer, failure, request_id = await self.ask(block, row, sample, self.values(row, sample))
         except Stopped:
-            return
-        child = _Row(dict(row.data), row_id, row.seed_index, row.path + (sample,))
+            return None, None
         if answer is None:
             self.save_row(block, child, row.id, "failed", reason=failure, request_id=request_id)
-            return
+            return None, request_id
         try:
             if answer.finish_reason == "length":
                 raise ParseError("truncated at max tokens")
-            child.data[block.output] = extract_tag(answer.text, OUTPUT_TAG[block.output])
+            return parse(answer.text), request_id
         except ParseError as error:
             self.save_row(block, child, row.id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
+            return None, request_id
+
+    async def generate(self, index: int, block: Block, row: _Row, sample: int) -> None:
+        child = _Row(dict(row.data), self.row_id(block, row, sample), row.seed_index, row.path + (sample,))
+        value, request_id = await self.parsed_answer(block, row, child, sample,
+                                                     lambda text: extract_tag(text, OUTPUT_TAG[block.output]))
+        if value is None:
             return
+        child.data[block.output] = value
         self.save_row(block, child, row.id, "ok", request_id=request_id)
         self.spawn(index + 1, child)
 
     async def judge(self, index: int, block: Block, row: _Row) -> None:
-        row_id = self.row_id(block, row)
-        try:
-            answer, failure, request_id = await self.ask(block, row, 0, self.values(row, 0))
-        except Stopped:
-            return
-        child = _Row(dict(row.data), row_id, row.seed_index, row.path)
-        if answer is None:
-            self.save_row(block, child, row.id, "failed", reason=failure, request_id=request_id)
-            return
-        try:
-            if answer.finish_reason == "length":
-                raise ParseError("truncated at max tokens")
-            judgement = parse_judgement(answer.text, block.scores)
-        except ParseError as error:
-            self.save_row(block, child, row.id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
+        child = _Row(dict(row.data), self.row_id(block, row), row.seed_index, row.path)
+        judgement, request_id = await self.parsed_answer(block, row, child, 0,
+                                                         lambda text: parse_judgement(text, block.scores))
+        if judgement is None:
             return
         child.data[f"{block.name}.score"] = judgement.score
         child.data[f"{block.name}.explanation"] = judgement.explanation
