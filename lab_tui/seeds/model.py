@@ -12,7 +12,6 @@ from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
 SkillFormat = Literal["qna_yaml", "jsonl"]
-SEED_FIELDS = ("context", "question", "answer")
 
 
 @dataclass

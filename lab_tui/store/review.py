@@ -25,7 +25,6 @@ from lab_tui.store.queries import REVIEW_STATUSES
 from lab_tui.store.runs import now
 
 LEASE_S = 600.0
-VERDICT_STATUSES = ("accepted", "rejected", "skipped")
 
 
 class VerdictConflict(Exception):
