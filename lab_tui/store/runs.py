@@ -60,10 +60,12 @@ def finish_request(db: sqlite_utils.Database, request_id: str, **values) -> None
 
 
 def record_row(db: sqlite_utils.Database, **values) -> None:
-    values.setdefault("created_at", now())
+    """Insert a row, or update it in place when a resumed run writes it again (it keeps its
+    first `created_at`, so the order rows appeared in survives a resume)."""
     values["data"] = json.dumps(values.get("data") or {})
     with db.conn:
-        db["rows"].upsert(values, pk="id")
+        db["rows"].insert(dict(values, created_at=now()), pk="id", ignore=True)
+        db["rows"].update(values["id"], values)
 
 
 def record_pair(db: sqlite_utils.Database, **values) -> None:

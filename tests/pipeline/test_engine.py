@@ -127,12 +127,15 @@ async def test_cancel_stops_cleanly_and_resume_finishes_without_resending(teache
     first = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)
     assert first.status == "cancelled"
     answered_before = set(teacher_server.answered())
+    rows_before = dict(db.execute("SELECT id, created_at FROM rows WHERE run_id = ?", [run_id]).fetchall())
     second = await run_flow(db_path, run_id)
     await close_clients()
     assert second.status == "completed"
     answered = teacher_server.answered()
     assert len(answered) == len(set(answered)), "a request answered before the cancel was sent again"
     assert answered_before < set(answered)
+    rows_after = dict(open_db(db_path).execute("SELECT id, created_at FROM rows WHERE run_id = ?", [run_id]).fetchall())
+    assert rows_before and all(rows_after[row_id] == created for row_id, created in rows_before.items())
 
 
 def _server_digest(messages: str, params: str) -> str:
