@@ -16,7 +16,7 @@ from lab_tui import __version__
 
 COMMANDS = {
     "lint": "Lint seed files (qna.yaml, *.yaml, *.jsonl); walks directories.",
-    "run": "Run the grounded-skills pipeline on a skill against a teacher model.",
+    "run": "Run a skill's synthetic-data flow (grounded or freeform) against a teacher model.",
     "runs": "List runs in the database.",
     "report": "Print a run's validation report.",
     "export": "Write a run's pairs as chat-format JSONL.",

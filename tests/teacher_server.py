@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TAG = re.compile(r"\[Start of (\w+)\]")
+LIST = re.compile(r"Write (\d+) questions")
 
 
 @dataclass
 class Fault:
     kind: str
-    """429 | 500 | timeout | malformed | truncated | auth | badscore | bad_request | context_window"""
+    """429 | 500 | timeout | malformed | truncated | auth | badscore | bad_request | context_window |
+    sloppy (tags as small models bend them) | no_choices | huge (an answer far over max_tokens) |
+    same (one fixed answer whatever the prompt: duplicates)"""
     times: int = 1
     match: str | None = None
     """Only requests whose prompt contains this text (None: any request)."""
@@ -75,7 +78,20 @@ def answer_for(prompt: str, config: TeacherConfig) -> str:
                     f"details ({digest[12:18]}) follow.\n\nBest regards,\nThe CFO",
     }
     body = bodies.get(wanted, f"Text {digest[:12]}")
+    asked = LIST.search(prompt)
+    if wanted == "Question" and asked:
+        return "\n".join(f"[Start of Question]\n{body[:-1]}, part {n + 1}?\n[End of Question]"
+                         for n in range(int(asked.group(1))))
     return f"[Start of {wanted}]\n{body}\n[End of {wanted}]"
+
+
+def sloppy(content: str) -> str:
+    """The same answer as a small local model writes it: a misspelt closing tag on the score, the
+    last end tag missing, emphasis around a tag."""
+    content = content.replace("[End of Score]", "[/End of Score]").replace("[Start of Evaluation]",
+                                                                           "**[Start of Evaluation]**")
+    last = content.rfind("[End of ")
+    return content[:last].rstrip() if last > 0 and "[/End of Score]" not in content else content
 
 
 class TeacherServer:
@@ -84,6 +100,8 @@ class TeacherServer:
     def __init__(self, config: TeacherConfig | None = None, port: int = 0) -> None:
         self.config = config or TeacherConfig()
         self.log: list[Logged] = []
+        self.bodies: list[dict] = []
+        """Every request body received, in order (tests check the fields a client sent)."""
         self.in_flight = 0
         self.max_in_flight = 0
         """Most requests the server was answering at once: what a client's concurrency bound allowed."""
@@ -166,6 +184,7 @@ class TeacherServer:
                 status = {"429": 429, "500": 500, "auth": 401, "bad_request": 400, "context_window": 400}.get(kind, 200)
                 with server._lock:
                     server.log.append(Logged(digest, status, kind))
+                    server.bodies.append(body)
                 if kind == "429":
                     self._send(429, {"error": {"message": "Rate limit reached", "type": "rate_limit"}},
                                {"Retry-After": str(fault.retry_after)})
@@ -191,11 +210,18 @@ class TeacherServer:
                     content, finish = content[: len(content) // 2], "length"
                 elif kind == "badscore":
                     content = content.split("[Start of Score]")[0] + "[Start of Score]\nexcellent\n[End of Score]"
+                elif kind == "sloppy":
+                    content = sloppy(content)
+                elif kind == "same":
+                    content = answer_for(" ".join(TAG.findall(prompt)[-1:]).join(("[Start of ", "]")), config)
+                elif kind == "huge":
+                    content = content + "x" * (int(body.get("max_tokens") or 1024) * 64)
+                choices = [] if kind == "no_choices" else [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]
                 self._send(200, {
                     "id": f"chatcmpl-{digest[:12]}", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model", "teacher"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                 "finish_reason": finish}],
+                    "choices": choices,
                     "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4,
                               "total_tokens": (len(prompt) + len(content)) // 4},
                 })

@@ -1,4 +1,4 @@
-"""`lab-tui run SKILL_FILE ...`: run the grounded-skills flow headless, with live progress.
+"""`lab-tui run SKILL_FILE ...`: run a skill's flow headless, with live progress.
 
 The first line is `run: <RUN_ID>` (flushed at once, for scripts that want to follow or resume
 the run). Exit 0 when the run completed, even with failed rows (they are recorded); 1 when it
@@ -7,13 +7,30 @@ could not complete; 130 when interrupted (resume with --resume).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import json
 import signal
 import sys
 from pathlib import Path
 
 from lab_tui.cli import add_db_option, resolve_db
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _setting(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or "." not in key or not value:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BLOCK.KEY=VALUE (e.g. filter_qa_pair.threshold=3)")
+    return key, value
 
 
 def configure(parser) -> None:
@@ -22,17 +39,23 @@ def configure(parser) -> None:
     parser.add_argument("--api-base", help="teacher URL (default http://127.0.0.1:8000/v1)")
     parser.add_argument("--api-key-env", help="name of the environment variable holding the API key")
     parser.add_argument("--profile", default="default", help="teacher profile from the settings file")
-    parser.add_argument("--concurrency", type=int,
+    parser.add_argument("--concurrency", type=_positive,
                         help="requests in flight at most (default: the profile's max_concurrency, 16)")
-    parser.add_argument("--contexts", type=int, help="contexts to generate")
-    parser.add_argument("--questions", type=int, help="questions per context")
-    parser.add_argument("--prompts", type=Path, help="a prompt folder to use instead of the bundled one")
+    parser.add_argument("--flow", metavar="NAME_OR_DIR",
+                        help="the flow to run: grounded_skills, freeform_skills, unstructured_to_structured or a "
+                        "folder with a flow.yaml (default: grounded_skills when the seed examples have a context, "
+                        "freeform_skills when they have none, as `ilab data generate` chooses)")
+    parser.add_argument("--prompts", dest="flow", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--contexts", type=_positive,
+                        help="contexts to generate per seed example (grounded flows; default 10)")
+    parser.add_argument("--questions", type=_positive,
+                        help="questions per context (grounded, default 3) or per seed example (freeform, default 30)")
     parser.add_argument("--preview", type=int, nargs="?", const=1, metavar="SEED",
                         help="run on one seed example (1-based, default 1) with small counts and print every "
                         "intermediate output")
-    parser.add_argument("--set", action="append", default=[], metavar="BLOCK.KEY=VALUE",
+    parser.add_argument("--set", action="append", default=[], metavar="BLOCK.KEY=VALUE", type=_setting,
                         help="override a flow setting for this run (temperature, max_tokens, threshold, count), "
-                        "e.g. --set filter_grounded_qa_pair.threshold=3")
+                        "e.g. --set filter_qa_pair.threshold=3")
     parser.add_argument("--resume", metavar="RUN_ID", help="resume a run: only unanswered requests are sent")
     add_db_option(parser)
 
@@ -48,39 +71,41 @@ async def _run(args) -> int:
     from rich.console import Console
     from rich.live import Live
 
-    from lab_tui.pipeline.engine import RunParams, run_flow, start_run
+    from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
     from lab_tui.pipeline.events import RunProgress
     from lab_tui.pipeline.flow import FlowError
     from lab_tui.pipeline.progress import progress_table
-    from lab_tui.pipeline.teacher import close_clients, load_profile
+    from lab_tui.pipeline.teacher import ProfileError, close_clients, load_profile
     from lab_tui.seeds import load_skill
+    from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
     console = Console(highlight=False)
     db_path = resolve_db(args)
     overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     profile = None
+    try:
+        if args.resume is None or any(overrides.values()) or args.profile != "default":
+            profile = load_profile(args.profile, **overrides)
+    except ProfileError as error:
+        print(f"lab-tui run: {error}", file=sys.stderr)
+        return 2
     if args.resume:
         run_id = args.resume
-        if any(overrides.values()):
-            profile = load_profile(args.profile, **overrides)
     else:
         loaded = load_skill(args.skill)
         if loaded.skill is None:
             finding = loaded.findings[0]
             print(f"lab-tui run: {args.skill}:{finding.line or ''}: {finding.message}", file=sys.stderr)
             return 1
-        profile = load_profile(args.profile, **overrides)
-        settings = dict(item.partition("=")[::2] for item in args.set)
-        params = RunParams(contexts=args.contexts, questions=args.questions,
-                           concurrency=args.concurrency or profile.max_concurrency,
-                           overrides=settings, prompts_dir=str(args.prompts) if args.prompts else None,
+        params = RunParams(flow=args.flow, contexts=args.contexts, questions=args.questions,
+                           concurrency=args.concurrency or profile.max_concurrency, overrides=dict(args.set),
                            preview_seed=args.preview - 1 if args.preview else None)
         try:
             run_id = start_run(open_db(db_path), loaded.skill, profile, params)
-        except FlowError as error:
+        except (FlowError, ProfileError) as error:
             print(f"lab-tui run: {error}", file=sys.stderr)
-            return 1
+            return 2
     print(f"run: {run_id}", flush=True)
 
     latest: list[RunProgress | None] = [None]
@@ -104,14 +129,16 @@ async def _run(args) -> int:
     except FlowError as error:
         print(f"lab-tui run: {error}", file=sys.stderr)
         return 1
+    except RunAborted as error:
+        print(f"lab-tui run: the run stopped: {error}\nResume with: lab-tui run --resume {run_id}", file=sys.stderr)
+        return 1
     except Exception as error:  # reported, and the run is marked failed by the engine
         print(f"lab-tui run: the run could not complete: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     finally:
         await close_clients()
     db = open_db(db_path)
-    stored_params = json.loads(db.execute("SELECT params FROM runs WHERE id = ?", [run_id]).fetchone()[0])
-    if stored_params.get("preview_seed") is not None:  # also when a preview run is resumed
+    if reads.run_params(db, run_id).get("preview_seed") is not None:  # also when a preview run is resumed
         from lab_tui.pipeline.preview import run_tree
 
         console.print(run_tree(db, run_id))
@@ -126,14 +153,13 @@ def _summary(console, result, db_path) -> None:
     from rich.text import Text
 
     from lab_tui.pipeline.progress import progress_table
+    from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
     console.print(progress_table(None) if not result.stages else _final_table(result))
-    pairs = open_db(db_path).execute("SELECT outcome, count(*) FROM pairs WHERE run_id = ? GROUP BY outcome",
-                                     [result.run_id]).fetchall()
-    counts = dict(pairs)
-    console.print(f"status: {result.status} · pairs kept: {counts.get('kept', 0)} · dropped by the pair judge: "
-                  f"{counts.get('filtered', 0)} · distinct contexts: {result.distinct_contexts} · "
+    counts = reads.pair_outcomes(open_db(db_path), result.run_id)
+    console.print(f"status: {result.status} · pairs kept: {counts.get('kept', 0)} · with a response dropped by a "
+                  f"judge: {counts.get('filtered', 0)} · distinct {result.first_label}: {result.distinct_first} · "
                   f"tokens: {sum(s.tokens_in for s in result.stages)} in / {sum(s.tokens_out for s in result.stages)} out"
                   f" · wall time: {result.wall_s:.1f} s")
     if result.failures:

@@ -1,22 +1,25 @@
-"""The async engine: every row flows to the next stage as soon as it exists.
+"""The async engine: runs any flow; every row flows to the next block as soon as it exists.
 
-Each generated context starts its own chain (questions, judge, filter, response, judge,
-filter, combine) at once, so stage 2 starts on the first context rather than the tenth; one
-semaphore in the teacher bounds requests in flight. Everything is written to SQLite as it
-happens, on the caller's thread (one connection: one writer). Ids are hashes of what a thing is,
-so a resumed run finds stored answers and sends only what has none.
+Chains are admitted as capacity frees (one chain is one request of the flow's first block and all
+that follows from it), so memory follows the concurrency, not the run's size. When several
+requests wait for a slot, the deepest block goes first, so a run's first pairs exist a few
+teacher latencies after it starts whatever its size. Bookkeeping is O(1) per request: running
+sums, a pending-task counter and a done callback that records any task's failure (a task never
+dies unseen: its exception fails the run). Everything is written to SQLite as it happens, on the
+caller's thread (one connection: one writer); ids are hashes of what a thing is, so a resumed run
+finds stored answers and sends only what has none.
 
 Use from any asyncio loop (the CLI's, or the Textual app's: never wrap it in `asyncio.run`):
 
-    run_id = start_run(open_db(db_path), skill, load_profile(), RunParams(contexts=10, concurrency=16))
+    run_id = start_run(open_db(db_path), skill, load_profile(), RunParams(concurrency=16))
     result = await run_flow(db_path, run_id, on_event=handler, cancel=cancel_event)
     await close_clients()   # from lab_tui.pipeline.teacher, once, at shutdown
 
 `handler` receives the dataclasses of `lab_tui.pipeline.events` synchronously on the loop (keep it
 cheap: store the latest `RunProgress`, redraw on a timer). Setting `cancel` stops sending, lets
 requests already sent land, and returns status "cancelled"; `run_flow(db_path, run_id)` again
-resumes. `run_flow` raises `FlowError` when the run cannot start (unknown id, prompts changed,
-still running elsewhere) and re-raises anything that stopped it (the run is then marked failed).
+resumes. `run_flow` raises `FlowError` when the run cannot start (unknown id, still running
+elsewhere) and re-raises anything that stopped it (the run is then marked failed).
 """
 
 from __future__ import annotations
@@ -27,41 +30,50 @@ import os
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import sqlite_utils
 
 from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
-from lab_tui.pipeline.flow import OUTPUT_TAG, Block, Flow, FlowError, load_flow
-from lab_tui.pipeline.parsers import ParseError, extract_tag, parse_judgement
-from lab_tui.pipeline.teacher import Answer, Stopped, Teacher, TeacherError, TeacherProfile
+from lab_tui.pipeline.flow import Block, Flow, FlowError, default_flow_for, load_flow, stored_flow
+from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
+from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile,
+                                      profile_names)
 from lab_tui.seeds.model import Skill
+from lab_tui.store import rows as reads
 from lab_tui.store import runs as store
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import pid_alive
 
-PREVIEW_COUNTS = {"contexts": 2, "questions": 2}
 STOP_GRACE_S = 15.0
 """On cancel, requests already sent get this long to be answered and stored before being dropped."""
+CHAINS_PER_SLOT = 2
+"""Chains admitted at once per request slot: enough waiting work to keep every slot busy."""
 
 
 @dataclass
 class RunParams:
+    flow: str | None = None
+    """A bundled flow's name or a flow folder; None: chosen from the skill as `ilab data generate` does."""
     contexts: int | None = None
     questions: int | None = None
     concurrency: int = 16
-    prompts_dir: str | None = None
     preview_seed: int | None = None
     """Preview: run on this one seed example with small counts."""
     overrides: dict = field(default_factory=dict)
     """Flow settings for this run only, as {"BLOCK.KEY": value}: temperature, max_tokens, threshold, count."""
+    teachers: dict = field(default_factory=dict)
+    """Profiles (names only, no secrets) of blocks that use their own teacher, by profile name."""
 
     def flow_overrides(self) -> dict:
-        counts = dict(PREVIEW_COUNTS) if self.preview_seed is not None else {}
-        counts.update({k: v for k, v in (("contexts", self.contexts), ("questions", self.questions)) if v})
-        return {**self.overrides, **counts}
+        counts = {k: v for k, v in (("contexts", self.contexts), ("questions", self.questions)) if v is not None}
+        return {**self.overrides, **counts, "preview": self.preview_seed is not None}
+
+    @classmethod
+    def stored(cls, values: dict) -> "RunParams":
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -70,9 +82,15 @@ class RunResult:
     status: str
     stages: tuple[StageProgress, ...]
     failures: dict[str, int]
-    distinct_contexts: int
+    distinct_first: int
+    """Distinct outputs of the flow's first block (contexts, or questions in a freeform flow)."""
+    first_label: str
     wall_s: float
     error: str | None = None
+
+
+class RunAborted(Exception):
+    """The teacher cannot answer this run at all (a refused key, nothing answering): stop at once."""
 
 
 def skill_snapshot(skill: Skill) -> dict:
@@ -83,15 +101,30 @@ def skill_snapshot(skill: Skill) -> dict:
     }
 
 
+def _check_seeds(flow: Flow, skill: Skill, params: RunParams) -> None:
+    examples = skill.examples
+    if params.preview_seed is not None:
+        if not 0 <= params.preview_seed < len(examples):
+            raise FlowError(f"There is no seed example {params.preview_seed + 1} to preview "
+                            f"(the skill has {len(examples)} seed examples).")
+        examples = [examples[params.preview_seed]]
+    if not examples:
+        raise FlowError("The skill has no seed examples to run.")
+    for variable in sorted(flow.seed_variables()):
+        field_name = variable.removeprefix("seed_").replace("response", "answer")
+        empty = [i + 1 for i, e in enumerate(examples) if not getattr(e, field_name, None)]
+        if empty:
+            raise FlowError(f"The {flow.name} flow uses each seed example's {field_name}; seed example"
+                            f"{'s' if len(empty) > 1 else ''} {', '.join(map(str, empty))} "
+                            f"{'have' if len(empty) > 1 else 'has'} none (choose another flow with --flow).")
+
+
 def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, params: RunParams) -> str:
-    """Create the run row (after checking the flow can run) and return its id."""
-    flow = load_flow(params.prompts_dir, params.flow_overrides())
-    if not [e for e in skill.examples if e.context]:
-        raise FlowError("The grounded flow needs seed examples with a context; this skill has none.")
-    if params.preview_seed is not None and not (0 <= params.preview_seed < len(skill.examples)
-                                                and skill.examples[params.preview_seed].context):
-        raise FlowError(f"There is no seed example {params.preview_seed + 1} with a context to preview "
-                        f"(the skill has {len(skill.examples)} seed examples).")
+    """Check that the flow can run on this skill, create the run row and return its id."""
+    params.flow = params.flow or default_flow_for(skill.examples)
+    flow = load_flow(params.flow, params.flow_overrides(), profiles=profile_names())
+    _check_seeds(flow, skill, params)
+    params.teachers = {b.teacher: load_profile(b.teacher).public() for b in flow.blocks if b.teacher}
     for block in flow.blocks:  # store the counts actually used, defaults included
         if block.count_param in ("contexts", "questions"):
             setattr(params, block.count_param, block.count)
@@ -103,6 +136,8 @@ def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, 
 
 
 class _Stage:
+    __slots__ = ("name", "counts")
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.counts = Counter()
@@ -113,51 +148,72 @@ class _Stage:
                                             "tokens_in", "tokens_out")})
 
 
+class _Chain:
+    """One admitted request of the first block and everything that follows from it."""
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+
 @dataclass
 class _Row:
     data: dict
     id: str | None
-    """The stored row this is (None for the run's root); the next stage's rows hang under it."""
+    """The stored row this is (None for a chain's root); the next block's rows hang under it."""
     seed_index: int
-    path: tuple = field(default_factory=tuple)
-    """Sample indices from the root, part of every row id."""
+    path: tuple
+    """The seed example and sample indices from the root: part of every row id."""
+    chain: _Chain
+    pair_id: str | None = None
+    """The id of the row that generated the pair's response, once there is one: the pair's id."""
 
 
 class Engine:
     def __init__(self, db: sqlite_utils.Database, run_id: str, flow: Flow, seeds: list[dict], task: str,
-                 teacher: Teacher, on_event: Callable[[Event], None]) -> None:
+                 teachers: dict[str | None, Teacher], on_event: Callable[[Event], None]) -> None:
         self.db, self.run_id, self.flow, self.seeds, self.task = db, run_id, flow, seeds, task
-        self.teacher, self.on_event = teacher, on_event
+        self.teachers, self.on_event = teachers, on_event
         self.stages = {b.name: _Stage(b.name) for b in flow.blocks}
         self.failures: Counter = Counter()
         self.started = time.monotonic()
-        self.latencies: list[float] = []
+        self.latency_sum = 0.0
+        self.latency_count = 0
         self.requests_done = 0
         self.tasks: set[asyncio.Task] = set()
+        self.pending = 0
+        self.settled = asyncio.Event()
+        self.error: BaseException | None = None
         self.stop = asyncio.Event()
+        slots = teachers[None].concurrency
+        self.admission = asyncio.Semaphore(max(8, CHAINS_PER_SLOT * slots))
+        self.seen = {b.name: reads.first_outputs(db, run_id, b.name, b.writes) for b in flow.blocks if b.dedupe}
+        """Per deduplicating block: text key -> the row that owns it (rebuilt from the store on resume)."""
 
     # ----- events -------------------------------------------------------------------------
 
     def progress(self) -> RunProgress:
         elapsed = time.monotonic() - self.started
         rate = self.requests_done / elapsed if elapsed > 0 else 0.0
-        remaining = max(0, self.expected_requests() - self.requests_done) if self.tasks else 0
+        remaining = max(0, self.expected_requests() - self.requests_done) if self.pending else 0
         return RunProgress(self.run_id, tuple(s.progress() for s in self.stages.values()), elapsed,
                            self.requests_done, rate, remaining / rate if rate > 0 else None,
-                           sum(self.latencies) / len(self.latencies) if self.latencies else None)
+                           self.latency_sum / self.latency_count if self.latency_count else None)
 
     def expected_requests(self) -> int:
         """Requests the run will send, with filters assumed to keep, and requests to succeed, as
         often as they have so far."""
-        total, rows = 0, 1.0
+        total, rows = 0.0, float(len(self.seeds))
         for block in self.flow.blocks:
             stage = self.stages[block.name].counts
-            if block.type in ("llm", "judge"):
-                rows *= block.count if block.type == "llm" else 1
+            if block.kind == "generate":
+                total += rows if block.list else rows * block.count
+                rows *= block.count
+            elif block.kind == "judge":
                 total += rows
-                if stage["done"]:
-                    rows *= 1 - stage["failed"] / stage["done"]
-            elif block.type == "filter":
+            if block.asks and stage["done"]:
+                rows *= 1 - (stage["failed"] + stage["filtered"]) / stage["done"]
+            elif block.kind == "filter":
                 seen = stage["kept"] + stage["filtered"]
                 rows *= stage["kept"] / seen if seen else 1.0
         return round(total)
@@ -165,14 +221,52 @@ class Engine:
     def emit(self) -> None:
         self.on_event(self.progress())
 
+    # ----- tasks --------------------------------------------------------------------------
+
+    def track(self, coroutine, chain: _Chain | None) -> None:
+        if chain is not None:
+            chain.pending += 1
+        self.pending += 1
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(lambda done: self.settle(done, chain))
+
+    def settle(self, task: asyncio.Task, chain: _Chain | None) -> None:
+        self.tasks.discard(task)
+        self.pending -= 1
+        if chain is not None:
+            chain.pending -= 1
+            if chain.pending == 0:
+                self.admission.release()
+        if not task.cancelled() and task.exception() is not None and self.error is None:
+            self.error = task.exception()
+            self.settled.set()
+        if self.pending == 0:
+            self.settled.set()
+
+    async def feed(self) -> None:
+        """Admit the first block's requests one chain at a time, as capacity frees."""
+        first = self.flow.blocks[0]
+        for seed_index in range(len(self.seeds)):
+            for sample in range(1 if first.list else first.count):
+                await self.admission.acquire()
+                if self.stop.is_set():
+                    self.admission.release()
+                    return
+                chain = _Chain()
+                root = _Row({}, None, seed_index, (seed_index,), chain)
+                self.track(self.generate_then_advance(0, first, root, sample), chain)
+
     # ----- requests -----------------------------------------------------------------------
 
-    async def ask(self, block: Block, row: _Row, sample: int, values: dict) -> tuple[Answer | None, str | None, str]:
+    async def ask(self, index: int, block: Block, row: _Row, sample: int) -> tuple[Answer | None, str | None, str]:
         """(answer, failure reason, request id); a stored answer is reused without sending.
 
-        Raises `Stopped` when the run is being cancelled and this request was not sent yet."""
-        messages = block.prompt.render(values)
-        params = {"model": self.teacher.profile.model, "temperature": block.temperature, "max_tokens": block.max_tokens}
+        Raises `Stopped` when the run is being cancelled and this request was not sent yet, and
+        `RunAborted` when the teacher cannot answer this run at all."""
+        teacher = self.teachers.get(block.teacher) or self.teachers[None]
+        messages = block.prompt.render(self.values(row, block, sample))
+        params = {"model": teacher.profile.model, "temperature": block.temperature, "max_tokens": block.max_tokens}
         request_id = store.stable_id(self.run_id, messages, params, sample)  # another run asks afresh
         stage = self.stages[block.name].counts
         stored = store.stored_answer(self.db, request_id)
@@ -184,8 +278,8 @@ class Engine:
             return answer, None, request_id
         if self.stop.is_set():
             raise Stopped()
-        store.begin_request(self.db, id=request_id, run_id=self.run_id, stage=block.name, messages=messages,
-                            params=params)
+        store.begin_request(self.db, id=request_id, run_id=self.run_id, stage=block.name, model=teacher.profile.model,
+                            messages=messages, params=params)
         stage["queued"] += 1
         self.emit()
         started = False
@@ -204,10 +298,14 @@ class Engine:
                                  attempts=answer.attempts, error=None, answered_at=store.now())
 
         try:
-            answer = await self.teacher.complete(messages, temperature=block.temperature, max_tokens=block.max_tokens,
-                                                 on_answer=answered, on_attempt=attempt, stop=self.stop)
+            answer = await teacher.complete(messages, temperature=block.temperature, max_tokens=block.max_tokens,
+                                            on_answer=answered, on_attempt=attempt, stop=self.stop, priority=-index,
+                                            constrain=block.scores if block.kind == "judge" else None)
         except TeacherError as error:
             store.finish_request(self.db, request_id, attempts=error.attempts, error=str(error))
+            if error.fatal:
+                self.stop.set()  # before any waiting request gets the slot this one frees
+                raise RunAborted(error.advice()) from error
             return None, f"teacher error: {error}", request_id
         finally:
             if started:
@@ -217,13 +315,35 @@ class Engine:
                 stage["queued"] -= 1
         stage["tokens_in"] += answer.tokens_in
         stage["tokens_out"] += answer.tokens_out
-        self.latencies.append(answer.latency_s)
+        self.latency_sum += answer.latency_s
+        self.latency_count += 1
         return answer, None, request_id
+
+    async def parsed_answer(self, index: int, block: Block, row: _Row, failed: _Row, sample: int, parse):
+        """Ask and parse: (value, request id), or (None, ...) once the failure is saved as the
+        failed row `failed` (nothing is saved when the run is stopping)."""
+        try:
+            answer, failure, request_id = await self.ask(index, block, row, sample)
+        except Stopped:
+            return None, None
+        if answer is None:
+            self.save_row(block, failed, row.id, "failed", reason=failure, request_id=request_id)
+            return None, request_id
+        try:
+            if answer.finish_reason == "oversized":
+                raise ParseError(f"the answer was over {len(answer.text):,} characters and was not kept")
+            return parse(answer.text, answer.finish_reason != "length"), request_id
+        except ParseError as error:
+            reason = str(error)
+            if answer.finish_reason == "length" and "missing tag [End" in reason:
+                reason = "truncated at max tokens"
+            self.save_row(block, failed, row.id, "failed", reason=reason, request_id=request_id, raw=answer.text)
+            return None, request_id
 
     # ----- rows ---------------------------------------------------------------------------
 
-    def row_id(self, block: Block, row: _Row, sample: int | None = None) -> str:
-        return store.stable_id(self.run_id, block.name, row.path + ((sample,) if sample is not None else ()))
+    def row_id(self, block: Block, path: tuple) -> str:
+        return store.stable_id(self.run_id, block.name, path)
 
     def save_row(self, block: Block, row: _Row, parent_id: str | None, status: str, *, reason: str | None = None,
                  request_id: str | None = None, score: float | None = None, explanation: str | None = None,
@@ -231,8 +351,7 @@ class Engine:
         data = dict(row.data)
         if raw is not None:
             data["raw"] = raw
-        row_id = row.id
-        store.record_row(self.db, id=row_id, run_id=self.run_id, stage=block.name, parent_id=parent_id,
+        store.record_row(self.db, id=row.id, run_id=self.run_id, stage=block.name, parent_id=parent_id,
                          request_id=request_id, seed_index=row.seed_index, data=data, status=status, reason=reason,
                          score=score, explanation=explanation)
         counts = self.stages[block.name].counts
@@ -241,144 +360,157 @@ class Engine:
             counts[status] += 1
         if status == "failed":
             self.failures[f"{block.name}: {reason}"] += 1
-            self.on_event(RowFailed(self.run_id, block.name, row_id, reason or "", raw or ""))
+            self.on_event(RowFailed(self.run_id, block.name, row.id, reason or "", raw or ""))
         else:
-            preview = " ".join(str(row.data.get(block.output or "question", "")).split())[:120]
-            self.on_event(RowDone(self.run_id, block.name, row_id, status, preview))
+            shown = row.data.get(block.writes) if block.writes else explanation
+            preview = " ".join(str(shown or reason or "").split())[:120]
+            self.on_event(RowDone(self.run_id, block.name, row.id, status, preview))
         self.emit()
 
-    def values(self, row: _Row, sample: int) -> dict:
+    def values(self, row: _Row, block: Block, sample: int) -> dict:
         seed = self.seeds[row.seed_index]
-        return {"task_description": self.task, "seed_context": seed["context"] or "",
+        return {"task_description": self.task, "seed_context": seed.get("context") or "",
                 "seed_question": seed["question"], "seed_response": seed["answer"], "sample_index": sample + 1,
-                **row.data}
+                "num_samples": block.count, **row.data}
 
-    def spawn(self, index: int, row: _Row) -> None:
-        if index < len(self.flow.blocks) and not self.stop.is_set():
-            self.track(self.step(index, row))
+    def child(self, block: Block, row: _Row, path: tuple, **data) -> _Row:
+        row_id = self.row_id(block, path)
+        pair_id = row_id if block.writes == self.flow.pair.response and block.kind == "generate" else row.pair_id
+        return _Row({**row.data, **data}, row_id, row.seed_index, path, row.chain, pair_id)
 
-    def track(self, coroutine) -> None:
-        task = asyncio.create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    async def generate(self, index: int, block: Block, row: _Row, sample: int) -> list[_Row]:
+        """The rows a generation makes: one per sample, or one per tagged output of a list block."""
+        failed = self.child(block, row, row.path + (sample,))
+        values, request_id = await self.parsed_answer(
+            index, block, row, failed, sample,
+            lambda text, stopped: extract_all(text, block.output_tag, stopped=stopped)[: None if block.list else 1])
+        children = []
+        for number, value in enumerate(values or ()):
+            path = row.path + ((sample, number) if block.list else (sample,))
+            made = self.child(block, row, path, **{block.writes: value})
+            if block.dedupe:
+                owner = self.seen[block.name].setdefault(reads.text_key(value), made.id)
+                if owner != made.id:
+                    self.save_row(block, made, row.id, "filtered", request_id=request_id,
+                                  reason=f"exact duplicate of an earlier {block.writes}")
+                    continue
+            self.save_row(block, made, row.id, "ok", request_id=request_id)
+            children.append(made)
+        return children
 
-    async def step(self, index: int, row: _Row) -> None:
-        block = self.flow.blocks[index]
-        if block.type == "llm":
-            for sample in range(block.count):
-                seed_index = (row.seed_index + sample) % len(self.seeds) if index else sample % len(self.seeds)
-                self.track(self.generate(index, block, replace(row, seed_index=seed_index), sample))
-        elif block.type == "judge":
-            await self.judge(index, block, row)
-        elif block.type == "filter":
-            self.filter(index, block, row)
-        elif block.type == "combine":
-            self.combine(block, row)
+    async def generate_then_advance(self, index: int, block: Block, row: _Row, sample: int) -> None:
+        children = await self.generate(index, block, row, sample)
+        for made in children[1:]:
+            self.track(self.advance(index + 1, made), row.chain)
+        if children:
+            await self.advance(index + 1, children[0])
 
-    async def parsed_answer(self, block: Block, row: _Row, child: _Row, sample: int, parse):
-        """Ask and parse: (value, request id), or (None, ...) once the failure is saved as a failed row
-        (or nothing is saved when the run is stopping)."""
-        try:
-            answer, failure, request_id = await self.ask(block, row, sample, self.values(row, sample))
-        except Stopped:
-            return None, None
-        if answer is None:
-            self.save_row(block, child, row.id, "failed", reason=failure, request_id=request_id)
-            return None, request_id
-        try:
-            if answer.finish_reason == "length":
-                raise ParseError("truncated at max tokens")
-            return parse(answer.text), request_id
-        except ParseError as error:
-            self.save_row(block, child, row.id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
-            return None, request_id
-
-    async def generate(self, index: int, block: Block, row: _Row, sample: int) -> None:
-        child = _Row(dict(row.data), self.row_id(block, row, sample), row.seed_index, row.path + (sample,))
-        value, request_id = await self.parsed_answer(block, row, child, sample,
-                                                     lambda text: extract_tag(text, OUTPUT_TAG[block.output]))
-        if value is None:
-            return
-        child.data[block.output] = value
-        self.save_row(block, child, row.id, "ok", request_id=request_id)
-        self.spawn(index + 1, child)
-
-    async def judge(self, index: int, block: Block, row: _Row) -> None:
-        child = _Row(dict(row.data), self.row_id(block, row), row.seed_index, row.path)
-        judgement, request_id = await self.parsed_answer(block, row, child, 0,
-                                                         lambda text: parse_judgement(text, block.scores))
+    async def judge(self, index: int, block: Block, row: _Row) -> _Row | None:
+        made = self.child(block, row, row.path)
+        judgement, request_id = await self.parsed_answer(
+            index, block, row, made, 0, lambda text, stopped: parse_judgement(text, block.scores, stopped=stopped))
         if judgement is None:
-            return
-        child.data[f"{block.name}.score"] = judgement.score
-        child.data[f"{block.name}.explanation"] = judgement.explanation
-        self.save_row(block, child, row.id, "ok", request_id=request_id, score=judgement.score,
+            return None
+        made.data[f"{block.name}.score"] = judgement.score
+        made.data[f"{block.name}.explanation"] = judgement.explanation
+        self.save_row(block, made, row.id, "ok", request_id=request_id, score=judgement.score,
                       explanation=judgement.explanation)
-        self.spawn(index + 1, child)
+        return made
 
-    def filter(self, index: int, block: Block, row: _Row) -> None:
-        row_id = self.row_id(block, row)
+    def filter(self, index: int, block: Block, row: _Row) -> _Row | None:
+        made = self.child(block, row, row.path)
         score = row.data[f"{block.judge}.score"]
-        child = _Row(row.data, row_id, row.seed_index, row.path)
-        if score >= block.threshold:
-            self.save_row(block, child, row.id, "kept", score=score)
-            self.spawn(index + 1, child)
-            return
-        self.save_row(block, child, row.id, "filtered", score=score,
-                      reason=f"{block.judge} score {score:g} < {block.threshold:g}")
-        if "response" in row.data:
-            self.record_pair(row, "filtered")
+        if block.keeps(score):
+            self.save_row(block, made, row.id, "kept", score=score)
+            return made
+        self.save_row(block, made, row.id, "filtered", score=score, reason=block.drop_reason(score))
+        if self.flow.pair.response in row.data:
+            self.record_pair(index, made, "filtered")
+        return None
 
-    def combine(self, block: Block, row: _Row) -> None:
-        row_id = self.row_id(block, row)
-        data = dict(row.data, user_turn=f"{row.data['context']}\n\n{row.data['question']}")
-        self.save_row(block, _Row(data, row_id, row.seed_index, row.path), row.id, "ok")
-        self.record_pair(_Row(data, row_id, row.seed_index, row.path), "kept")
+    def derive(self, block: Block, row: _Row) -> _Row:
+        """A static or combine block: no request, one row."""
+        made = self.child(block, row, row.path, **{block.writes: _derived(block, row.data)})
+        self.save_row(block, made, row.id, "ok")
+        return made
 
-    def record_pair(self, row: _Row, outcome: str) -> None:
-        """A pair's id is the id of the row that generated its response."""
-        data = row.data
-        responder = next(b for b in self.flow.blocks if b.output == "response")
+    async def advance(self, index: int, row: _Row) -> None:
+        """Carry a row through the blocks from `index`. A generation with several outputs goes on
+        in one task per output (they share the row's chain)."""
+        blocks = self.flow.blocks
+        while index < len(blocks):
+            if self.stop.is_set():
+                return
+            block = blocks[index]
+            if block.kind == "generate":
+                if block.count > 1 and not block.list:
+                    for sample in range(block.count):
+                        self.track(self.generate_then_advance(index, block, row, sample), row.chain)
+                    return
+                await self.generate_then_advance(index, block, row, 0)
+                return
+            if block.kind == "judge":
+                row = await self.judge(index, block, row)
+            elif block.kind == "filter":
+                row = self.filter(index, block, row)
+            else:
+                row = self.derive(block, row)
+            if row is None:
+                return
+            index += 1
+        self.record_pair(index, row, "kept")
+
+    def record_pair(self, index: int, row: _Row, outcome: str) -> None:
+        """A pair's id is the id of the row that generated its response; a pair dropped by a filter
+        still gets its user turn from the static and combine blocks after it."""
+        spec, data = self.flow.pair, dict(row.data)
+        for block in self.flow.blocks[index:]:
+            if block.kind in ("static", "combine") and all(name in data for name in block.reads):
+                data[block.writes] = _derived(block, data)
+        judges = [{"judge": name, "label": self.flow.judge_label(name), "score": data.get(f"{name}.score"),
+                   "explanation": data.get(f"{name}.explanation")} for name in spec.judges]
+        scored = [judge["score"] for judge in judges if judge["score"] is not None]
         store.record_pair(
-            self.db, id=store.stable_id(self.run_id, responder.name, row.path), run_id=self.run_id,
-            seed_index=row.seed_index,
-            context=data["context"], question=data["question"], response=data["response"],
-            user_turn=f"{data['context']}\n\n{data['question']}",
-            question_score=data.get("eval_grounded_questions.score"),
-            question_explanation=data.get("eval_grounded_questions.explanation"),
-            pair_score=data.get("evaluate_grounded_qa_pair.score"),
-            pair_explanation=data.get("evaluate_grounded_qa_pair.explanation"), outcome=outcome,
+            self.db, id=row.pair_id, run_id=self.run_id, seed_index=row.seed_index,
+            context=data.get(spec.context) if spec.context else None, question=data[spec.question],
+            response=data[spec.response], user_turn=data.get(spec.user, data[spec.question]),
+            score=scored[-1] if scored else None, scores=json.dumps(judges), outcome=outcome,
         )
 
     async def run(self, cancel: asyncio.Event) -> bool:
-        """True when every chain finished; False when cancelled."""
-        self.spawn(0, _Row({}, None, 0, ()))
+        """True when every chain finished; False when cancelled. Raises what stopped the run."""
+        self.track(self.feed(), None)
         cancelled = asyncio.create_task(cancel.wait())
+        settled = asyncio.create_task(self.settled.wait())
         try:
-            while self.tasks:
-                done, _ = await asyncio.wait(self.tasks | {cancelled}, return_when=asyncio.FIRST_COMPLETED)
-                if cancelled in done:
-                    self.stop.set()
-                    if self.tasks:
-                        await asyncio.wait(set(self.tasks), timeout=STOP_GRACE_S)
-                    for task in list(self.tasks):
+            await asyncio.wait({cancelled, settled}, return_when=asyncio.FIRST_COMPLETED)
+            if self.error is not None:
+                raise self.error
+            if cancel.is_set():
+                self.stop.set()
+                if self.pending:
+                    self.settled.clear()
+                    for task in [t for t in self.tasks if t.get_coro().__name__ == "feed"]:
                         task.cancel()
-                    await asyncio.gather(*self.tasks, return_exceptions=True)
-                    return False
-                for task in done:
-                    if task is not cancelled and not task.cancelled() and task.exception():
-                        raise task.exception()
+                    try:
+                        await asyncio.wait_for(self.settled.wait(), STOP_GRACE_S)
+                    except asyncio.TimeoutError:
+                        pass
+                return False
             return True
         finally:
             cancelled.cancel()
+            settled.cancel()
             for task in list(self.tasks):  # run() itself cancelled (e.g. the app quits): no orphans
                 task.cancel()
+            if self.tasks:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def _load(db: sqlite_utils.Database, run_id: str) -> dict:
-    rows = list(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-    if not rows:
-        raise FlowError(f"There is no run {run_id} in this database.")
-    return rows[0]
+def _derived(block: Block, data: dict) -> str:
+    if block.kind == "static":
+        return str(block.value)
+    return block.separator.join(str(data[name]) for name in block.reads)
 
 
 async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Event], None] = lambda e: None,
@@ -388,29 +520,34 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
 
     `profile` and `concurrency` replace the stored ones (a resume may use another endpoint or a
     gentler rate); request ids depend on neither the endpoint nor the rate, so nothing answered
-    is sent again (another *model* does answer afresh: the model is part of a request's id)."""
+    is sent again (another *model* does answer afresh: the model is part of a request's id).
+    Blocks with their own teacher keep the profile stored with the run."""
     from lab_tui.pipeline.report import build_report
 
     db = open_db(db_path)
-    run = _load(db, run_id)
+    run = reads.run_row(db, run_id)
+    if run is None:
+        raise FlowError(f"There is no run {run_id} in this database.")
     if run["status"] == "running" and run["pid"] != os.getpid() and pid_alive(run["pid"]):
         raise FlowError(f"Run {run_id} is still running in process {run['pid']}; two processes on one run would "
                         "send its requests twice. Stop that one first.")
-    params = RunParams(**json.loads(run["params"]))
-    flow = load_flow(params.prompts_dir, params.flow_overrides())
-    if flow.version != run["prompts_version"]:
-        raise FlowError(f"The prompts changed since run {run_id} started (version {run['prompts_version']}, now "
-                        f"{flow.version}); resuming would send different requests. Start a new run instead.")
+    params = RunParams.stored(json.loads(run["params"]))
+    stored = json.loads(run["flow"])
+    if any("type" in block for block in stored.get("blocks", [])):
+        raise FlowError(f"Run {run_id} was made by an earlier lab-tui, before flows were data: it can still be "
+                        "reviewed, reported and exported, but not resumed. Start a new run instead.")
+    flow = stored_flow(stored, params.flow_overrides())
     snapshot = json.loads(run["skill_snapshot"])
-    seeds = [e for e in snapshot["examples"] if e.get("context")]
+    seeds = snapshot["examples"]
     if params.preview_seed is not None:
-        seeds = [snapshot["examples"][params.preview_seed]]
-    stored_profile = json.loads(run["teacher"])
-    profile = profile or TeacherProfile(**stored_profile)
-    teacher = Teacher(profile, concurrency or params.concurrency)
-    engine = Engine(db, run_id, flow, seeds, snapshot["task_description"], teacher, on_event)
-    resumed = run["status"] != "running" or bool(db.execute("SELECT 1 FROM requests WHERE run_id = ? LIMIT 1",
-                                                            [run_id]).fetchone())
+        seeds = [seeds[params.preview_seed]]
+    profile = profile or TeacherProfile(**json.loads(run["teacher"]))
+    teachers = {None: Teacher(profile, concurrency or params.concurrency)}
+    for name, stored_profile in params.teachers.items():
+        block_profile = TeacherProfile(**stored_profile)
+        teachers[name] = Teacher(block_profile, block_profile.max_concurrency)
+    engine = Engine(db, run_id, flow, seeds, snapshot["task_description"], teachers, on_event)
+    resumed = run["status"] != "running" or reads.has_requests(db, run_id)
     store.mark_run(db, run_id, "running")
     on_event(RunStarted(run_id, tuple(b.name for b in flow.blocks), resumed))
     status, error = "completed", None
@@ -419,6 +556,9 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
             status = "cancelled"
     except asyncio.CancelledError:
         status = "cancelled"
+        raise
+    except RunAborted as caught:
+        status, error = "failed", str(caught)
         raise
     except Exception as caught:  # the run could not complete: recorded, then re-raised for the caller
         status, error = "failed", f"{type(caught).__name__}: {caught}"
@@ -433,7 +573,7 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
                                                          f"{type(caught).__name__}: {caught}")
         on_event(engine.progress())
         on_event(RunFinished(run_id, status, error))
-    distinct = db.execute("SELECT count(DISTINCT json_extract(data, '$.context')) FROM rows "
-                          "WHERE run_id = ? AND stage = ? AND status = 'ok'", [run_id, flow.blocks[0].name]).fetchone()[0]
-    return RunResult(run_id, status, engine.progress().stages, dict(engine.failures), distinct,
+    first = flow.blocks[0]
+    return RunResult(run_id, status, engine.progress().stages, dict(engine.failures),
+                     reads.distinct_outputs(db, run_id, first.name, first.writes), first.label or first.name,
                      time.monotonic() - engine.started, error)

@@ -15,15 +15,17 @@ import sqlite_utils
 from rich.text import Text
 from rich.tree import Tree
 
+from lab_tui.pipeline.flow import stored_flow
+from lab_tui.store import rows as reads
+
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-OUTPUT_OF = {"gen_contexts": "context", "gen_grounded_questions": "question", "gen_grounded_responses": "response"}
 
 
 def _literal(text: str) -> Text:
     return Text(_CONTROL.sub("", text))
 
 
-def _label(row: dict) -> Text:
+def _label(row: dict, writes: dict[str, str]) -> Text:
     data = json.loads(row["data"])
     label = Text(f"{row['stage']} ", style="bold")
     label.append(f"[{row['status']}]", style={"failed": "red", "filtered": "yellow"}.get(row["status"], "green"))
@@ -35,12 +37,10 @@ def _label(row: dict) -> Text:
     body = None
     if row["status"] == "failed":
         body = data.get("raw")
-    elif row["stage"] in OUTPUT_OF:
-        body = data.get(OUTPUT_OF[row["stage"]])
     elif row["explanation"]:
         body = row["explanation"]
-    elif row["stage"] == "combine_question_and_context":
-        body = data.get("user_turn")
+    elif row["stage"] in writes:
+        body = data.get(writes[row["stage"]])
     if body:
         label.append("\n")
         label.append_text(_literal(body))
@@ -49,14 +49,16 @@ def _label(row: dict) -> Text:
 
 def run_tree(db: sqlite_utils.Database, run_id: str) -> Tree:
     """The run's rows, each under the row it came from, in the order they were made."""
+    flow = stored_flow(json.loads(reads.run_row(db, run_id)["flow"]))
+    writes = {b.name: b.writes for b in flow.blocks if b.writes and b.kind != "filter"}
     children: dict[str | None, list[dict]] = defaultdict(list)
-    for row in db.query("SELECT * FROM rows WHERE run_id = ? ORDER BY created_at, id", [run_id]):
+    for row in reads.rows_of(db, run_id):
         children[row["parent_id"]].append(row)
     tree = Tree(Text(f"run {run_id}", style="bold"))
 
     def add(node: Tree, parent_id: str | None) -> None:
         for row in children.get(parent_id, ()):
-            add(node.add(_label(row)), row["id"])
+            add(node.add(_label(row, writes)), row["id"])
 
     add(tree, None)
     return tree

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+
 from rich.table import Table
 from rich.text import Text
 
-from lab_tui.pipeline.events import RunProgress
+from lab_tui.pipeline.events import RunProgress, StageProgress
+from lab_tui.pipeline.flow import FlowError, stored_flow
+from lab_tui.store.rows import progress_counts
 
 
 def _duration(seconds: float | None) -> str:
@@ -32,3 +37,34 @@ def progress_table(progress: RunProgress | None) -> Table:
                      f"elapsed {_duration(progress.elapsed_s)} · ETA {_duration(progress.eta_s)} · "
                      f"teacher latency {latency}")
     return table
+
+
+def stored_progress(db, run_id: str) -> tuple[RunProgress, str]:
+    """A run's progress and status as the store knows them: for runs of another process, which
+    send no events here, and for past runs. Stages come from the run's own flow."""
+    counts = progress_counts(db, run_id)
+    created, finished, status, flow_json = counts["times"]
+    try:
+        names = [block.name for block in stored_flow(json.loads(flow_json)).blocks]
+    except (FlowError, ValueError):
+        names = []
+    stages = {name: dict.fromkeys(("in_flight", "done", "kept", "filtered", "failed", "tokens_in", "tokens_out"), 0)
+              for name in names}
+    for stage, row_status, count in counts["rows"]:
+        values = stages.setdefault(stage, dict.fromkeys(("in_flight", "done", "kept", "filtered", "failed",
+                                                         "tokens_in", "tokens_out"), 0))
+        values["done"] += count
+        if row_status in ("kept", "filtered", "failed"):
+            values[row_status] += count
+    answered = latency = 0.0
+    for stage, waiting, done, tokens_in, tokens_out, latency_sum in counts["requests"]:
+        if stage in stages:
+            stages[stage].update(in_flight=waiting or 0, tokens_in=int(tokens_in), tokens_out=int(tokens_out))
+        answered += done or 0
+        latency += latency_sum
+    end = datetime.fromisoformat(finished) if finished else datetime.now(timezone.utc)
+    elapsed = max(0.0, (end - datetime.fromisoformat(created)).total_seconds())
+    progress = RunProgress(run_id, tuple(StageProgress(name, **values) for name, values in stages.items()), elapsed,
+                           int(answered), answered / elapsed if elapsed else 0.0, None,
+                           latency / answered if answered else None)
+    return progress, status

@@ -19,29 +19,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from lab_tui.pipeline.flow import SEED_FIELDS, Flow, FlowError, stored_flow
 from lab_tui.seeds import similarity
 from lab_tui.store import queries
+from lab_tui.store import rows as reads
 
-REPORT_VERSION = 1
-
-STAGES = (
-    "gen_contexts",
-    "gen_grounded_questions",
-    "eval_grounded_questions",
-    "filter_grounded_questions",
-    "gen_grounded_responses",
-    "evaluate_grounded_qa_pair",
-    "filter_grounded_qa_pair",
-    "combine_question_and_context",
-)
-JUDGES = {"eval_grounded_questions": "question", "evaluate_grounded_qa_pair": "pair"}
-FILTER_JUDGE = {"filter_grounded_questions": "question judge", "filter_grounded_qa_pair": "pair judge"}
-GENERATED = (
-    ("contexts", "gen_contexts", "context", "context"),
-    ("questions", "gen_grounded_questions", "question", "question"),
-    ("responses", "gen_grounded_responses", "response", "answer"),
-)
-"""(what, the stage that writes it, its key in rows.data, the seed example field it imitates)."""
+REPORT_VERSION = 2
 
 MUCH_SHORTER = 0.5
 MUCH_LONGER = 2.0
@@ -126,47 +109,29 @@ def _seed_texts(snapshot: dict, field: str) -> list[str]:
     return texts
 
 
-def _generated_texts(db: sqlite_utils.Database, run_id: str, stage: str, key: str) -> list[str]:
-    texts = []
-    for (data,) in db.execute(
-        "SELECT data FROM rows WHERE run_id = ? AND stage = ? AND status IN ('ok', 'kept') ORDER BY created_at, rowid",
-        [run_id, stage],
-    ):
-        try:
-            value = json.loads(data).get(key)
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(value, str) and value.strip():
-            texts.append(value)
-    return texts
+def _requested(params: dict, flow: Flow, snapshot: dict) -> int | None:
+    """Outputs the flow's first block was asked for: its count per seed example, times the seed
+    examples used (one for a preview)."""
+    first = flow.blocks[0]
+    seeds = 1 if params.get("preview_seed") is not None else len(snapshot.get("examples") or [])
+    return first.count * seeds if first.kind == "generate" else None
 
 
-def _requested_contexts(params: dict, flow: dict) -> int | None:
-    """Contexts the run asked for: the run's `contexts` parameter, else the flow's count.
-
-    A preview run uses its own small counts, so without an explicit parameter it has no known figure.
-    """
-    if isinstance(params.get("contexts"), int):
-        return params["contexts"]
-    if params.get("preview_seed") is not None:
-        return None
-    for block in flow.get("blocks") or []:
-        if isinstance(block, dict) and block.get("name") == STAGES[0] and isinstance(block.get("count"), int):
-            return block["count"]
-    return None
+def _filter_labels(flow: Flow) -> dict[str, str]:
+    """Filter block -> the label of the judge it reads ("question judge")."""
+    return {b.name: flow.judge_label(b.judge) for b in flow.blocks if b.kind == "filter"}
 
 
-def _stages(db: sqlite_utils.Database, run_id: str, params: dict, flow: dict) -> list[dict]:
-    counts: dict[str, Counter] = {stage: Counter() for stage in STAGES}
-    reasons: dict[str, Counter] = {stage: Counter() for stage in STAGES}
-    for stage, status, reason, count in db.execute(
-        "SELECT stage, status, reason, count(*) FROM rows WHERE run_id = ? GROUP BY stage, status, reason", [run_id]
-    ):
+def _stages(grouped: list, first_in: int | None, flow: Flow) -> list[dict]:
+    counts: dict[str, Counter] = {block.name: Counter() for block in flow.blocks}
+    reasons: dict[str, Counter] = {block.name: Counter() for block in flow.blocks}
+    for stage, status, reason, count in grouped:
         counts.setdefault(stage, Counter())[status] += count
         if status in ("failed", "filtered"):
             reasons.setdefault(stage, Counter())[(status, _clip(reason or "no reason given"))] += count
     stages = []
-    previous_out = _requested_contexts(params, flow)
+    previous_out = first_in
+    judged = _filter_labels(flow)
     for stage in list(counts):
         count = counts[stage]
         out = count["ok"] + count["kept"]
@@ -184,23 +149,23 @@ def _stages(db: sqlite_utils.Database, run_id: str, params: dict, flow: dict) ->
                 "filtered": count["filtered"],
                 "failed": count["failed"],
                 "reasons": listed,
+                "judge": judged.get(stage),
             }
         )
         previous_out = out
     return stages
 
 
-def _why_rows_left(db: sqlite_utils.Database, run_id: str) -> dict:
-    left = {"filtered by the question judge": 0, "filtered by the pair judge": 0, "failed to parse": {}, "teacher error": 0}
-    for stage, status, reason, count in db.execute(
-        "SELECT stage, status, reason, count(*) FROM rows WHERE run_id = ? AND status IN ('failed', 'filtered') "
-        "GROUP BY stage, status, reason",
-        [run_id],
-    ):
+def _why_rows_left(grouped: list, flow: Flow) -> dict:
+    left: dict = {f"filtered by the {label}": 0 for label in _filter_labels(flow).values()}
+    left.update({"failed to parse": {}, "teacher error": 0})
+    judged = _filter_labels(flow)
+    for stage, status, reason, count in grouped:
+        if status not in ("failed", "filtered"):
+            continue
         reason = reason or "no reason given"
         if status == "filtered":
-            judge = FILTER_JUDGE.get(stage)
-            key = f"filtered by the {judge}" if judge else f"filtered at {stage}"
+            key = f"filtered by the {judged[stage]}" if stage in judged else f"dropped at {stage}: {_clip(reason, 40)}"
             left[key] = left.get(key, 0) + count
         elif reason.lower().startswith("teacher error"):
             left["teacher error"] += count
@@ -210,15 +175,15 @@ def _why_rows_left(db: sqlite_utils.Database, run_id: str) -> dict:
     return left
 
 
-def _scores(db: sqlite_utils.Database, run_id: str) -> dict:
+def _scores(db: sqlite_utils.Database, run_id: str, flow: Flow) -> dict:
     scores = {}
-    for stage, judge in JUDGES.items():
+    for block in flow.blocks:
+        if block.kind != "judge":
+            continue
+        judge = block.label or block.name
         distribution: Counter = Counter()
         unscored = 0
-        for status, score, count in db.execute(
-            "SELECT status, score, count(*) FROM rows WHERE run_id = ? AND stage = ? GROUP BY status, score",
-            [run_id, stage],
-        ):
+        for status, score, count in reads.score_counts(db, run_id, block.name):
             if score is None:
                 unscored += count
             else:
@@ -301,10 +266,15 @@ def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
     """The validation report of a run as JSON-serialisable data; raises UnknownRunError."""
     run = queries.get_run(db, run_id)
     snapshot = _json_object(run["skill_snapshot"])
-    params, flow = _json_object(run["params"]), _json_object(run["flow"])
-    pair_counts = dict(
-        db.execute("SELECT outcome, count(*) FROM pairs WHERE run_id = ? GROUP BY outcome", [run_id]).fetchall()
-    )
+    params = _json_object(run["params"])
+    counts = {k: params[k] for k in ("contexts", "questions") if isinstance(params.get(k), int)}
+    counts["preview"] = params.get("preview_seed") is not None
+    try:
+        flow = stored_flow(_json_object(run["flow"]), counts)
+    except FlowError:  # a count the flow does not have: the figures without it
+        flow = stored_flow(_json_object(run["flow"]), {"preview": counts["preview"]})
+    pair_counts = reads.pair_outcomes(db, run_id)
+    grouped = reads.stage_counts(db, run_id)
     report = {
         "version": REPORT_VERSION,
         "run": {
@@ -317,18 +287,22 @@ def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
         },
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "pairs": {"kept": pair_counts.get("kept", 0), "filtered": pair_counts.get("filtered", 0)},
-        "stages": _stages(db, run_id, params, flow),
-        "left": _why_rows_left(db, run_id),
-        "scores": _scores(db, run_id),
+        "flow": flow.name,
+        "stages": _stages(grouped, _requested(params, flow, snapshot), flow),
+        "left": _why_rows_left(grouped, flow),
+        "scores": _scores(db, run_id, flow),
         "near_duplicates": {},
         "lengths": {},
         "formats": {},
     }
-    for what, stage, key, seed_field in GENERATED:
-        texts = _generated_texts(db, run_id, stage, key)
-        seeds = _seed_texts(snapshot, seed_field)
+    for block in flow.blocks:
+        if block.kind != "generate" or not SEED_FIELDS.get(block.imitates or ""):
+            continue
+        what = block.label or block.writes
+        texts = reads.outputs(db, run_id, block.name, block.writes)
+        seeds = _seed_texts(snapshot, SEED_FIELDS[block.imitates])
         report["near_duplicates"][what] = _near_duplicates(texts, seeds)
-        report["lengths"][what] = _lengths(texts, seeds)
+        report["lengths"][what] = dict(_lengths(texts, seeds), seed_field=SEED_FIELDS[block.imitates])
         report["formats"][what] = _formats(texts, seeds)
     report["warnings"] = _warnings(report)
     return report
@@ -369,7 +343,7 @@ def _warnings(report: dict) -> list[str]:
                 f"{stage['failed']} of {rows} rows failed at {stage['stage']}; most often "
                 f"\"{top['reason']}\" ({top['count']}){_hint(top['reason'])}."
             )
-        judge = FILTER_JUDGE.get(stage["stage"])
+        judge = stage.get("judge")
         if judge and rows and stage["filtered"] / rows >= FILTERED_WARN_SHARE:
             warnings.append(
                 f"The {judge} dropped {stage['filtered']} of {rows} ({stage['filtered'] / rows:.0%}): "
@@ -379,7 +353,7 @@ def _warnings(report: dict) -> list[str]:
         distribution = scores["distribution"]
         if len(distribution) == 1 and sum(distribution.values()) >= 5:
             (score,) = distribution
-            warnings.append(f"The {judge} judge gave every item the same score ({score}): it may not be discriminating.")
+            warnings.append(f"The {judge} gave every item the same score ({score}): it may not be discriminating.")
     for what, dup in report["near_duplicates"].items():
         sampled = f" (a sample of {dup['of']})" if dup["of"] > dup["count"] else ""
         if dup["count"] >= 2 and dup["share"] >= NEAR_DUPLICATE_WARN_SHARE:
@@ -396,7 +370,7 @@ def _warnings(report: dict) -> list[str]:
         seed, median = length["seed_median_words"], length["median_words"]
         if not seed or median is None:
             continue
-        seed_name = "seed answers" if what == "responses" else f"seed {what}"
+        seed_name = f"seed {length['seed_field']}s"
         if median < MUCH_SHORTER * seed:
             warnings.append(
                 f"The {what} are much shorter than the {seed_name}: median {median:g} words against {seed:g}."
@@ -404,7 +378,7 @@ def _warnings(report: dict) -> list[str]:
         elif median > MUCH_LONGER * seed:
             warnings.append(f"The {what} are much longer than the {seed_name}: median {median:g} words against {seed:g}.")
     for what, formats in report["formats"].items():
-        seed_name = "seed answers" if what == "responses" else f"seed {what}"
+        seed_name = f"seed {report['lengths'][what]['seed_field']}s"
         for item in formats:
             seeds, outputs = item["seeds"], item["outputs"]
             seed_share = _share(seeds, item["seed_count"])
@@ -455,7 +429,8 @@ def render_report(report: dict) -> Group:
             _plain(run["skill"]),
             " · model ",
             _plain(run["model"] or "?"),
-            f" · {report['pairs']['kept']} pairs kept, {report['pairs']['filtered']} dropped by the pair judge",
+            f" · flow {report.get('flow', 'grounded_skills')} · {report['pairs']['kept']} pairs kept, "
+            f"{report['pairs']['filtered']} with a response dropped by a judge",
         )
     ]
     if report["warnings"]:
@@ -473,11 +448,11 @@ def render_report(report: dict) -> Group:
     parts.append(stages)
     left = report["left"]
     parsed = ", ".join(f"{reason} {count}" for reason, count in left["failed to parse"].items()) or "0"
+    dropped = [f"{why} {count}" for why, count in left.items() if why not in ("failed to parse", "teacher error")]
     parts.append(
         Text.assemble(
             ("Rows left: ", "bold"),
-            f"filtered by the question judge {left['filtered by the question judge']} · "
-            f"filtered by the pair judge {left['filtered by the pair judge']} · failed to parse: ",
+            _plain(" · ".join(dropped + ["failed to parse: "])),
             _plain(parsed),
             f" · teacher error {left['teacher error']}",
         )

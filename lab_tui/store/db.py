@@ -7,11 +7,13 @@ default journal while surviving a process kill (only an OS crash can lose the la
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -33,6 +35,7 @@ CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,             -- hash of (prompt, parameters, sample index)
     run_id TEXT NOT NULL REFERENCES runs(id),
     stage TEXT NOT NULL,
+    model TEXT,                      -- the model that was asked (a block may use its own teacher)
     messages TEXT NOT NULL,          -- JSON chat messages sent
     params TEXT NOT NULL,            -- JSON model parameters
     response TEXT,                   -- raw answer text; NULL until answered
@@ -66,14 +69,12 @@ CREATE TABLE IF NOT EXISTS pairs (
     id TEXT PRIMARY KEY,             -- the id of the row that produced the pair's response
     run_id TEXT NOT NULL REFERENCES runs(id),
     seed_index INTEGER,
-    context TEXT NOT NULL,
+    context TEXT,                    -- NULL for flows without a context (freeform skills)
     question TEXT NOT NULL,
     response TEXT NOT NULL,
-    user_turn TEXT,                  -- context, blank line, question (combine stage)
-    question_score REAL,
-    question_explanation TEXT,
-    pair_score REAL,
-    pair_explanation TEXT,
+    user_turn TEXT,                  -- the user message of the training pair, as the flow builds it
+    score REAL,                      -- the score of the pair's last judge: what score filters use
+    scores TEXT,                     -- JSON list, flow order: {judge, label, score, explanation}
     outcome TEXT NOT NULL,           -- kept | filtered (dropped by the pair judge)
     status TEXT NOT NULL DEFAULT 'pending',  -- pending | accepted | rejected | skipped
     reviewer TEXT,
@@ -103,6 +104,42 @@ CREATE INDEX IF NOT EXISTS verdicts_pair ON verdicts(pair_id);
 """
 
 
+def _migrate_v1(db: sqlite_utils.Database, path: Path) -> None:
+    """Version 1 named the grounded flow's two judges in columns; version 2 keeps a pair's judges as
+    a list (any flow), lets `context` be empty and records each request's model. A copy of the
+    file as it was is kept beside it first."""
+    backup = path.with_name(path.name + ".v1-backup")
+    if not backup.exists():
+        target = sqlite3.connect(backup)
+        with target:
+            db.conn.backup(target)
+        target.close()
+    from lab_tui.pipeline.flow import stored_flow
+
+    with db.conn:
+        db.execute("ALTER TABLE requests ADD COLUMN model TEXT")
+        db.execute("UPDATE requests SET model = json_extract(params, '$.model')")
+        db.execute("ALTER TABLE pairs ADD COLUMN scores TEXT")
+        for run_id, flow_json in db.execute("SELECT id, flow FROM runs").fetchall():
+            try:
+                flow = stored_flow(json.loads(flow_json))
+            except (ValueError, TypeError):
+                continue
+            judges = [(name, flow.judge_label(name)) for name in flow.pair.judges][:2]
+            if len(judges) != 2:
+                continue
+            (first, first_label), (second, second_label) = judges
+            db.execute(
+                "UPDATE pairs SET scores = json_array("
+                "json_object('judge', ?, 'label', ?, 'score', question_score, 'explanation', question_explanation), "
+                "json_object('judge', ?, 'label', ?, 'score', pair_score, 'explanation', pair_explanation)) "
+                "WHERE run_id = ?", [first, first_label, second, second_label, run_id])
+    db["pairs"].transform(rename={"pair_score": "score"},
+                          drop={"question_score", "question_explanation", "pair_explanation"},
+                          not_null={"context": False})
+    db.conn.executescript(SCHEMA + "\nPRAGMA user_version=2;")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path` for use on the calling thread."""
     path = Path(path)
@@ -112,8 +149,11 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=10000")
     db.execute("PRAGMA foreign_keys=ON")
-    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == 1:
+        if "undoes" not in db["verdicts"].columns_dict:
+            db.execute("ALTER TABLE verdicts ADD COLUMN undoes INTEGER")
+        _migrate_v1(db, path)
+    elif version < SCHEMA_VERSION:
         db.conn.executescript(SCHEMA + f"\nPRAGMA user_version={SCHEMA_VERSION};")
-    if "undoes" not in db["verdicts"].columns_dict:
-        db.execute("ALTER TABLE verdicts ADD COLUMN undoes INTEGER")
     return db

@@ -32,14 +32,22 @@ DEFAULT_STATUS = "accepted"
 
 
 def user_turn(pair: dict) -> str:
-    """The user message as in the LAB skills data: context, a blank line, the question.
+    """The user message as the run's flow built it (grounded: context, a blank line, the question;
+    freeform: the question). A reviewer's edited question takes the question's place in it."""
+    turn = pair.get("user_turn") or pair["question"]
+    edited = pair.get("edited_question")
+    if edited and turn.endswith(pair["question"]):
+        return turn[: len(turn) - len(pair["question"])] + edited
+    return edited or turn
 
-    A reviewer's edited question replaces the question; otherwise the combine stage's stored
-    turn is used as is.
-    """
-    if pair.get("edited_question"):
-        return f"{pair['context']}\n\n{pair['edited_question']}"
-    return pair.get("user_turn") or f"{pair['context']}\n\n{pair['question']}"
+
+def judges(pair: dict) -> list[dict]:
+    """The pair's judges in flow order: {judge, label, score, explanation}."""
+    try:
+        value = json.loads(pair.get("scores") or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
 
 
 def record(pair: dict, model: str = "") -> dict:
@@ -52,12 +60,10 @@ def record(pair: dict, model: str = "") -> dict:
         "pair_id": pair["id"],
         "seed_index": pair.get("seed_index"),
         "teacher_model": model,
-        "context": pair["context"],
+        "context": pair.get("context"),
         "question": question,
-        "question_score": pair.get("question_score"),
-        "question_explanation": pair.get("question_explanation"),
-        "pair_score": pair.get("pair_score"),
-        "pair_explanation": pair.get("pair_explanation"),
+        "score": pair.get("score"),
+        "judges": judges(pair),
         "filtered": filtered,
         "review_status": pair.get("status"),
         "reviewer": pair.get("reviewer"),

@@ -163,10 +163,10 @@ def _pair_filter(
         clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
     if min_score is not None:
-        clauses.append("pair_score >= ?")
+        clauses.append("score >= ?")
         params.append(min_score)
     if max_score is not None:
-        clauses.append("pair_score <= ?")
+        clauses.append("score <= ?")
         params.append(max_score)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 

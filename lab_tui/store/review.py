@@ -57,10 +57,10 @@ class ReviewFilter:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         if self.min_score is not None:
-            clauses.append("pair_score >= ?")
+            clauses.append("score >= ?")
             params.append(self.min_score)
         if self.max_score is not None:
-            clauses.append("pair_score <= ?")
+            clauses.append("score <= ?")
             params.append(self.max_score)
         if self.search:
             pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -46,10 +46,12 @@ def stored_answer(db: sqlite_utils.Database, request_id: str) -> dict | None:
     return rows[0] if rows else None
 
 
-def begin_request(db: sqlite_utils.Database, *, id: str, run_id: str, stage: str, messages: list, params: dict) -> None:
+def begin_request(db: sqlite_utils.Database, *, id: str, run_id: str, stage: str, model: str, messages: list,
+                  params: dict) -> None:
     """Record a request about to be sent (kept as it was if a resumed run sends it again)."""
     with db.conn:
-        db["requests"].insert({"id": id, "run_id": run_id, "stage": stage, "messages": json.dumps(messages),
+        db["requests"].insert({"id": id, "run_id": run_id, "stage": stage, "model": model,
+                               "messages": json.dumps(messages),
                                "params": json.dumps(params), "attempts": 0, "created_at": now()}, ignore=True)
 
 

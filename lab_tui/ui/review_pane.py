@@ -28,6 +28,7 @@ from lab_tui.config import data_dir, write_atomic
 from lab_tui.store import review
 from lab_tui.store.db import open_db
 from lab_tui.store.review import ReviewFilter, VerdictConflict
+from lab_tui.store.export import judges
 from lab_tui.ui.safe_text import literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
@@ -193,11 +194,9 @@ class ReviewScreen(Screen):
                 yield Static(id=f"edited-{name}")
                 yield Static(f"original {name}", id=f"original-label-{name}", classes="review-label")
                 yield Static(id=f"text-{name}")
-            yield Static("Context", classes="review-label")
+            yield Static("Context", id="label-context", classes="review-label")
             yield Static(id="text-context")
-            for name in ("qjudge", "pjudge"):
-                yield Static(id=f"label-{name}", classes="review-label")
-                yield Static(id=f"text-{name}")
+            yield Static(id="text-judges")
         yield Footer(compact=True, show_command_palette=False)
 
     async def on_mount(self) -> None:
@@ -262,8 +261,11 @@ class ReviewScreen(Screen):
             ("run ", "dim"), one_line(pair["run_id"], 20), ("  seed ", "dim"), str(pair["seed_index"]),
             ("  pair ", "dim"), one_line(pair["id"], 14), ("  ", ""), (pair["status"].upper(), "bold"),
             ("  by " + one_line(pair["reviewer"], 16) if pair["reviewer"] else "", "dim"))
-        line2 = Text.assemble(("q score ", "dim"), _score(pair["question_score"]), ("  pair score ", "dim"),
-                              _score(pair["pair_score"]), ("  ", ""), (pair["outcome"], "italic"),
+        scores = [part for judge in judges(pair)
+                  for part in ((f"{one_line(str(judge.get('label') or judge.get('judge')), 20)} ", "dim"),
+                               _score(judge.get("score")) + "  ")]
+        line2 = Text.assemble(*scores,
+                              (pair["outcome"], "italic"),
                               ("  note: " + one_line(pair["note"], 40) if pair["note"] else "", "dim"))
         head.update(Text("\n").join([self.counters(), line1, line2]))
 
@@ -286,10 +288,15 @@ class ReviewScreen(Screen):
             self.query_one(f"#original-label-{name}", Static).display = edited is not None
             self.query_one(f"#text-{name}", Static).update(literal(pair[name] or ""))
         self.query_one("#text-context", Static).update(literal(pair["context"] or ""))
-        self.query_one("#label-qjudge", Static).update(f"Question judge: {_score(pair['question_score'])}")
-        self.query_one("#text-qjudge", Static).update(literal(pair["question_explanation"] or ""))
-        self.query_one("#label-pjudge", Static).update(f"Pair judge: {_score(pair['pair_score'])}")
-        self.query_one("#text-pjudge", Static).update(literal(pair["pair_explanation"] or ""))
+        for name in ("#label-context", "#text-context"):
+            self.query_one(name, Static).display = pair["context"] is not None
+        verdicts = Text()
+        for judge in judges(pair):
+            label = str(judge.get("label") or judge.get("judge") or "judge")
+            verdicts.append(f"\n{label[:1].upper()}{label[1:]}: {_score(judge.get('score'))}\n", style="bold")
+            verdicts.append_text(literal(str(judge.get("explanation") or "")))
+            verdicts.append("\n")
+        self.query_one("#text-judges", Static).update(verdicts)
         body.scroll_home(animate=False)
 
     async def action_verdict(self, status: str, **edits: str | None) -> None:

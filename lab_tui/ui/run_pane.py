@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.progress_bar import ProgressBar
@@ -27,17 +26,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lab_tui.config import load_settings
-from lab_tui.pipeline.events import (Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted,
-                                     StageProgress)
+from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted
+from lab_tui.pipeline.progress import stored_progress
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import list_runs
 from lab_tui.ui.safe_text import literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
-STAGES = ("gen_contexts", "gen_grounded_questions", "eval_grounded_questions", "filter_grounded_questions",
-          "gen_grounded_responses", "evaluate_grounded_qa_pair", "filter_grounded_qa_pair",
-          "combine_question_and_context")
 REDRAW_EVERY_S = 0.1
 FOREIGN_POLL_S = 1.0
 RECENT_LIMIT = 50
@@ -57,11 +52,9 @@ def progress_view(progress: RunProgress | None, width: int) -> Table:
     table.add_column("", width=10, no_wrap=True)
     for name in ("queue", "fly", "done", "kept", "filt", "fail"):
         table.add_column(name, justify="right", no_wrap=True, width=5)
-    stages = {stage.stage: stage for stage in (progress.stages if progress else ())}
-    for name in STAGES:
-        stage = stages.get(name, StageProgress(name))
+    for stage in progress.stages if progress else ():
         total = stage.done + stage.queued + stage.in_flight
-        table.add_row(Text(name), ProgressBar(total=max(total, 1), completed=stage.done if total else 0, width=10),
+        table.add_row(Text(stage.stage), ProgressBar(total=max(total, 1), completed=stage.done if total else 0, width=10),
                       *(str(v) for v in (stage.queued, stage.in_flight, stage.done, stage.kept, stage.filtered,
                                          stage.failed)))
     if progress is None:
@@ -74,33 +67,6 @@ def progress_view(progress: RunProgress | None, width: int) -> Table:
                      f" · {_duration(progress.elapsed_s)} · ETA {_duration(progress.eta_s)} · latency {latency}")
     table.caption_justify = "left"
     return table
-
-
-def stored_progress(db, run_id: str) -> RunProgress:
-    """A run's progress as the store knows it: for runs of another process, which send no events here."""
-    stages = {name: dict.fromkeys(("in_flight", "done", "kept", "filtered", "failed", "tokens_in", "tokens_out"), 0)
-              for name in STAGES}
-    for stage, status, count in db.execute(
-            "SELECT stage, status, count(*) FROM rows WHERE run_id = ? GROUP BY stage, status", [run_id]):
-        if stage in stages:
-            stages[stage]["done"] += count
-            if status in ("kept", "filtered", "failed"):
-                stages[stage][status] += count
-    answered = latency = 0.0
-    for stage, waiting, done, tokens_in, tokens_out, latency_sum in db.execute(
-            "SELECT stage, sum(response IS NULL AND error IS NULL), sum(response IS NOT NULL), "
-            "total(tokens_in), total(tokens_out), total(latency_s) FROM requests WHERE run_id = ? GROUP BY stage",
-            [run_id]):
-        if stage in stages:
-            stages[stage].update(in_flight=waiting or 0, tokens_in=int(tokens_in), tokens_out=int(tokens_out))
-        answered += done or 0
-        latency += latency_sum
-    created, finished = db.execute("SELECT created_at, finished_at FROM runs WHERE id = ?", [run_id]).fetchone()
-    end = datetime.fromisoformat(finished) if finished else datetime.now(timezone.utc)
-    elapsed = max(0.0, (end - datetime.fromisoformat(created)).total_seconds())
-    return RunProgress(run_id, tuple(StageProgress(name, **values) for name, values in stages.items()), elapsed,
-                       int(answered), answered / elapsed if elapsed else 0.0, None,
-                       latency / answered if answered else None)
 
 
 class OutputDialog(ModalScreen[None]):
@@ -139,13 +105,15 @@ class RunScreen(Screen):
         Binding("f8", "refresh_runs", "Reload runs", id="run.reload"),
     ]
     DEFAULT_CSS = """
-    #run-params { height: 1; }
-    #run-params Label { padding: 0 1; color: $text-muted; }
-    #run-params Input { height: 1; border: none; padding: 0; background: $boost; }
-    #run-params Input:focus { background: $primary 30%; }
+    #run-target { height: 1; padding: 0 1; }
+    #run-params, #run-counts { height: 1; }
+    #run-params Label, #run-counts Label { padding: 0 1; color: $text-muted; }
+    #run-params Input, #run-counts Input { height: 1; border: none; padding: 0; background: $boost; }
+    #run-params Input:focus, #run-counts Input:focus { background: $primary 30%; }
     #run-profile { width: 10; }
     #run-api-base { width: 1fr; }
-    .run-count { width: 5; }
+    #run-flow { width: 18; }
+    .run-count { width: 7; }
     #run-runs { height: 5; border: none; border-left: outer $panel; }
     #run-recent { height: 1fr; min-height: 3; border: none; border-left: outer $panel; }
     #run-runs:focus, #run-recent:focus { border-left: outer $primary; }
@@ -171,23 +139,27 @@ class RunScreen(Screen):
         self.recent: deque[RowDone | RowFailed] = deque(maxlen=RECENT_LIMIT)
         self.cancel_event: asyncio.Event | None = None
         self.runs: list[dict] = []
-        self.dirty = False
+        self.needs_redraw = False
         self.redraws = 0
         self.recent_added = 0
         """Outputs added since the last redraw: the highlight moves down by as many to stay on its row."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
+        yield Static(id="run-target")
         with Horizontal(id="run-params"):
             yield Label("Teacher")
             yield Input("default", id="run-profile")
             yield Label("api")
             yield Input(placeholder="profile's", id="run-api-base")
-            yield Label("ctx")
-            yield Input("10", id="run-contexts", classes="run-count", type="integer")
-            yield Label("q")
-            yield Input("3", id="run-questions", classes="run-count", type="integer")
-            yield Label("conc")
+            yield Label("flow")
+            yield Input(placeholder="auto", id="run-flow")
+        with Horizontal(id="run-counts"):
+            yield Label("contexts/seed")
+            yield Input(placeholder="10", id="run-contexts", classes="run-count", type="integer")
+            yield Label("questions")
+            yield Input(placeholder="flow's", id="run-questions", classes="run-count", type="integer")
+            yield Label("concurrency")
             yield Input("16", id="run-concurrency", classes="run-count", type="integer")
         yield Label("Runs (enter shows one)", classes="section")
         yield OptionList(id="run-runs")
@@ -195,6 +167,60 @@ class RunScreen(Screen):
         yield Label("Recent outputs and failures (enter opens one)", classes="section")
         yield OptionList(id="run-recent")
         yield Footer()
+
+    class TargetDescribed(Message):
+        def __init__(self, text: Text) -> None:
+            super().__init__()
+            self.text = text
+
+    def skill_path(self) -> Path | None:
+        """The skill open in the Seeds pane (what the user sees), else the one lab-tui was started with."""
+        seeds = getattr(self.app, "pane_screens", {}).get("seeds")
+        return getattr(seeds, "path", None) or getattr(self.app, "skill_path", None)
+
+    def live_run_id(self) -> str | None:
+        """The run this pane is running now, if any (quitting asks before cancelling it)."""
+        return self.own_run
+
+    def cancel_live_run(self) -> None:
+        if self.own_run and self.cancel_event is not None:
+            self.cancel_event.set()
+
+    def on_screen_resume(self) -> None:
+        self.describe_target()
+
+    @on(Input.Changed, "#run-profile, #run-api-base, #run-flow")
+    def target_changed(self) -> None:
+        self.describe_target()
+
+    @work(thread=True, exclusive=True, group="run-target", exit_on_error=False)
+    def describe_target(self) -> None:
+        """Say what f5 will run: the skill, its flow and the teacher, worked out off the UI thread."""
+        from lab_tui.pipeline.flow import FlowError, default_flow_for
+        from lab_tui.pipeline.teacher import ProfileError, load_profile
+        from lab_tui.seeds import load_skill
+
+        path = self.skill_path()
+        name = path.parent.name if path is not None and path.name == "qna.yaml" else (path.name if path else "no skill")
+        name = one_line(name, 10_000)
+        text = Text.assemble(("f5 runs ", "dim"), (name if len(name) <= 24 else "…" + name[-23:], "bold"))
+        try:
+            flow = self.query_one("#run-flow", Input).value.strip()
+            if not flow and path is not None:
+                loaded = load_skill(path)
+                flow = f"auto: {default_flow_for(loaded.skill.examples)}" if loaded.skill else "auto (does not parse)"
+            profile = load_profile(self.query_one("#run-profile", Input).value.strip() or "default",
+                                   api_base=self.query_one("#run-api-base", Input).value.strip() or None)
+            where = (profile.api_base or "").removeprefix("http://").removeprefix("https://").removesuffix("/v1")
+            text.append_text(Text.assemble(("  flow ", "dim"), one_line(flow or "auto", 26), ("  ", ""),
+                                           one_line(f"{profile.model.split('/')[-1]}@{where}", 40)))
+        except (FlowError, ProfileError, OSError) as error:
+            text.append_text(Text.assemble(("  ", ""), (one_line(str(error), 80), "red")))
+        self.post_message(self.TargetDescribed(text))
+
+    @on(TargetDescribed)
+    def show_target(self, message: TargetDescribed) -> None:
+        self.query_one("#run-target", Static).update(message.text)
 
     def on_mount(self) -> None:
         self.query_one("#run-runs", OptionList).focus()
@@ -228,12 +254,12 @@ class RunScreen(Screen):
             self.notify(f"Run {event.run_id} {event.status}" + (f": {event.error}" if event.error else ""),
                         severity=severity, markup=False)
             self.action_refresh_runs()
-        self.dirty = True
+        self.needs_redraw = True
 
     def redraw(self, force: bool = False) -> None:
-        if not (self.dirty or force):
+        if not (self.needs_redraw or force):
             return
-        self.dirty = False
+        self.needs_redraw = False
         self.redraws += 1
         self.query_one("#run-progress", Static).update(progress_view(self.progress, self.size.width or 80))
         recent = self.query_one("#run-recent", OptionList)
@@ -265,8 +291,9 @@ class RunScreen(Screen):
                 f"kept {run['pairs_kept']} · accepted {run['accepted']} · failed {run['failed_rows']}"),
                 id=run["id"]))
         ids = [run["id"] for run in self.runs]
+        wanted = self.own_run or self.shown_run or previous
         if ids:
-            runs.highlighted = ids.index(previous) if previous in ids else 0
+            runs.highlighted = ids.index(wanted) if wanted in ids else 0
 
     @on(OptionList.OptionSelected, "#run-runs")
     def show_run(self, event: OptionList.OptionSelected) -> None:
@@ -275,7 +302,7 @@ class RunScreen(Screen):
             self.progress = None
             self.recent.clear()
             self.poll_foreign(force=True)
-        self.dirty = True
+        self.needs_redraw = True
 
     @on(OptionList.OptionSelected, "#run-recent")
     def open_output(self, event: OptionList.OptionSelected) -> None:
@@ -292,15 +319,13 @@ class RunScreen(Screen):
 
     @work(thread=True, exclusive=True, group="run-stored", exit_on_error=False)
     def read_stored(self, run_id: str) -> None:
-        db = open_db(self.app.db_path)
-        status = db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()
-        self.post_message(self.StoredProgress(stored_progress(db, run_id), status[0] if status else ""))
+        self.post_message(self.StoredProgress(*stored_progress(open_db(self.app.db_path), run_id)))
 
     @on(StoredProgress)
     def show_stored(self, message: StoredProgress) -> None:
         if message.progress.run_id == self.shown_run and self.shown_run != self.own_run:
             self.progress = message.progress
-            self.dirty = True
+            self.needs_redraw = True
             if message.status != "running":
                 self.action_refresh_runs()
 
@@ -312,33 +337,39 @@ class RunScreen(Screen):
         if self.own_run:
             self.notify("A run is already going here; cancel it first (f7).", severity="warning")
             return
-        from lab_tui.pipeline.engine import RunParams, start_run
-        from lab_tui.pipeline.flow import FlowError
-        from lab_tui.pipeline.teacher import litellm_module, load_profile
-        from lab_tui.seeds import load_skill
-
-        skill_path = getattr(self.app, "skill_path", None)
+        skill_path = self.skill_path()
         name = self.query_one("#run-profile", Input).value.strip() or "default"
-        if name != "default" and name not in load_settings().get("teachers", {}):
-            self.notify(f"No teacher profile {name!r} in the settings file.", title="Run not started",
-                        severity="error", markup=False)
+        api_base = self.query_one("#run-api-base", Input).value.strip() or None
+        flow = self.query_one("#run-flow", Input).value.strip() or None
+        try:
+            counts = [self._value(f"#run-{key}") for key in ("contexts", "questions", "concurrency")]
+        except ValueError:
+            counts = [0]
+        if any(count is not None and count < 1 for count in counts):
+            self.notify("Counts and concurrency are whole numbers of at least 1.", title="Run not started",
+                        severity="error")
             return
-        profile = load_profile(name,
-                               api_base=self.query_one("#run-api-base", Input).value.strip() or None)
-        params = RunParams(contexts=self._value("#run-contexts"), questions=self._value("#run-questions"),
-                           concurrency=self._value("#run-concurrency") or 16)
+        seeds = getattr(self.app, "pane_screens", {}).get("seeds")
+        if getattr(seeds, "unsaved", False) or getattr(seeds, "dirty", False):
+            self.notify("The Seeds pane has unsaved edits: the run uses the file as last saved.", severity="warning")
+        self.notify("Starting the run (the teacher client loads first, a few seconds the first time)…")
 
         def create() -> str:
+            from lab_tui.pipeline.engine import RunParams, start_run
+            from lab_tui.pipeline.teacher import litellm_module, load_profile
+            from lab_tui.seeds import load_skill
+
+            profile = load_profile(name, api_base=api_base)
             loaded = load_skill(skill_path)
             if loaded.skill is None:
-                raise FlowError(f"{Path(skill_path).name} does not parse; fix it in the Seeds pane.")
+                raise ValueError(f"{Path(skill_path).name} does not parse; fix it in the Seeds pane.")
+            params = RunParams(flow=flow, contexts=counts[0], questions=counts[1], concurrency=counts[2] or 16)
             litellm_module()  # its 2-3 s first import happens here, off the UI thread
             return start_run(open_db(self.app.db_path), loaded.skill, profile, params)
 
-        self.notify("Starting the run (the teacher client loads first, a few seconds the first time)…")
         try:
             run_id = await asyncio.to_thread(create)
-        except (FlowError, OSError, ValueError) as error:
+        except (OSError, ValueError) as error:  # FlowError and ProfileError are ValueErrors
             self.notify(str(error), title="Run not started", severity="error", markup=False)
             return
         self.launch(run_id)
@@ -350,7 +381,8 @@ class RunScreen(Screen):
 
         self.cancel_event = asyncio.Event()
         self.own_run = self.shown_run = run_id
-        self.dirty = True
+        self.needs_redraw = True
+        self.action_refresh_runs()
 
         async def go() -> None:
             try:
@@ -371,7 +403,13 @@ class RunScreen(Screen):
         elif runs.highlighted is None:
             self.notify("Highlight a run in the list first.", severity="warning")
         else:
-            self.resume(runs.get_option_at_index(runs.highlighted).id)
+            run_id = runs.get_option_at_index(runs.highlighted).id
+            status = next((run["display_status"] for run in self.runs if run["id"] == run_id), None)
+            if status == "completed":
+                self.notify(f"Run {run_id} is completed: there is nothing to resume.", markup=False)
+                return
+            self.notify(f"Resuming {run_id}…", markup=False)
+            self.resume(run_id)
 
     @work(exclusive=True, group="run-resume", exit_on_error=False)
     async def resume(self, run_id: str) -> None:

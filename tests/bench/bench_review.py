@@ -32,13 +32,16 @@ def populate(path: Path, count: int) -> None:
                        "teacher": json.dumps({"model": "openai/teacher"})})
     text = "Revenue grew 12% to $4.1M; churn fell to 3%. " * 20
     rows = ((f"p{i:06d}", "bench", i % 5, text, f"Question {i}: how did revenue change?", f"Response {i}: " + text,
-             1.0, "answerable", float(1 + i % 3), "grounded", "kept" if i % 3 else "filtered", "pending",
+             float(1 + i % 3), json.dumps([{"judge": "q", "label": "question judge", "score": 1.0,
+                                            "explanation": "answerable"},
+                                           {"judge": "p", "label": "pair judge", "score": float(1 + i % 3),
+                                            "explanation": "grounded"}]),
+             "kept" if i % 3 else "filtered", "pending",
              f"2026-11-25T08:{i // 60000:02d}:{i % 60000 / 1000:06.3f}") for i in range(count))
     with db.conn:
         db.conn.executemany(
-            "INSERT INTO pairs (id, run_id, seed_index, context, question, response, question_score, "
-            "question_explanation, pair_score, pair_explanation, outcome, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "INSERT INTO pairs (id, run_id, seed_index, context, question, response, score, scores, outcome, "
+            "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 async def drive(db_path: Path, verdicts: int) -> tuple[float, list[float], list[float], list[float]]:

@@ -20,7 +20,6 @@ def test_extract_tag_tolerates_chatter_and_doubled_tags(text, expected):
 
 @pytest.mark.parametrize("text,reason", [
     ("How did Q2 go?", "missing tag [Start of Question]"),
-    ("[Start of Question]How did Q2 go?", "missing tag [End of Question]"),
     ("[Start of Question]  [End of Question]", "empty question"),
 ])
 def test_extract_tag_failures_say_why(text, reason):
@@ -69,16 +68,16 @@ def test_counts_and_parameters_can_be_overridden_per_run():
                                     "eval_grounded_questions.yaml"])
 def test_a_grounded_prompt_without_context_is_refused(prompt, tmp_path):
     folder = tmp_path / "prompts"
-    shutil.copytree(data_folder("prompts"), folder)
+    shutil.copytree(data_folder("prompts") / "grounded_skills", folder)
     path = folder / prompt
     path.write_text(path.read_text().replace("{context}", "the text"))
-    with pytest.raises(FlowError, match=r"must use \{context\}"):
+    with pytest.raises(FlowError, match=rf"{prompt}: .*\{{context\}}"):
         load_flow(folder)
 
 
 def test_a_user_prompt_folder_changes_the_wording_and_the_version(tmp_path):
     folder = tmp_path / "prompts"
-    shutil.copytree(data_folder("prompts"), folder)
+    shutil.copytree(data_folder("prompts") / "grounded_skills", folder)
     path = folder / "gen_contexts.yaml"
     path.write_text(path.read_text().replace("Invent new organisations", "Invent new shops"))
     custom = load_flow(folder)

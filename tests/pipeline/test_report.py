@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from lab_tui.cli import main
+from lab_tui.pipeline.flow import load_flow
 from lab_tui.pipeline.report import build_report, render_report
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import UnknownRunError
@@ -42,7 +43,7 @@ class RunBuilder:
                 "status": "completed",
                 "skill_path": "/skills/quarterly_email/qna.yaml",
                 "skill_snapshot": json.dumps(SKILL),
-                "flow": "{}",
+                "flow": json.dumps(load_flow("grounded_skills").stored()),
                 "prompts_version": "v1",
                 "teacher": json.dumps({"model": "openai/teacher", "api_key_env": "KEY_VAR"}),
                 "params": json.dumps({"contexts": 4, "questions": 2}),
@@ -128,7 +129,7 @@ def test_rows_in_and_out_of_every_stage(db):
     report = build_report(db, "run1")
     figures = {item["stage"]: (item["in"], item["out"], item["filtered"], item["failed"]) for item in report["stages"]}
     assert figures == {
-        "gen_contexts": (4, 3, 0, 1),
+        "gen_contexts": (12, 3, 0, 1),  # 4 per seed example, 3 seed examples
         "gen_grounded_questions": (3, 6, 0, 1),
         "eval_grounded_questions": (6, 5, 0, 1),
         "filter_grounded_questions": (5, 4, 1, 0),
@@ -144,14 +145,13 @@ def test_rows_in_and_out_of_every_stage(db):
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"contexts": None, "preview_seed": None}, 10),
-        ({"contexts": 7, "preview_seed": None}, 7),
-        ({"contexts": None, "preview_seed": 0}, None),
+        ({"contexts": None, "preview_seed": None}, 30),
+        ({"contexts": 7, "preview_seed": None}, 21),
+        ({"contexts": None, "preview_seed": 0}, 2),
     ],
 )
 def test_contexts_asked_for_come_from_params_else_flow(db, params, expected):
-    flow = {"blocks": [{"name": "gen_contexts", "type": "llm", "count": 10}]}
-    db["runs"].update("run1", {"params": json.dumps(params), "flow": json.dumps(flow)})
+    db["runs"].update("run1", {"params": json.dumps(params)})
     assert stage(build_report(db, "run1"), "gen_contexts")["in"] == expected
 
 
@@ -165,8 +165,8 @@ def test_why_rows_left(db):
 
 def test_score_distributions(db):
     scores = build_report(db, "run1")["scores"]
-    assert scores["question"] == {"distribution": {"0": 1, "1": 4}, "no score": 1}
-    assert scores["pair"] == {"distribution": {"1": 1, "2": 1, "3": 1}, "no score": 0}
+    assert scores["question judge"] == {"distribution": {"0": 1, "1": 4}, "no score": 1}
+    assert scores["pair judge"] == {"distribution": {"1": 1, "2": 1, "3": 1}, "no score": 0}
 
 
 def test_near_duplicate_share(db):

@@ -35,15 +35,14 @@ def test_run_prints_its_id_first_then_a_summary_and_export_writes_chat_records(t
     assert "no-key-needed" not in exported.stdout
 
 
-def test_run_that_cannot_reach_the_teacher_still_completes_with_failed_rows(tmp_path, capsys):
-    """In-process (litellm is already imported), with a settings-file profile that gives up fast."""
-    save_settings(Settings({"teachers": {"fast": {"api_base": "http://127.0.0.1:9/v1", "max_attempts": 2,
-                                                  "backoff_base": 0.01}}}))
-    code = main(["run", str(example_skill_path()), "--profile", "fast", "--contexts", "1",
+def test_a_run_that_cannot_reach_the_teacher_stops_at_once_and_says_how_to_start_one(tmp_path, capsys):
+    """In-process (litellm is already imported), with a settings-file profile."""
+    save_settings(Settings({"teachers": {"gpu": {"api_base": "http://127.0.0.1:9/v1", "max_attempts": 5}}}))
+    code = main(["run", str(example_skill_path()), "--profile", "gpu", "--contexts", "1",
                  "--db", str(tmp_path / "lab.db")])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert "teacher error: connection" in out
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Nothing answers at http://127.0.0.1:9/v1" in captured.err and "lab-tui run --resume" in captured.err
 
 
 def test_teacher_check_says_in_one_line_whether_it_answers(teacher_server, capsys):
@@ -60,5 +59,5 @@ def test_run_without_a_skill_or_resume_is_a_usage_error(tmp_path):
 
 def test_preview_of_a_seed_example_that_does_not_exist_is_refused_before_any_request(tmp_path, capsys):
     assert main(["run", str(example_skill_path()), "--preview", "99", "--api-base", "http://127.0.0.1:9/v1",
-                 "--db", str(tmp_path / "lab.db")]) == 1
+                 "--db", str(tmp_path / "lab.db")]) == 2
     assert "no seed example 99" in capsys.readouterr().err

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 
 import pytest
 from teacher_server import Fault
 
-from lab_tui.pipeline.teacher import Teacher, TeacherError, TeacherProfile, close_clients, load_profile
+from lab_tui.pipeline.teacher import PrioritySlots, Teacher, TeacherError, TeacherProfile, close_clients, load_profile
 
 ASK = [{"role": "user", "content": "Write it between [Start of Context] and [End of Context]."}]
 
@@ -57,16 +59,45 @@ async def test_an_auth_error_with_the_key_variable_unset_says_so(teacher_server,
     await close_clients()
 
 
-async def test_timeout_is_retried_within_the_attempt_limit(teacher_server):
+async def test_once_the_teacher_has_answered_a_timeout_is_retried_within_the_attempt_limit(teacher_server):
+    client = teacher(teacher_server.api_base, timeout=1)
+    await client.complete(ASK, temperature=0.7, max_tokens=100)
     teacher_server.config.faults = [Fault("timeout", times=1, retry_after=3.0)]
-    answer = await teacher(teacher_server.api_base, timeout=1).complete(ASK, temperature=0.7, max_tokens=100)
+    answer = await client.complete(ASK, temperature=0.5, max_tokens=100)
     assert answer.attempts == 2
 
 
-async def test_refused_connection_is_a_connection_error_after_the_attempt_limit():
-    with pytest.raises(TeacherError) as caught:
+async def test_a_teacher_that_never_answered_fails_fast_and_says_what_to_do(teacher_server):
+    teacher_server.config.faults = [Fault("timeout", times=1, retry_after=3.0)]
+    with pytest.raises(TeacherError) as hanging:
+        await teacher(teacher_server.api_base, timeout=1).complete(ASK, temperature=0.7, max_tokens=100)
+    assert hanging.value.kind == "timeout" and hanging.value.attempts == 1 and hanging.value.fatal
+    assert "within the profile's timeout" in hanging.value.advice()
+    with pytest.raises(TeacherError) as refused:
         await teacher("http://127.0.0.1:9/v1", max_attempts=2).complete(ASK, temperature=0.7, max_tokens=10)
-    assert caught.value.kind == "connection" and caught.value.attempts == 2
+    assert refused.value.kind == "connection" and refused.value.attempts == 1 and refused.value.fatal
+    assert "Nothing answers at http://127.0.0.1:9/v1" in refused.value.advice()
+    assert "ilab model serve" in refused.value.advice()
+
+
+async def test_deeper_blocks_get_a_free_slot_first_and_ties_keep_their_order():
+    slots = PrioritySlots(1)
+    order = []
+    await slots.acquire(0)
+
+    async def wait(priority, name):
+        await slots.acquire(priority)
+        order.append(name)
+        slots.release()
+
+    waiters = [asyncio.create_task(wait(p, n)) for p, n in ((0, "context 2"), (-1, "questions"), (0, "context 3"),
+                                                            (-4, "pair judge"))]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    slots.release()
+    await asyncio.gather(*waiters)
+    assert order == ["pair judge", "questions", "context 2", "context 3"]
+    assert slots.free == 1
 
 
 def test_profile_names_the_key_variable_and_never_holds_the_key(monkeypatch):

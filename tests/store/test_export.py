@@ -64,8 +64,9 @@ def test_record_shape_and_metadata(run_db):
     assert metadata["seed_index"] == 1
     assert metadata["context"] == "Context of acc"
     assert metadata["question"] == "Question of acc?"
-    assert (metadata["question_score"], metadata["question_explanation"]) == (1.0, "answerable")
-    assert (metadata["pair_score"], metadata["pair_explanation"]) == (3.0, "grounded")
+    assert metadata["score"] == 3.0
+    assert [(j["label"], j["score"], j["explanation"]) for j in metadata["judges"]] == [
+        ("question judge", 1.0, "answerable"), ("pair judge", 3.0, "grounded")]
     assert (metadata["review_status"], metadata["reviewer"], metadata["note"]) == ("accepted", "ana", "good")
     assert metadata["teacher_model"] == "openai/teacher-x"
     assert "SECRET_VAR" not in json.dumps(record) and "api_base" not in record["metadata"]
@@ -90,11 +91,15 @@ def test_edited_text_wins(builder):
     assert metadata["question"] == "Better question?"
 
 
-def test_user_turn_falls_back_to_context_blank_line_question(builder):
+def test_a_freeform_pair_has_no_context_and_its_user_turn_is_the_question(builder):
     builder.run("r")
-    builder.pair("r", "p", status="accepted", user_turn=None)
-    (record,) = export_records(builder.db, "r")
-    assert record["messages"][1]["content"] == "Context of p\n\nQuestion of p?"
+    builder.pair("r", "p", status="accepted", context=None, user_turn="Question of p?")
+    builder.pair("r", "q", status="accepted", context=None, user_turn="Question of q?",
+                 edited_question="A better question?")
+    first, second = export_records(builder.db, "r")
+    assert first["messages"][1]["content"] == "Question of p?"
+    assert json.loads(first["metadata"])["context"] is None
+    assert second["messages"][1]["content"] == "A better question?"
 
 
 def test_unknown_run_and_unknown_status(run_db):

@@ -67,9 +67,9 @@ def test_get_run_unknown_raises(builder):
 def test_pairs_filters_by_run_outcome_status_and_score(builder):
     builder.run("a")
     builder.run("b")
-    builder.pair("a", "a1", status="accepted", pair_score=3.0)
-    builder.pair("a", "a2", status="rejected", pair_score=2.0)
-    builder.pair("a", "a3", outcome="filtered", pair_score=1.0)
+    builder.pair("a", "a1", status="accepted", score=3.0)
+    builder.pair("a", "a2", status="rejected", score=2.0)
+    builder.pair("a", "a3", outcome="filtered", score=1.0)
     builder.pair("b", "b1", status="accepted")
     ids = lambda rows: [row["id"] for row in rows]  # noqa: E731
     assert ids(queries.pairs(builder.db, run_id="a")) == ["a1", "a2", "a3"]

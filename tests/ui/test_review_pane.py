@@ -26,9 +26,12 @@ def populate(path, count=4, run_id="r1"):
                 "id": f"{run_id}-p{index}", "run_id": run_id, "seed_index": index % 3,
                 "context": f"Context {index}: the clinic opened a new wing in Q4.",
                 "question": f"Question {index}: when did the wing open?",
-                "response": f"Response {index}: in Q4.", "question_score": 1.0,
-                "question_explanation": "answerable from the context", "pair_score": 3.0 - (index % 2),
-                "pair_explanation": "grounded", "outcome": "kept", "status": "pending",
+                "response": f"Response {index}: in Q4.", "score": 3.0 - (index % 2),
+                "scores": json.dumps([{"judge": "q", "label": "question judge", "score": 1.0,
+                                       "explanation": "answerable from the context"},
+                                      {"judge": "p", "label": "pair judge", "score": 3.0 - (index % 2),
+                                       "explanation": "grounded"}]),
+                "outcome": "kept", "status": "pending",
                 "created_at": f"2026-11-25T08:00:{index:02d}+00:00"})
     return db
 
@@ -158,7 +161,7 @@ async def test_filters_search_and_status(tmp_path):
         assert screen.pair["id"] == "r1-p0"
         screen.filter = review.ReviewFilter(status="pending", min_score=3.0, run_id="r1")
         await screen.advance(0)
-        assert screen.pair["pair_score"] == 3.0
+        assert screen.pair["score"] == 3.0
         screen.filter = review.ReviewFilter(status=None, reviewer="ann")
         await screen.advance(0)
         assert screen.pair["id"] == "r1-p0"

@@ -20,7 +20,11 @@ from lab_tui.pipeline.events import RowDone, RowFailed, RunFinished, RunProgress
 from lab_tui.resources import example_skill_path  # noqa: E402
 from lab_tui.store.db import open_db  # noqa: E402
 from lab_tui.ui.app import LabApp  # noqa: E402
-from lab_tui.ui.run_pane import STAGES, OutputDialog, stored_progress  # noqa: E402
+from lab_tui.pipeline.flow import load_flow  # noqa: E402
+from lab_tui.pipeline.progress import stored_progress  # noqa: E402
+from lab_tui.ui.run_pane import OutputDialog  # noqa: E402
+
+STAGES = [block.name for block in load_flow("grounded_skills").blocks]
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ async def until(pilot, condition, timeout=30.0):
     raise AssertionError("condition not reached")
 
 
-def fill(screen, api_base, contexts="2", questions="2", concurrency="4"):
+def fill(screen, api_base, contexts="1", questions="2", concurrency="4"):
     screen.query_one("#run-api-base", Input).value = api_base
     screen.query_one("#run-contexts", Input).value = contexts
     screen.query_one("#run-questions", Input).value = questions
@@ -62,7 +66,7 @@ async def test_a_run_started_from_the_pane_shows_live_and_lands_in_the_store(tmp
         assert len(progress) > 1
         assert screen.redraws <= 3 + 10 * (progress[-1].elapsed_s + 1)
         final = {stage.stage: stage for stage in screen.progress.stages}
-        assert final["gen_contexts"].done == 2 and final["combine_question_and_context"].done > 0
+        assert final["gen_contexts"].done == 5 and final["combine_question_and_context"].done > 0
         console = Console(width=80, record=True, file=io.StringIO())
         console.print(screen.query_one("#run-progress").content)
         shown = console.export_text()
@@ -84,7 +88,7 @@ async def test_cancel_then_resume_completes_the_run(tmp_path, teacher_server):
     app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.pane_screens["run"]
-        fill(screen, teacher_server.api_base, contexts="3", concurrency="2")
+        fill(screen, teacher_server.api_base, concurrency="2")
         await pilot.press("f5")
         await until(pilot, lambda: screen.progress is not None and screen.progress.requests_done > 0)
         run_id = screen.own_run
@@ -107,7 +111,7 @@ async def test_a_run_from_another_process_shows_live_from_the_store(tmp_path, te
     teacher_server.config.latency = 0.3
     cli = subprocess.Popen(
         [sys.executable, "-m", "lab_tui", "run", str(example_skill_path()), "--api-base", teacher_server.api_base,
-         "--contexts", "3", "--questions", "2", "--concurrency", "2", "--db", str(tmp_path / "lab.db")],
+         "--contexts", "1", "--questions", "2", "--concurrency", "2", "--db", str(tmp_path / "lab.db")],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         run_id = cli.stdout.readline().split()[-1]
@@ -122,7 +126,8 @@ async def test_a_run_from_another_process_shows_live_from_the_store(tmp_path, te
             assert screen.own_run is None and screen.shown_run == run_id
             assert cli.wait(timeout=60) == 0
             await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
-            expected = stored_progress(open_db(tmp_path / "lab.db"), run_id)
+            expected, status = stored_progress(open_db(tmp_path / "lab.db"), run_id)
+            assert status == "completed"
             await until(pilot, lambda: screen.progress.stages == expected.stages)
     finally:
         cli.kill()
@@ -140,7 +145,10 @@ def test_run_pane_snapshot(snap_compare, tmp_path):
         screen.record_event(RowDone("20261125-080000-abcdef", "gen_contexts", "r1", "ok", "Dear team, [bold]Q4[/] results"))
         screen.record_event(RowFailed("20261125-080000-abcdef", "eval_grounded_questions", "r2", "score did not parse",
                                   "\x1b[31mno score\x1b[0m"))
-        await pilot.pause(0.3)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        screen.redraw(force=True)
+        await pilot.pause()
 
     assert snap_compare(LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run"), terminal_size=(80, 24),
                         run_before=run_before)
@@ -164,13 +172,64 @@ async def test_the_highlighted_output_stays_put_while_new_ones_arrive(tmp_path):
         screen.shown_run = "r"
         for index in range(3):
             screen.record_event(RowDone("r", "gen_contexts", f"row{index}", "ok", f"output {index}"))
-        await pilot.pause(0.3)
+        screen.redraw()
+        await pilot.pause()
         recent = screen.query_one("#run-recent", OptionList)
         recent.focus()
         recent.highlighted = 1
         screen.record_event(RowFailed("r", "gen_contexts", "row9", "missing tag", "raw"))
         screen.record_event(RowDone("r", "gen_contexts", "row10", "ok", "output 10"))
-        await pilot.pause(0.3)
+        screen.redraw()
+        await pilot.pause()
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, OutputDialog))
         assert app.screen.event.row_id == "row1"
+
+
+async def test_f5_runs_the_skill_open_in_the_seeds_pane_and_says_so(tmp_path, teacher_server):
+    freeform = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy" / \
+        "compositional_skills__linguistics__synonyms.yaml"
+    app = LabApp(example_skill_path(), tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.pane_screens["seeds"].path is not None)
+        app.pane_screens["seeds"].open_path(freeform)
+        await until(pilot, lambda: app.pane_screens["seeds"].path == freeform)
+        await pilot.press("f3")
+        screen = app.pane_screens["run"]
+        target = screen.query_one("#run-target")
+        await until(pilot, lambda: "freeform_skills" in str(target.render()))
+        assert "synonyms" in str(target.render())
+        fill(screen, teacher_server.api_base, contexts="", questions="2")
+        await pilot.press("f5")
+        await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
+        run_id = screen.runs[0]["id"]
+    run = open_db(tmp_path / "lab.db").execute("SELECT skill_path, flow FROM runs WHERE id = ?", [run_id]).fetchone()
+    assert run[0] == str(freeform) and '"freeform_skills"' in run[1]
+
+
+async def test_resume_acts_on_the_highlighted_run_and_a_completed_run_says_so(tmp_path, teacher_server):
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        fill(screen, teacher_server.api_base, questions="1")
+        await pilot.press("f5")
+        await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
+        first = screen.runs[0]["id"]
+        teacher_server.config.latency = 0.3
+        await pilot.press("f5")
+        await until(pilot, lambda: screen.own_run not in (None, first))
+        second = screen.own_run
+        await pilot.press("f7")
+        await until(pilot, lambda: screen.own_run is None)
+        await until(pilot, lambda: len(screen.runs) == 2)
+        runs = screen.query_one("#run-runs", OptionList)
+        assert runs.get_option_at_index(runs.highlighted).id == second, "the highlight stays on an older run"
+        teacher_server.config.latency = 0.0
+        await pilot.press("f6")
+        status = lambda run_id: open_db(tmp_path / "lab.db").execute(  # noqa: E731
+            "SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0]
+        await until(pilot, lambda: status(second) == "completed" and screen.own_run is None)
+        runs.highlighted = [run["id"] for run in screen.runs].index(first)
+        await pilot.press("f6")
+        await until(pilot, lambda: any("nothing to resume" in str(n.message) for n in app._notifications))
+        assert screen.own_run is None
