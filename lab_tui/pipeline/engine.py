@@ -319,7 +319,7 @@ class Engine:
         self.latency_count += 1
         return answer, None, request_id
 
-    async def parsed_answer(self, index: int, block: Block, row: _Row, failed: _Row, sample: int, parse):
+    async def parsed_answer(self, index: int, block: Block, row: _Row, failed: _Row, sample: int):
         """Ask and parse: (value, request id), or (None, ...) once the failure is saved as the
         failed row `failed` (nothing is saved when the run is stopping)."""
         try:
@@ -330,14 +330,9 @@ class Engine:
             self.save_row(block, failed, row.id, "failed", reason=failure, request_id=request_id)
             return None, request_id
         try:
-            if answer.finish_reason == "oversized":
-                raise ParseError(f"the answer was over {len(answer.text):,} characters and was not kept")
-            return parse(answer.text, answer.finish_reason != "length"), request_id
+            return parse_answer(block, answer.text, answer.finish_reason), request_id
         except ParseError as error:
-            reason = str(error)
-            if answer.finish_reason == "length" and "missing tag [End" in reason:
-                reason = "truncated at max tokens"
-            self.save_row(block, failed, row.id, "failed", reason=reason, request_id=request_id, raw=answer.text)
+            self.save_row(block, failed, row.id, "failed", reason=str(error), request_id=request_id, raw=answer.text)
             return None, request_id
 
     # ----- rows ---------------------------------------------------------------------------
@@ -381,9 +376,7 @@ class Engine:
     async def generate(self, index: int, block: Block, row: _Row, sample: int) -> list[_Row]:
         """The rows a generation makes: one per sample, or one per tagged output of a list block."""
         failed = self.child(block, row, row.path + (sample,))
-        values, request_id = await self.parsed_answer(
-            index, block, row, failed, sample,
-            lambda text, stopped: extract_all(text, block.output_tag, stopped=stopped)[: None if block.list else 1])
+        values, request_id = await self.parsed_answer(index, block, row, failed, sample)
         children = []
         for number, value in enumerate(values or ()):
             path = row.path + ((sample, number) if block.list else (sample,))
@@ -407,8 +400,7 @@ class Engine:
 
     async def judge(self, index: int, block: Block, row: _Row) -> _Row | None:
         made = self.child(block, row, row.path)
-        judgement, request_id = await self.parsed_answer(
-            index, block, row, made, 0, lambda text, stopped: parse_judgement(text, block.scores, stopped=stopped))
+        judgement, request_id = await self.parsed_answer(index, block, row, made, 0)
         if judgement is None:
             return None
         made.data[f"{block.name}.score"] = judgement.score
@@ -505,6 +497,22 @@ class Engine:
                 task.cancel()
             if self.tasks:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def parse_answer(block: Block, text: str, finish_reason: str | None):
+    """What a generation block's answer yields (a list of texts) or a judge's (a Judgement);
+    `ParseError` says why an answer is unusable."""
+    if finish_reason == "oversized":
+        raise ParseError(f"the answer was over {len(text):,} characters and was not kept")
+    stopped = finish_reason != "length"
+    try:
+        if block.kind == "judge":
+            return parse_judgement(text, block.scores, stopped=stopped)
+        return extract_all(text, block.output_tag, stopped=stopped)[: None if block.list else 1]
+    except ParseError as error:
+        if not stopped and "missing tag [End" in str(error):
+            raise ParseError("truncated at max tokens") from error
+        raise
 
 
 def _derived(block: Block, data: dict) -> str:
