@@ -360,3 +360,42 @@ async def test_a_refused_key_stops_the_run_and_a_resume_finishes_it(teacher_serv
     assert len(teacher_server.log) == 1, "every request was sent against a refused key"
     assert (await run_flow(db_path, run_id)).status == "completed"
     await close_clients()
+
+
+async def test_a_database_locked_by_another_process_for_a_while_loses_no_row(teacher_server, tmp_path):
+    import sqlite3
+    import threading
+
+    db_path = tmp_path / "lab.db"
+    run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
+                       RunParams(contexts=1, questions=2, concurrency=8))
+    released = threading.Event()
+
+    def hold_lock():
+        other = sqlite3.connect(db_path, timeout=30)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        released.wait(timeout=30)
+        other.commit()
+        other.close()
+
+    locked = threading.Event()
+    holder = threading.Thread(target=hold_lock)
+
+    def on_event(event):
+        if isinstance(event, RunProgress) and event.requests_done == 3 and not holder.is_alive() and not locked.is_set():
+            holder.start()
+            locked.wait(timeout=10)
+            threading.Timer(1.0, released.set).start()
+
+    result = await run_flow(db_path, run_id, on_event=on_event)
+    await close_clients()
+    holder.join()
+    assert locked.is_set(), "the lock was never taken: the test proves nothing"
+    db = open_db(db_path)
+    assert result.status == "completed"
+    assert counts(db, run_id, "gen_contexts") == {"ok": 5}
+    assert sum(counts(db, run_id, "gen_grounded_questions").values()) == 10
+    questions_kept = counts(db, run_id, "filter_grounded_questions").get("kept", 0)
+    assert sum(counts(db, run_id, "evaluate_grounded_qa_pair").values()) == questions_kept
+    assert db.execute("SELECT count(*) FROM pairs WHERE run_id = ?", [run_id]).fetchone()[0] == questions_kept

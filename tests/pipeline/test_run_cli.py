@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from lab_tui.cli import main
 from lab_tui.config import Settings, save_settings
 from lab_tui.resources import example_skill_path
+from lab_tui.store.db import open_db
 
 
 def lab_tui(*args, env_home, timeout=120):
@@ -61,3 +64,15 @@ def test_preview_of_a_seed_example_that_does_not_exist_is_refused_before_any_req
     assert main(["run", str(example_skill_path()), "--preview", "99", "--api-base", "http://127.0.0.1:9/v1",
                  "--db", str(tmp_path / "lab.db")]) == 2
     assert "no seed example 99" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [
+    ["--profile", "nosuch"], ["--concurrency", "-1"], ["--contexts", "-5"], ["--contexts", "0"],
+    ["--set", "foo"], ["--set", "gen_contexts.temperature"], ["--questions", "many"],
+])
+def test_bad_run_arguments_are_usage_errors_before_anything_is_stored(tmp_path, args):
+    result = lab_tui("run", str(example_skill_path()), "--db", str(tmp_path / "lab.db"), *args, env_home=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert not (tmp_path / "lab.db").exists() or open_db(tmp_path / "lab.db").execute(
+        "SELECT count(*) FROM runs").fetchone()[0] == 0
