@@ -75,7 +75,7 @@ async def _run(args) -> int:
     from lab_tui.pipeline.events import RunProgress
     from lab_tui.pipeline.flow import FlowError
     from lab_tui.pipeline.progress import progress_table
-    from lab_tui.pipeline.teacher import ProfileError, close_clients, litellm_module, load_profile
+    from lab_tui.pipeline.teacher import ProfileError, close_clients, load_profile
     from lab_tui.seeds import load_skill
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
@@ -107,7 +107,6 @@ async def _run(args) -> int:
             print(f"lab-tui run: {error}", file=sys.stderr)
             return 2
     print(f"run: {run_id}", flush=True)
-    await asyncio.to_thread(litellm_module)  # the teacher client's seconds-long import, before the clock starts
 
     latest: list[RunProgress | None] = [None]
     cancel = asyncio.Event()

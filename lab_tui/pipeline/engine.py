@@ -30,7 +30,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -39,8 +39,8 @@ import sqlite_utils
 from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
 from lab_tui.pipeline.flow import Block, Flow, FlowError, default_flow_for, load_flow, stored_flow
 from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
-from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile,
-                                      profile_names)
+from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, litellm_module,
+                                      load_profile, profile_names)
 from lab_tui.seeds.model import Skill
 from lab_tui.store import rows as reads
 from lab_tui.store import runs as store
@@ -49,6 +49,8 @@ from lab_tui.store.queries import pid_alive
 
 STOP_GRACE_S = 15.0
 """On cancel, requests already sent get this long to be answered and stored before being dropped."""
+PROGRESS_SAVE_EVERY_S = 1.0
+"""How often the progress snapshot other processes read is written."""
 CHAINS_PER_SLOT = 2
 """Chains admitted at once per request slot: enough waiting work to keep every slot busy."""
 
@@ -180,6 +182,7 @@ class Engine:
         self.latency_sum = 0.0
         self.latency_count = 0
         self.requests_done = 0
+        self.progress_saved = 0.0
         self.tasks: set[asyncio.Task] = set()
         self.pending = 0
         self.settled = asyncio.Event()
@@ -219,7 +222,14 @@ class Engine:
         return round(total)
 
     def emit(self) -> None:
-        self.on_event(self.progress())
+        progress = self.progress()
+        if progress.elapsed_s - self.progress_saved >= PROGRESS_SAVE_EVERY_S:
+            self.save_progress(progress)
+        self.on_event(progress)
+
+    def save_progress(self, progress: RunProgress) -> None:
+        self.progress_saved = progress.elapsed_s
+        store.save_progress(self.db, self.run_id, asdict(progress))
 
     # ----- tasks --------------------------------------------------------------------------
 
@@ -554,6 +564,7 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
     for name, stored_profile in params.teachers.items():
         block_profile = TeacherProfile(**stored_profile)
         teachers[name] = Teacher(block_profile, block_profile.max_concurrency)
+    await asyncio.to_thread(litellm_module)  # its seconds-long first import: off the loop, before the clock
     engine = Engine(db, run_id, flow, seeds, snapshot["task_description"], teachers, on_event)
     resumed = run["status"] != "running" or reads.has_requests(db, run_id)
     store.mark_run(db, run_id, "running")
@@ -579,7 +590,9 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
             except Exception as caught:  # the rows are all stored; `lab-tui report` can rebuild it
                 store.mark_run(db, run_id, status, error=f"the report could not be built: "
                                                          f"{type(caught).__name__}: {caught}")
-        on_event(engine.progress())
+        final = engine.progress()
+        engine.save_progress(final)
+        on_event(final)
         on_event(RunFinished(run_id, status, error))
     first = flow.blocks[0]
     return RunResult(run_id, status, engine.progress().stages, dict(engine.failures),

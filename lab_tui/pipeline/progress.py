@@ -10,7 +10,7 @@ from rich.text import Text
 
 from lab_tui.pipeline.events import RunProgress, StageProgress
 from lab_tui.pipeline.flow import FlowError, stored_flow
-from lab_tui.store.rows import progress_counts
+from lab_tui.store.rows import progress_counts, run_progress
 
 
 def _duration(seconds: float | None) -> str:
@@ -39,9 +39,23 @@ def progress_table(progress: RunProgress | None) -> Table:
     return table
 
 
+def saved_progress(db, run_id: str) -> tuple[RunProgress, str] | None:
+    """The snapshot a running engine saves each second (one row read, whatever the run's size)."""
+    row = run_progress(db, run_id)
+    if row is None or not row[0]:
+        return None
+    values = json.loads(row[0])
+    values["stages"] = tuple(StageProgress(**stage) for stage in values["stages"])
+    return RunProgress(**values), row[1]
+
+
 def stored_progress(db, run_id: str) -> tuple[RunProgress, str]:
     """A run's progress and status as the store knows them: for runs of another process, which
-    send no events here, and for past runs. Stages come from the run's own flow."""
+    send no events here, and for past runs. A running run's saved snapshot is read as is; a
+    finished one is counted from its rows (once). Stages come from the run's own flow."""
+    snapshot = saved_progress(db, run_id)
+    if snapshot is not None and snapshot[1] == "running":
+        return snapshot
     counts = progress_counts(db, run_id)
     created, finished, status, flow_json = counts["times"]
     try:

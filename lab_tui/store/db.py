@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS runs (
     params TEXT NOT NULL,            -- JSON of counts, thresholds, concurrency...
     report TEXT,                     -- JSON validation report, written when the run ends
     error TEXT,
-    pid INTEGER                      -- process running it, to tell a live run from a dead one
+    pid INTEGER,                     -- process running it, to tell a live run from a dead one
+    progress TEXT                    -- JSON progress snapshot, at most a second old while it runs
 );
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,             -- hash of (prompt, parameters, sample index)
@@ -156,4 +157,6 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
         _migrate_v1(db, path)
     elif version < SCHEMA_VERSION:
         db.conn.executescript(SCHEMA + f"\nPRAGMA user_version={SCHEMA_VERSION};")
+    if "progress" not in db["runs"].columns_dict:  # added within schema 2
+        db.execute("ALTER TABLE runs ADD COLUMN progress TEXT")
     return db

@@ -97,3 +97,8 @@ def progress_counts(db: sqlite_utils.Database, run_id: str) -> dict:
         "total(tokens_out), total(latency_s) FROM requests WHERE run_id = ? GROUP BY stage", [run_id]).fetchall()
     times = db.execute("SELECT created_at, finished_at, status, flow FROM runs WHERE id = ?", [run_id]).fetchone()
     return {"rows": rows, "requests": requests, "times": times}
+
+
+def run_progress(db: sqlite_utils.Database, run_id: str) -> tuple[str | None, str] | None:
+    """(the saved progress JSON, the run's status)."""
+    return db.execute("SELECT progress, status FROM runs WHERE id = ?", [run_id]).fetchone()

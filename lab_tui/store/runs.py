@@ -76,3 +76,9 @@ def record_pair(db: sqlite_utils.Database, **values) -> None:
     with db.conn:
         db["pairs"].insert(values, pk="id", ignore=True)
         db.execute("UPDATE pairs SET outcome = ? WHERE id = ?", [values["outcome"], values["id"]])
+
+
+def save_progress(db: sqlite_utils.Database, run_id: str, progress: dict) -> None:
+    """The run's latest progress, so another process follows it by reading one row."""
+    with db.conn:
+        db.execute("UPDATE runs SET progress = ? WHERE id = ?", [json.dumps(progress), run_id])

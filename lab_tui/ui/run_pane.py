@@ -356,7 +356,7 @@ class RunScreen(Screen):
 
         def create() -> str:
             from lab_tui.pipeline.engine import RunParams, start_run
-            from lab_tui.pipeline.teacher import litellm_module, load_profile
+            from lab_tui.pipeline.teacher import load_profile
             from lab_tui.seeds import load_skill
 
             profile = load_profile(name, api_base=api_base)
@@ -364,7 +364,6 @@ class RunScreen(Screen):
             if loaded.skill is None:
                 raise ValueError(f"{Path(skill_path).name} does not parse; fix it in the Seeds pane.")
             params = RunParams(flow=flow, contexts=counts[0], questions=counts[1], concurrency=counts[2] or 16)
-            litellm_module()  # its 2-3 s first import happens here, off the UI thread
             return start_run(open_db(self.app.db_path), loaded.skill, profile, params)
 
         try:
@@ -409,14 +408,7 @@ class RunScreen(Screen):
                 self.notify(f"Run {run_id} is completed: there is nothing to resume.", markup=False)
                 return
             self.notify(f"Resuming {run_id}…", markup=False)
-            self.resume(run_id)
-
-    @work(exclusive=True, group="run-resume", exit_on_error=False)
-    async def resume(self, run_id: str) -> None:
-        from lab_tui.pipeline.teacher import litellm_module
-
-        await asyncio.to_thread(litellm_module)
-        self.launch(run_id)
+            self.launch(run_id)
 
     def action_cancel(self) -> None:
         if self.own_run and self.cancel_event is not None:

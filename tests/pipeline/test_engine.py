@@ -399,3 +399,25 @@ async def test_a_database_locked_by_another_process_for_a_while_loses_no_row(tea
     questions_kept = counts(db, run_id, "filter_grounded_questions").get("kept", 0)
     assert sum(counts(db, run_id, "evaluate_grounded_qa_pair").values()) == questions_kept
     assert db.execute("SELECT count(*) FROM pairs WHERE run_id = ?", [run_id]).fetchone()[0] == questions_kept
+
+
+async def test_a_running_run_saves_a_progress_snapshot_other_processes_read_in_one_row(teacher_server, tmp_path):
+    from lab_tui.pipeline.progress import saved_progress, stored_progress
+
+    teacher_server.config.latency = 0.05
+    seen = []
+    db_path = tmp_path / "lab.db"
+    run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
+                       RunParams(contexts=4, questions=1, concurrency=2))
+
+    def on_event(event):
+        if isinstance(event, RunProgress) and event.elapsed_s > 1.0 and not seen:
+            seen.append(saved_progress(open_db(db_path), run_id))
+
+    result = await run_flow(db_path, run_id, on_event=on_event)
+    await close_clients()
+    snapshot, status = seen[0]
+    assert status == "running" and 0 < snapshot.requests_done < result.stages[0].done + 100
+    assert [s.stage for s in snapshot.stages][0] == "gen_contexts"
+    final, status = stored_progress(open_db(db_path), run_id)
+    assert status == "completed" and {s.stage: s.done for s in final.stages} == {s.stage: s.done for s in result.stages}
