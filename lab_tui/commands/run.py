@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
 
+from rich.text import Text
+
 from lab_tui.cli import add_db_option, resolve_db
+
+
+def safe(text: str) -> str:
+    """Untrusted text (paths, teacher messages) for the terminal: control characters removed."""
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
 
 
 def _positive(text: str) -> int:
@@ -34,7 +42,9 @@ def _setting(text: str) -> tuple[str, str]:
 
 
 def configure(parser) -> None:
-    parser.add_argument("skill", nargs="?", type=Path, metavar="SKILL_FILE", help="skill to run (qna.yaml or JSONL)")
+    parser.add_argument("skill", nargs="*", type=Path, metavar="SKILL_FILE",
+                        help="skill to run (qna.yaml or JSONL); several files, or a folder (every qna.yaml under "
+                        "it), run together as one batch sharing the teacher's concurrency")
     parser.add_argument("--model", help="litellm model string, e.g. openai/<name> or hosted_vllm/<name>")
     parser.add_argument("--api-base", help="teacher URL (default http://127.0.0.1:8000/v1)")
     parser.add_argument("--api-key-env", help="name of the environment variable holding the API key")
@@ -56,15 +66,115 @@ def configure(parser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="BLOCK.KEY=VALUE", type=_setting,
                         help="override a flow setting for this run (temperature, max_tokens, threshold, count), "
                         "e.g. --set filter_qa_pair.threshold=3")
-    parser.add_argument("--resume", metavar="RUN_ID", help="resume a run: only unanswered requests are sent")
+    parser.add_argument("--resume", metavar="RUN_ID|BATCH_ID",
+                        help="resume a run, or every unfinished run of a batch: only unanswered requests are sent")
     add_db_option(parser)
 
 
 def run(args) -> int:
-    if args.resume is None and args.skill is None:
+    if args.resume is None and not args.skill:
         print("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", file=sys.stderr)
         return 2
+    skills = [found for path in args.skill for found in (sorted(path.rglob("qna.yaml")) if path.is_dir() else [path])]
+    if (args.resume or "").startswith("batch-") or len(skills) > 1 or any(path.is_dir() for path in args.skill):
+        if args.preview:
+            print("lab-tui run: --preview runs one skill", file=sys.stderr)
+            return 2
+        return asyncio.run(_batch(args, skills))
+    args.skill = skills[0] if skills else None
     return asyncio.run(_run(args))
+
+
+async def _batch(args, skills: list[Path]) -> int:
+    """Several skills as one batch: one line per run, then each run's status; exit 0 when all completed."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    from lab_tui.pipeline.batch import run_batch, start_batch, unfinished_runs
+    from lab_tui.pipeline.engine import RunParams
+    from lab_tui.pipeline.events import RunProgress
+    from lab_tui.pipeline.flow import FlowError
+    from lab_tui.pipeline.teacher import ProfileError, TeacherProfile, close_clients, load_profile
+    from lab_tui.store import rows as reads
+    from lab_tui.store.db import open_db
+
+    console = Console(highlight=False)
+    db_path = resolve_db(args)
+    overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
+    try:
+        profile = load_profile(args.profile, **overrides)
+        if args.resume:
+            run_ids = unfinished_runs(db_path, args.resume)
+            batch_id = args.resume
+            if not any(overrides.values()) and args.profile == "default" and run_ids:
+                profile = TeacherProfile(**json.loads(reads.run_row(open_db(db_path), run_ids[0])["teacher"]))
+            names = {run_id: reads.run_row(open_db(db_path), run_id)["skill_path"] for run_id in run_ids}
+        else:
+            if not skills:
+                print("lab-tui run: no qna.yaml under the folders given", file=sys.stderr)
+                return 2
+            params = RunParams(flow=args.flow, contexts=args.contexts, questions=args.questions,
+                               concurrency=args.concurrency or profile.max_concurrency, overrides=dict(args.set))
+            started = start_batch(db_path, skills, profile, params)
+            batch_id, run_ids = started.batch_id, list(started.runs)
+            names = {run_id: str(path) for run_id, path in started.runs.items()}
+    except (ProfileError, FlowError) as error:
+        print(f"lab-tui run: {error}", file=sys.stderr)
+        return 2
+    print(f"batch: {batch_id}", flush=True)
+    for run_id in run_ids:
+        print(f"run: {run_id} {safe(names[run_id])}", flush=True)
+    refused = {} if args.resume else started.refused
+    for path, reason in refused.items():
+        print(f"lab-tui run: {safe(str(path))}: not started: {safe(reason)}", file=sys.stderr)
+    latest: dict[str, RunProgress] = {}
+    cancel = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, cancel.set)
+    loop.add_signal_handler(signal.SIGTERM, cancel.set)
+
+    def on_event(event) -> None:
+        if isinstance(event, RunProgress):
+            latest[event.run_id] = event
+
+    def table() -> Table:
+        view = Table(box=None, pad_edge=False)
+        for column in ("run", "skill", "requests", "pairs", "failed"):
+            view.add_column(column, no_wrap=column != "skill", justify="left" if column in ("run", "skill") else "right")
+        for run_id in run_ids:
+            progress = latest.get(run_id)
+            stages = progress.stages if progress else ()
+            view.add_row(run_id, safe(Path(names[run_id]).parent.name or names[run_id]),
+                         str(progress.requests_done if progress else 0),
+                         str(stages[-1].kept or stages[-1].done if stages else 0),
+                         str(sum(stage.failed for stage in stages)))
+        view.caption = f"{sum(p.requests_done for p in latest.values())} requests · {len(run_ids)} runs"
+        return view
+
+    class View:
+        def __rich__(self):
+            return table()
+
+    try:
+        with Live(View(), console=console, refresh_per_second=4, transient=not console.is_terminal):
+            results = await run_batch(db_path, run_ids, profile, args.concurrency or profile.max_concurrency,
+                                      on_event=on_event, cancel=cancel)
+    finally:
+        await close_clients()
+    console.print(table())
+    failed = 0
+    for run_id, outcome in results.items():
+        status = outcome.status if not isinstance(outcome, BaseException) else f"failed: {outcome}"
+        failed += status != "completed"
+        console.print(Text(f"{run_id} {status}"))
+    if cancel.is_set():
+        print(f"Interrupted. Resume with: lab-tui run --resume {batch_id}", file=sys.stderr)
+        return 130
+    if failed or refused:
+        print(f"Not every skill completed. Resume with: lab-tui run --resume {batch_id}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _run(args) -> int:

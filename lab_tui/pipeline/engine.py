@@ -121,7 +121,8 @@ def _check_seeds(flow: Flow, skill: Skill, params: RunParams) -> None:
                             f"{'have' if len(empty) > 1 else 'has'} none (choose another flow with --flow).")
 
 
-def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, params: RunParams) -> str:
+def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, params: RunParams,
+              batch_id: str | None = None) -> str:
     """Check that the flow can run on this skill, create the run row and return its id."""
     params.flow = params.flow or default_flow_for(skill.examples)
     flow = load_flow(params.flow, params.flow_overrides(), profiles=profile_names())
@@ -130,11 +131,16 @@ def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, 
     for block in flow.blocks:  # store the counts actually used, defaults included
         if block.count_param in ("contexts", "questions"):
             setattr(params, block.count_param, block.count)
-    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    run_id = new_id()
     store.create_run(db, run_id=run_id, skill_path=str(skill.path) if skill.path else None,
                      skill_snapshot=skill_snapshot(skill), flow=flow.stored(), prompts_version=flow.version,
-                     teacher=profile.public(), params=vars(params))
+                     teacher=profile.public(), params=vars(params), batch_id=batch_id)
     return run_id
+
+
+def new_id(prefix: str = "") -> str:
+    """A run's (or batch's) id: when it started, and six random hex digits."""
+    return prefix + time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 class _Stage:
@@ -533,13 +539,14 @@ def _derived(block: Block, data: dict) -> str:
 
 async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Event], None] = lambda e: None,
                    cancel: asyncio.Event | None = None, profile: TeacherProfile | None = None,
-                   concurrency: int | None = None) -> RunResult:
+                   concurrency: int | None = None, teacher: Teacher | None = None) -> RunResult:
     """Run (or resume) a run created by `start_run`, on the caller's event loop.
 
     `profile` and `concurrency` replace the stored ones (a resume may use another endpoint or a
     gentler rate); request ids depend on neither the endpoint nor the rate, so nothing answered
     is sent again (another *model* does answer afresh: the model is part of a request's id).
-    Blocks with their own teacher keep the profile stored with the run."""
+    Blocks with their own teacher keep the profile stored with the run. A batch passes one
+    `teacher` to all its runs, so they share its bound on requests in flight."""
     from lab_tui.pipeline.report import build_report
 
     db = open_db(db_path)
@@ -560,7 +567,7 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
     if params.preview_seed is not None:
         seeds = [seeds[params.preview_seed]]
     profile = profile or TeacherProfile(**json.loads(run["teacher"]))
-    teachers = {None: Teacher(profile, concurrency or params.concurrency)}
+    teachers = {None: teacher or Teacher(profile, concurrency or params.concurrency)}
     for name, stored_profile in params.teachers.items():
         block_profile = TeacherProfile(**stored_profile)
         teachers[name] = Teacher(block_profile, block_profile.max_concurrency)

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS runs (
     report TEXT,                     -- JSON validation report, written when the run ends
     error TEXT,
     pid INTEGER,                     -- process running it, to tell a live run from a dead one
-    progress TEXT                    -- JSON progress snapshot, at most a second old while it runs
+    progress TEXT,                   -- JSON progress snapshot, at most a second old while it runs
+    batch_id TEXT                    -- the batch (several skills run together) it belongs to
 );
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,             -- hash of (prompt, parameters, sample index)
@@ -157,6 +158,6 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
         _migrate_v1(db, path)
     elif version < SCHEMA_VERSION:
         db.conn.executescript(SCHEMA + f"\nPRAGMA user_version={SCHEMA_VERSION};")
-    if "progress" not in db["runs"].columns_dict:  # added within schema 2
-        db.execute("ALTER TABLE runs ADD COLUMN progress TEXT")
+    for column in {"progress", "batch_id"} - set(db["runs"].columns_dict):  # added within schema 2
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
     return db

@@ -102,3 +102,9 @@ def progress_counts(db: sqlite_utils.Database, run_id: str) -> dict:
 def run_progress(db: sqlite_utils.Database, run_id: str) -> tuple[str | None, str] | None:
     """(the saved progress JSON, the run's status)."""
     return db.execute("SELECT progress, status FROM runs WHERE id = ?", [run_id]).fetchone()
+
+
+def batch_runs(db: sqlite_utils.Database, batch_id: str) -> list[dict]:
+    """The runs of a batch, in the order they were started."""
+    return _row_dicts(db.execute("SELECT id, status, skill_path, pid FROM runs WHERE batch_id = ? "
+                                 "ORDER BY created_at, rowid", [batch_id]))

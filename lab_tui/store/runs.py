@@ -23,9 +23,9 @@ def stable_id(*parts: object) -> str:
 
 
 def create_run(db: sqlite_utils.Database, *, run_id: str, skill_path: str | None, skill_snapshot: dict,
-               flow: dict, prompts_version: str, teacher: dict, params: dict) -> None:
+               flow: dict, prompts_version: str, teacher: dict, params: dict, batch_id: str | None = None) -> None:
     db["runs"].insert({
-        "id": run_id, "created_at": now(), "status": "running", "skill_path": skill_path,
+        "id": run_id, "created_at": now(), "status": "running", "skill_path": skill_path, "batch_id": batch_id,
         "skill_snapshot": json.dumps(skill_snapshot), "flow": json.dumps(flow), "prompts_version": prompts_version,
         "teacher": json.dumps(teacher), "params": json.dumps(params), "pid": os.getpid(),
     })
