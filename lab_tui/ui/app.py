@@ -7,7 +7,8 @@ imported the first time the pane is shown, which keeps start-up lean.
 
 A pane screen is built with no arguments and reads what it needs from the app: `skill_path`,
 `db_path` and `options` (extra keyword arguments given to `LabApp`, e.g. `reviewer`, `run_id`).
-A pane with unsaved work defines `dirty` and `confirm_leave(then)`; quitting asks each such pane.
+A pane with unsaved work defines `unsaved` and `confirm_leave(then)`; a pane that drives a run defines
+`live_run_id()` and `cancel_live_run()`. Quitting asks each such pane.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from lab_tui.config import load_settings
+from lab_tui.ui.dialogs import ChoiceDialog
 from lab_tui.ui.themes import DEFAULT_THEME, load_theme, theme_files
 
 
@@ -90,13 +92,33 @@ class LabApp(App):
             self.push_screen(HelpScreen())
 
     def action_quit(self) -> None:
-        """Ask before losing unsaved edits in any pane."""
+        """Ask before losing unsaved edits in any pane, then before stopping a live run."""
         for name, screen in self.pane_screens.items():
-            if getattr(screen, "dirty", False):
+            if getattr(screen, "unsaved", False):
                 self.switch_mode(name)
-                screen.confirm_leave(self.action_quit)
+                screen.confirm_leave(lambda: self.call_next(self.action_quit))
+                return
+        for name, screen in self.pane_screens.items():
+            run_id = screen.live_run_id() if hasattr(screen, "live_run_id") else None
+            if run_id:
+                self.switch_mode(name)
+                self.push_screen(
+                    ChoiceDialog(f"Run {run_id} is still going. Cancel it and quit? Answers already sent are "
+                                 f"stored first, and it can be resumed later (f6, or lab-tui run --resume {run_id}).",
+                                 [("cancel-run", "Cancel run and quit"), ("stay", "Keep running")], focus="stay"),
+                    lambda choice, screen=screen: self.cancel_runs_and_exit(screen) if choice == "cancel-run" else None)
                 return
         self.exit()
+
+    def cancel_runs_and_exit(self, screen: Screen) -> None:
+        screen.cancel_live_run()
+        self.notify("Cancelling the run: storing the answers already sent, then quitting…")
+
+        async def exit_when_stopped() -> None:
+            await self.workers.wait_for_complete([w for w in self.workers if w.group == "run-engine"])
+            self.exit()
+
+        self.run_worker(exit_when_stopped(), group="app-quit")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every pane and every key of the current pane is also a command in the palette (ctrl+p)."""

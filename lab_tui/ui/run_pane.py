@@ -350,7 +350,7 @@ class RunScreen(Screen):
                         severity="error")
             return
         seeds = getattr(self.app, "pane_screens", {}).get("seeds")
-        if getattr(seeds, "unsaved", False) or getattr(seeds, "dirty", False):
+        if getattr(seeds, "unsaved", False):
             self.notify("The Seeds pane has unsaved edits: the run uses the file as last saved.", severity="warning")
         self.notify("Starting the run (the teacher client loads first, a few seconds the first time)…")
 

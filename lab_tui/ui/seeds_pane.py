@@ -86,7 +86,7 @@ class SeedsScreen(Screen):
         self.disk_text: str | None = None
         """The file's text as last read or written: what "unsaved changes" are measured against."""
         self.current = 0
-        self.dirty = False
+        self.unsaved = False
         self.findings: list[Finding] = []
         self.generation = 0
         self._autosaved: str | None = None
@@ -168,7 +168,7 @@ class SeedsScreen(Screen):
         self.skill = result.skill
         self.disk_text = disk_text
         self.current = 0
-        self.dirty = False
+        self.unsaved = False
         self._autosaved = None
         self.findings = [] if result.skill is not None else result.findings
         self.query_one("#raw", TextArea).load_text(result.text or "" if result.skill is None else "")
@@ -192,7 +192,7 @@ class SeedsScreen(Screen):
                                                                                         text=text), disk_text)
         if self.skill is not None:
             self.skill.source_text = disk_text
-        self.dirty = True
+        self.unsaved = True
         self._autosaved = text
         self.show_status()
 
@@ -245,7 +245,7 @@ class SeedsScreen(Screen):
             self.app.notify(f"Could not save {self.path}: {error.strerror}. Your edits are kept.",
                             severity="error", timeout=10, markup=False)
             return False
-        self.dirty = False
+        self.unsaved = False
         discard_recovery(self.path)
         self._autosaved = None
         self.remember_recent(self.path)
@@ -259,7 +259,7 @@ class SeedsScreen(Screen):
 
     def autosave(self) -> None:
         """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds."""
-        if not self.dirty or self.path is None:
+        if not self.unsaved or self.path is None:
             return
         text = self.current_text()
         if text is not None and text != self._autosaved:
@@ -268,7 +268,7 @@ class SeedsScreen(Screen):
 
     def confirm_leave(self, then) -> None:
         """Run `then()` once unsaved changes are saved or discarded; cancelling runs nothing."""
-        if not self.dirty:
+        if not self.unsaved:
             then()
             return
 
@@ -278,7 +278,7 @@ class SeedsScreen(Screen):
             elif choice == "discard":
                 if self.path is not None:
                     discard_recovery(self.path)
-                self.dirty = False
+                self.unsaved = False
                 then()
 
         self.app.push_screen(
@@ -316,7 +316,7 @@ class SeedsScreen(Screen):
         name = self.path.name if self.path else "no file"
         status = Text(" ")
         status.append_text(literal(one_line(name, 24), style="bold"))
-        if self.dirty:
+        if self.unsaved:
             status.append(" ● modified", style="bold")
         if self.skill is not None:
             status.append(f" {len(self.skill.examples)} ex")
@@ -326,7 +326,7 @@ class SeedsScreen(Screen):
             status.append(" cannot open")
         status.append(f"  ✖{counts['error']} ▲{counts['warning']} ●{counts['info']}")
         self.query_one("#seeds-status", StatusBar).status = status
-        self.app.sub_title = name + (" (modified)" if self.dirty else "")
+        self.app.sub_title = name + (" (modified)" if self.unsaved else "")
 
     def example_prompt(self, index: int, example: SeedExample) -> Text:
         marks = [f for f in self.findings if f.example == index and f.severity != "info"]
@@ -390,8 +390,8 @@ class SeedsScreen(Screen):
     def edited(self, event: TextArea.Changed) -> None:
         name, text = event.text_area.id, event.text_area.text
         if name == "raw":
-            if self.raw_mode and (text != self.disk_text) != self.dirty:
-                self.dirty = not self.dirty
+            if self.raw_mode and (text != self.disk_text) != self.unsaved:
+                self.unsaved = not self.unsaved
                 self.show_status()
             if self.raw_mode:
                 self.schedule_lint()
@@ -413,8 +413,8 @@ class SeedsScreen(Screen):
         self.changed()
 
     def changed(self) -> None:
-        if not self.dirty:
-            self.dirty = True
+        if not self.unsaved:
+            self.unsaved = True
             self.show_status()
         self.schedule_lint()
 
@@ -511,7 +511,8 @@ class SeedsScreen(Screen):
                 del self.skill.examples[index]
                 self.structure_changed(max(0, min(index, len(self.skill.examples) - 1)))
 
-        self.app.push_screen(ChoiceDialog(f"Delete example {index + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]),
+        self.app.push_screen(ChoiceDialog(f"Delete example {index + 1}?", [("delete", "Delete"), ("cancel", "Cancel")],
+                                          focus="cancel"),
                              decided)
 
     def action_move_example(self, step: int) -> None:

@@ -52,7 +52,7 @@ async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the
         await pilot.press("T", "O", "D", "O")
         await settle(pilot, screen)
         assert "input/placeholder" in finding_rules(screen)
-        assert screen.dirty
+        assert screen.unsaved
         assert "● modified" in str(screen.query_one("#seeds-status").render())
         await pilot.press("backspace", "backspace", "backspace", "backspace")
         await pilot.press(*"Write the Q2 all-hands email from our CEO to every employee.")
@@ -60,7 +60,7 @@ async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the
         assert "input/placeholder" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert not screen.dirty
+        assert not screen.unsaved
     saved = yaml.safe_load(skill_file.read_text())
     assert saved["seed_examples"][0]["question"] == "Write the Q2 all-hands email from our CEO to every employee."
     assert (tmp_path / "qna.yaml.bak").read_text() == example_skill_path().read_text()
@@ -121,7 +121,7 @@ async def test_quit_with_unsaved_changes_asks_and_cancel_keeps_the_edits(skill_f
         assert isinstance(app.screen, ChoiceDialog)
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen is screen and screen.dirty and screen.skill.task_description.startswith("X")
+        assert app.screen is screen and screen.unsaved and screen.skill.task_description.startswith("X")
         await pilot.press("ctrl+q")
         await pilot.pause()
         await pilot.click("#save")
@@ -147,7 +147,7 @@ async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill
         await pilot.click("#restore")
         await pilot.pause()
         screen = app.pane_screens["seeds"]
-        assert screen.dirty and screen.skill.task_description.startswith("ZWrite")
+        assert screen.unsaved and screen.skill.task_description.startswith("ZWrite")
 
 
 async def test_a_file_that_does_not_parse_is_reported_and_left_untouched(tmp_path):
@@ -177,7 +177,7 @@ async def test_fix_key_removes_trailing_spaces(tmp_path):
         await pilot.press("ctrl+f")
         await settle(pilot, screen)
         assert "yaml/trailing-spaces" not in finding_rules(screen)
-        assert screen.dirty
+        assert screen.unsaved
 
 
 async def test_file_text_is_shown_literally_without_escape_sequences(skill_file, tmp_path):
@@ -204,10 +204,10 @@ async def test_a_broken_file_opens_as_raw_text_and_can_be_fixed_and_saved(skill_
         raw.move_cursor((0, 0))
         await pilot.press("ctrl+k", "delete")
         await settle(pilot, screen)
-        assert screen.dirty and "yaml/syntax" not in finding_rules(screen)
+        assert screen.unsaved and "yaml/syntax" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await settle(pilot, screen)
-        assert screen.skill is not None and not screen.raw_mode and not screen.dirty
+        assert screen.skill is not None and not screen.raw_mode and not screen.unsaved
         assert len(screen.skill.examples) == 5
     assert skill_file.read_text() == example_skill_path().read_text()
     assert (tmp_path / "qna.yaml.bak").read_text() == broken
@@ -223,7 +223,7 @@ async def test_an_older_version_is_offered_an_upgrade_to_version_3(tmp_path):
         await pilot.click("#upgrade")
         await pilot.pause()
         screen = app.pane_screens["seeds"]
-        assert screen.dirty and screen.skill.version == 3
+        assert screen.unsaved and screen.skill.version == 3
         await settle(pilot, screen)
         assert "schema/old-version" not in finding_rules(screen)
         await pilot.press("ctrl+s")
@@ -246,7 +246,7 @@ async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, 
         assert isinstance(app.screen, ChoiceDialog)
         await pilot.click("#discard")
         await pilot.pause()
-        assert screen.path == other and not screen.dirty
+        assert screen.path == other and not screen.unsaved
         assert str(other.resolve()) in load_settings().get("recent")
     assert skill_file.read_text() == example_skill_path().read_text()
 
