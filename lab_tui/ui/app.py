@@ -19,12 +19,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from lab_tui.config import load_settings
 from lab_tui.ui.dialogs import ChoiceDialog
+from lab_tui.ui.safe_text import clean
 from lab_tui.ui.themes import DEFAULT_THEME, load_theme, theme_files
 
 
@@ -80,6 +83,14 @@ class LabApp(App):
         if isinstance(keymap, dict):
             self.set_keymap(keymap)
         self.switch_mode(self.start_mode if self.start_mode in self.PANES else "seeds")
+
+    @on(Worker.StateChanged)
+    def show_worker_error(self, event: Worker.StateChanged) -> None:
+        """The one place a crashed worker is shown (workers run with exit_on_error=False), once each."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(clean(f"{type(error).__name__}: {error}"), title=f"{event.worker.name or 'A task'} failed",
+                        severity="error", timeout=15, markup=False)
 
     def action_show_pane(self, name: str) -> None:
         if name in self.PANES and self.current_mode != name:

@@ -21,7 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 
 from lab_tui.config import data_dir, write_atomic
@@ -30,6 +30,7 @@ from lab_tui.store.db import open_db
 from lab_tui.store.export import judges
 from lab_tui.store.queries import list_runs
 from lab_tui.store.review import ReviewFilter, Session, VerdictConflict, login_name
+from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
@@ -172,7 +173,7 @@ class PairView(VerticalScroll, can_focus=True):
     """The pair on screen; focusable so the pane's letter keys work and arrows scroll long text."""
 
 
-class ReviewScreen(Screen):
+class ReviewScreen(PaneScreen):
     BINDINGS = [
         Binding("a", "verdict('accepted')", "Accept", id="review.accept"),
         Binding("x", "verdict('rejected')", "Reject", id="review.reject"),

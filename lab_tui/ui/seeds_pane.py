@@ -20,16 +20,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from lab_tui.config import load_settings, write_atomic
 from lab_tui.seeds import (FIX_LABELS, Finding, LoadResult, SeedExample, Skill, apply_fix, dump_skill, lint_skill,
                            load_skill, parse_skill_text, save_skill, upgrade_to_v3)
+from lab_tui.seeds.lint import lint_loaded
 from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
 from lab_tui.seeds.yamlio import node_lines
 from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog
+from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
@@ -58,7 +59,7 @@ class LintDone(Message):
     parsed: bool = True
 
 
-class SeedsScreen(Screen):
+class SeedsScreen(PaneScreen):
     """One skill file: its examples on the left with their findings, the editors on the right."""
 
     BINDINGS = [
@@ -89,6 +90,8 @@ class SeedsScreen(Screen):
         self.unsaved = False
         self.findings: list[Finding] = []
         self.generation = 0
+        self.linted = 0
+        """The generation whose findings are on screen (tests wait for it to reach `generation`)."""
         self._autosaved: str | None = None
         self._lint_timer = None
 
@@ -424,6 +427,7 @@ class SeedsScreen(Screen):
         self._lint_timer = self.set_timer(LINT_DELAY_S, self.lint_now)
 
     def lint_now(self) -> None:
+        self._lint_timer = None
         self.generation += 1
         if self.skill is not None:
             self.lint_in_thread(copy.deepcopy(self.skill), None, self.generation)
@@ -432,19 +436,27 @@ class SeedsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
     def lint_in_thread(self, skill: Skill | None, raw: str | None, generation: int) -> None:
-        """Lint off the UI thread; a raw text is parsed first, and its parse errors are the findings."""
-        if skill is None:
-            result = parse_skill_text(raw, self.path)
-            if result.skill is None:
-                self.post_message(LintDone(generation, result.findings, parsed=False))
-                return
-            skill = result.skill
-        self.post_message(LintDone(generation, lint_skill(skill), parsed=True))
+        """Lint off the UI thread; a raw text is linted as the CLI lints that file, lines and all.
+
+        A linter crash becomes a finding (and the app shows the error), so findings never just stop.
+        """
+        try:
+            if skill is None:
+                result = parse_skill_text(raw, self.path)
+                self.post_message(LintDone(generation, lint_loaded(result), parsed=result.skill is not None))
+            else:
+                self.post_message(LintDone(generation, lint_skill(skill), parsed=True))
+        except Exception as error:
+            self.post_message(LintDone(generation, [Finding(
+                "lint/crashed", "error", f"The linter failed ({type(error).__name__}: {error}); the findings "
+                "shown may be out of date. Keep editing: each change lints again.")], parsed=skill is not None))
+            raise
 
     @on(LintDone)
     def lint_done(self, message: LintDone) -> None:
         if message.generation != self.generation:
             return  # the user typed again; a newer lint is on its way
+        self.linted = message.generation
         self.findings = message.findings
         if self.raw_mode and message.parsed:
             self.app.notify("The text parses now: ctrl+s saves it and opens it as a skill.", markup=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,20 @@ def app_for(path: Path, tmp_path: Path) -> LabApp:
     return LabApp(path, tmp_path / "lab.db")
 
 
-async def settle(pilot, screen) -> None:
-    """Wait past the lint debounce and for the lint worker to post its findings."""
-    await pilot.pause(0.5)
-    await screen.workers.wait_for_complete()
+@pytest.fixture(autouse=True)
+def no_lint_delay(monkeypatch):
+    """Lint at once after a change: tests wait for the findings, not for the debounce."""
+    from lab_tui.ui import seeds_pane
+
+    monkeypatch.setattr(seeds_pane, "LINT_DELAY_S", 0.001)  # a zero timer divides by zero
+
+
+async def settle(pilot, screen, timeout: float = 10.0) -> None:
+    """Wait until the findings on screen are those of the latest change (no lint pending)."""
+    deadline = time.monotonic() + timeout
+    while screen._lint_timer is not None or screen.linted != screen.generation:
+        assert time.monotonic() < deadline, "the findings never caught up"
+        await pilot.pause(0.01)
     await pilot.pause()
 
 
@@ -296,9 +307,63 @@ def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):
 
     async def run_before(pilot):
         screen = pilot.app.screen
-        await pilot.pause(0.5)
-        await screen.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot, screen)
         screen.query_one("#task", TextArea).cursor_blink = False
 
     assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=(80, 24), run_before=run_before)
+
+
+OLD_FORMATS = sorted(p for p in FIXTURES.glob("hist_v[12]*.yaml"))
+
+
+@pytest.mark.parametrize("path", OLD_FORMATS, ids=lambda p: p.name)
+async def test_the_app_and_the_cli_give_the_same_findings_and_lines(path, tmp_path):
+    """On old-format files the app linted a re-dumped copy: 3 errors where `lab-tui lint` found 1."""
+    from lab_tui.seeds import lint_path
+
+    copy = tmp_path / "qna.yaml"
+    shutil.copy(path, copy)
+    app = app_for(copy, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        shown = [(f.rule, f.line, f.example) for f in screen.findings]
+    assert shown == [(f.rule, f.line, f.example) for f in lint_path(path)]
+
+
+async def test_raw_view_finding_lines_are_the_files_lines(tmp_path):
+    """A file opened raw and fixed there is linted as the CLI lints it: lines match the raw view's numbers."""
+    from lab_tui.seeds import lint_text
+
+    path = tmp_path / "qna.yaml"
+    broken = (FIXTURES / "hist_v2__writing__grounded__objection_handling.yaml").read_text()
+    path.write_text(broken.replace("created_by: JanaGK2", "created_by: JanaGK2: x"))
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        assert screen.raw_mode and [f.rule for f in screen.findings] == ["yaml/syntax"]
+        raw = screen.query_one("#raw", TextArea)
+        raw.load_text(broken)
+        await settle(pilot, screen)
+        shown = [(f.rule, f.line) for f in screen.findings]
+    expected = [(f.rule, f.line) for f in lint_text(broken, path)]
+    assert shown == expected and any(line and line > 4 for _, line in shown)
+
+
+async def test_a_crashed_lint_is_shown_once_and_findings_do_not_silently_stop(skill_file, tmp_path, monkeypatch):
+    from lab_tui.ui import seeds_pane
+
+    def broken(skill):
+        raise RuntimeError("rule blew up")
+
+    monkeypatch.setattr(seeds_pane, "lint_skill", broken)
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        assert [f.rule for f in screen.findings] == ["lint/crashed"]
+        await screen.workers.wait_for_complete()
+        await pilot.pause()
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1 and "rule blew up" in errors[0].message
