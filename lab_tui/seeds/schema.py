@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
 
 from lab_tui.seeds.model import Finding
 
@@ -56,7 +55,9 @@ def _plain_message(error, examples: list) -> str:
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return f"`{missing}` is required here ({where})."
     if validator == "uniqueItems":
-        return "Two seed examples are exactly the same; each example must be different."
+        first, second = _duplicate(error.instance)
+        return (f"Seed examples {first + 1} and {second + 1} are exactly the same; "
+                "each example must be different.")
     if validator == "unevaluatedProperties":
         return f"Unknown key in {where}: {error.message.split('(')[-1].rstrip(')')}."
     if validator == "type" and error.validator_value == "string":
@@ -67,6 +68,15 @@ def _plain_message(error, examples: list) -> str:
     if validator == "const":
         return f"{where} must be {error.validator_value!r}, not {error.instance!r}."
     return f"{where}: {error.message[-200:]}"
+
+
+def _duplicate(items: list) -> tuple[int, int]:
+    """The first repeated item and the one it repeats (0-based), as `uniqueItems` compares them."""
+    for later, item in enumerate(items):
+        for earlier in range(later):
+            if items[earlier] == item:
+                return earlier, later
+    return 0, 0
 
 
 def _fix_for(error) -> str | None:
@@ -83,6 +93,9 @@ def schema_findings(contents: dict, lines: dict[tuple, int]) -> list[Finding]:
     for error in _validator(version).iter_errors(contents):
         path = tuple(error.absolute_path)
         example = path[1] if len(path) > 1 and path[0] == "seed_examples" and isinstance(path[1], int) else None
+        if error.validator == "uniqueItems" and path == ("seed_examples",):
+            example = _duplicate(error.instance)[1]
+            path = path + (example,)
         field = path[2] if example is not None and len(path) > 2 else (path[0] if path else None)
         if error.validator == "unevaluatedProperties":
             extra = [k for k in (error.instance or {}) if isinstance(error.instance, dict)]

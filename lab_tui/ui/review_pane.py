@@ -31,7 +31,7 @@ from lab_tui.store.export import judges
 from lab_tui.store.queries import list_runs
 from lab_tui.store.review import ReviewFilter, Session, VerdictConflict, login_name
 from lab_tui.ui.pane import PaneScreen
-from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.safe_text import clean, literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
 FOLLOW_EVERY_S = 1.0
@@ -467,8 +467,10 @@ def _promote(pair: dict, path: Path) -> tuple[str, bool]:
     if loaded.skill is None:
         return f"{path.name} does not parse; fix it in the Seeds pane first.", False
     skill = loaded.skill
-    skill.examples.append(SeedExample(question=pair["edited_question"] or pair["question"],
-                                      answer=pair["edited_response"] or pair["response"], context=pair["context"]))
+    # Model text never carries a control character (an escape sequence) into a seed file.
+    skill.examples.append(SeedExample(question=clean(pair["edited_question"] or pair["question"]),
+                                      answer=clean(pair["edited_response"] or pair["response"]),
+                                      context=None if pair["context"] is None else clean(pair["context"])))
     save_skill(skill, path)
     errors = [finding for finding in lint_skill(skill) if finding.severity == "error"]
     return f"Seed example {len(skill.examples)} added to {path.name}; {len(errors)} lint error(s).", not errors

@@ -258,6 +258,23 @@ async def test_promote_to_seed_and_export(tmp_path, lab_home):
     assert len(records) == 1 and records[0]["messages"][-1]["content"] == "Response 0: in Q4."
 
 
+async def test_promote_never_writes_control_characters_into_the_seed(tmp_path):
+    db = populate(tmp_path / "lab.db", count=1)
+    db.execute("UPDATE pairs SET response = ?", ["Fine \x1b]0;pwned\x07answer \x1b[31mred\x1b[0m.\n"])
+    db.conn.commit()
+    skill = tmp_path / "qna.yaml"
+    shutil.copy(example_skill_path(), skill)
+    before = len(yaml.safe_load(skill.read_text())["seed_examples"])
+    app = make_app(tmp_path, skill)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("p")
+        await settle(pilot, lambda: len(yaml.safe_load(skill.read_text())["seed_examples"]) == before + 1)
+    assert yaml.safe_load(skill.read_text())["seed_examples"][-1]["answer"] == "Fine answer red.\n"
+    assert "\\e" not in skill.read_text() and "\x1b" not in skill.read_text()
+
+
 async def test_q_quits(tmp_path):
     populate(tmp_path / "lab.db")
     app = make_app(tmp_path)
