@@ -35,7 +35,8 @@ def _validator(version: int):
     return validator_for(schema)(schema, registry=Registry(retrieve=retrieve))
 
 
-def _version_of(contents: dict) -> int:
+def version_of(contents: dict) -> int:
+    """The schema version InstructLab validates a file against (1 when missing or unreadable)."""
     value = contents.get("version", 1)
     if isinstance(value, bool):
         return 1
@@ -87,7 +88,7 @@ def _fix_for(error) -> str | None:
 
 def schema_findings(contents: dict, lines: dict[tuple, int]) -> list[Finding]:
     """Everything the taxonomy's JSON schema rejects, each with a line."""
-    version = _version_of(contents)
+    version = version_of(contents)
     findings = []
     examples = contents.get("seed_examples") if isinstance(contents.get("seed_examples"), list) else []
     for error in _validator(version).iter_errors(contents):

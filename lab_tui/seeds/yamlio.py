@@ -44,18 +44,23 @@ def _load_tree(text: str) -> tuple[yaml.Node | None, Any]:
     """Parse once into a node tree and the data built from it; libyaml when installed.
 
     A syntax error is re-raised from the pure-Python parser, whose messages and marks the tests
-    and users see, so the two parsers never disagree about where a file is broken.
+    and users see, so the two parsers never disagree about where a file is broken. libyaml also
+    accepts tabs as separators where the pure-Python scanner (the one InstructLab's validator
+    uses) refuses them (`created_by:<TAB>x`), so text with a tab is scanned by that one too.
     """
     try:
         loader = _FastLoader(text)
         try:
             root = loader.get_single_node()
-            return root, (loader.construct_document(root) if root is not None else None)
+            contents = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
     except yaml.YAMLError:
         yaml.safe_load(text)
         raise
+    if "\t" in text:
+        yaml.safe_load(text)
+    return root, contents
 
 
 def _syntax_finding(error: yaml.YAMLError) -> Finding:
@@ -84,8 +89,10 @@ def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
         root, contents = _load_tree(text)
     except yaml.YAMLError as error:
         return LoadResult(None, [_syntax_finding(error)], None, text)
-    if contents is None:
-        return LoadResult(None, [Finding("schema/empty", "error", "The file is empty.", line=1)], None, text)
+    if not contents:  # nothing, {}, [] or only comments: InstructLab warns and skips such a file
+        return LoadResult(None, [Finding("schema/empty", "warning",
+                                         "The file is empty, so it holds no skill (InstructLab skips it).",
+                                         line=1)], contents, text)
     if not isinstance(contents, dict):
         return LoadResult(
             None,
