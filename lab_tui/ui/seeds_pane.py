@@ -317,17 +317,19 @@ class SeedsScreen(PaneScreen):
     def show_status(self) -> None:
         counts = {s: sum(f.severity == s for f in self.findings) for s in ("error", "warning", "info")}
         name = self.path.name if self.path else "no file"
-        status = Text(" ")
+        # What must stay visible at 80 columns comes first: the findings and the unsaved mark.
+        status = Text(f" ✖{counts['error']} ▲{counts['warning']} ●{counts['info']} ")
+        if self.unsaved:
+            status.append("+", style="bold reverse")
         status.append_text(literal(one_line(name, 24), style="bold"))
         if self.unsaved:
-            status.append(" ● modified", style="bold")
+            status.append(" modified", style="bold")
         if self.skill is not None:
             status.append(f" {len(self.skill.examples)} ex")
         elif self.raw_mode:
             status.append(" raw text")
         elif self.findings:
             status.append(" cannot open")
-        status.append(f"  ✖{counts['error']} ▲{counts['warning']} ●{counts['info']}")
         self.query_one("#seeds-status", StatusBar).status = status
         self.app.sub_title = name + (" (modified)" if self.unsaved else "")
 

@@ -64,7 +64,7 @@ async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the
         await settle(pilot, screen)
         assert "input/placeholder" in finding_rules(screen)
         assert screen.unsaved
-        assert "● modified" in str(screen.query_one("#seeds-status").render())
+        assert "+qna.yaml modified" in str(screen.query_one("#seeds-status").render())
         await pilot.press("backspace", "backspace", "backspace", "backspace")
         await pilot.press(*"Write the Q2 all-hands email from our CEO to every employee.")
         await settle(pilot, screen)
@@ -367,3 +367,21 @@ async def test_a_crashed_lint_is_shown_once_and_findings_do_not_silently_stop(sk
         await pilot.pause()
         errors = [n for n in app._notifications if n.severity == "error"]
         assert len(errors) == 1 and "rule blew up" in errors[0].message
+
+
+async def test_at_80_columns_the_header_shows_the_lint_counts_and_the_unsaved_mark(tmp_path):
+    """The counts and the modified mark were cut off behind the global keys."""
+    from lab_tui.ui.widgets.status_bar import StatusBar
+
+    path = tmp_path / "compositional_skills__grounded__linguistics__writing__rewriting_qna.yaml"
+    shutil.copy(example_skill_path(), path)
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        screen.query_one("#task", TextArea).insert("Z")
+        await settle(pilot, screen)
+        shown = str(screen.query_one(StatusBar).render())
+    counts = {s: sum(f.severity == s for f in screen.findings) for s in ("error", "warning", "info")}
+    assert len(shown) <= 80 and f"✖{counts['error']} ▲{counts['warning']} ●{counts['info']}" in shown
+    assert "+compositional" in shown and "f1 Help" in shown and "f3 Run" in shown
