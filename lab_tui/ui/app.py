@@ -59,6 +59,9 @@ class LabApp(App):
         self.start_mode = start_mode
         self.options = options
         self.pane_screens: dict[str, Screen] = {}
+        self.user_keymap: dict[str, str] = {}
+        """The settings file's keymap (binding id to keys), so help and the palette show the keys in effect."""
+        self.file_themes: list[str] = []
         for name, pane in self.PANES.items():
             self.add_mode(name, partial(self.make_pane, name))
             self._bindings.key_to_bindings.setdefault(pane.key, []).append(
@@ -74,14 +77,17 @@ class LabApp(App):
         settings = load_settings()
         for path in theme_files():
             try:
-                self.register_theme(load_theme(path))
+                theme = load_theme(path)
+                self.register_theme(theme)
+                self.file_themes.append(theme.name)
             except (ValueError, TypeError, OSError) as error:
                 self.notify(f"Theme {path.name} was skipped: {error}", severity="warning", markup=False)
         self.theme = settings.get("theme") if settings.get("theme") in self.available_themes else DEFAULT_THEME
         self.theme_changed_signal.subscribe(self, lambda theme: load_settings().set("theme", theme.name))
         keymap = settings.get("keymap")
         if isinstance(keymap, dict):
-            self.set_keymap(keymap)
+            self.user_keymap = {k: v for k, v in keymap.items() if isinstance(k, str) and isinstance(v, str)}
+            self.set_keymap(self.user_keymap)
         self.switch_mode(self.start_mode if self.start_mode in self.PANES else "seeds")
 
     @on(Worker.StateChanged)
@@ -131,14 +137,25 @@ class LabApp(App):
 
         self.run_worker(exit_when_stopped(), group="app-quit")
 
+    def keys_for(self, binding_id: str | None, default: str) -> str:
+        """The keys that trigger a binding now ("ctrl+s", "u or backspace"), the user's keymap applied."""
+        keys = self.user_keymap.get(binding_id, default) if binding_id else default
+        return " or ".join(key.strip() for key in keys.split(","))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every pane and every key of the current pane is also a command in the palette (ctrl+p)."""
+        """Every pane, theme and key of the current pane is also a command in the palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "lab-tui's keys and how the panes work (f1)", self.action_help)
+        yield SystemCommand("Help", f"lab-tui's keys and how the panes work ({self.keys_for('app.help', 'f1')})",
+                            self.action_help)
         for name, pane in self.PANES.items():
-            yield SystemCommand(f"Go to {pane.title}", f"Switch to the {pane.title} pane ({pane.key})",
+            key = self.keys_for(f"app.pane.{name}", pane.key)
+            yield SystemCommand(f"Go to {pane.title}", f"Switch to the {pane.title} pane ({key})",
                                 partial(self.action_show_pane, name))
+        for theme in self.file_themes:
+            yield SystemCommand(f"Theme: {theme}", f"Use the {theme} theme (remembered)",
+                                partial(setattr, self, "theme", theme))
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
-                yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
+                key = self.keys_for(binding.id, binding.key)
+                yield SystemCommand(binding.description, f"{binding.description} ({key})",
                                     partial(screen.run_action, binding.action))

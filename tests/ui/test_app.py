@@ -51,6 +51,41 @@ async def test_user_keymap_from_settings_remaps_a_key(tmp_path):
     assert "Remapped save works." in path.read_text()
 
 
+async def test_help_and_the_palette_show_the_users_remapped_keys(tmp_path):
+    """Both showed the default keys after the user remapped them."""
+    from textual.widgets import Markdown
+
+    load_settings().set("keymap", {"seeds.save": "f9", "app.pane.review": "f12", "review.undo": "z,backspace"})
+    app = LabApp(example_skill_path(), tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert helps["Save"] == "Save (f9)" and helps["Go to Review"].endswith("(f12)")
+        assert " f12 Review" in str(app.screen.query_one(StatusBar).render())
+        await pilot.press("f1")
+        await pilot.pause()
+        shown = app.screen.query_one(Markdown).source
+    assert "| `f9` | Save" in shown and "`ctrl+s` | Save" not in shown
+    assert "`f12` | Seeds / Run / Review" in shown and "| `z or backspace` | Undo" in shown
+    assert "| `/` |" not in shown and "`f` or `/` | Filters" in shown and "{" not in shown.split("## Everywhere")[1]
+
+
+async def test_themes_are_found_by_name_in_the_palette(tmp_path):
+    """Typing "light" in the palette found nothing: themes were only inside the Theme picker."""
+    from textual.command import CommandPalette
+
+    app = LabApp(example_skill_path(), tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"light")
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.theme == "lab-light"
+
+
 def test_default_skill_is_a_private_copy_of_the_bundled_example(lab_home):
     path = default_skill_path()
     assert path.is_relative_to(lab_home) and path.read_text() == example_skill_path().read_text()
