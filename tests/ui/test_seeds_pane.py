@@ -385,3 +385,18 @@ async def test_at_80_columns_the_header_shows_the_lint_counts_and_the_unsaved_ma
     counts = {s: sum(f.severity == s for f in screen.findings) for s in ("error", "warning", "info")}
     assert len(shown) <= 80 and f"✖{counts['error']} ▲{counts['warning']} ●{counts['info']}" in shown
     assert "+compositional" in shown and "f1 Help" in shown and "f3 Run" in shown
+
+
+async def test_the_delete_dialog_focuses_cancel(skill_file, tmp_path):
+    """enter on the delete dialog deleted the example: "Delete" had the focus."""
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        count = len(screen.skill.examples)
+        await pilot.press("f8")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog) and app.screen.focused.id == "cancel"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen and len(screen.skill.examples) == count and not screen.unsaved
