@@ -91,10 +91,13 @@ class ReviewFilter:
         return " AND ".join(clauses) or "1", params
 
     def describe(self) -> str:
-        parts = [f"{name} {value}" for name, value in (
-            ("run", self.run_id), ("outcome", self.outcome), ("status", self.status), ("reviewer", self.reviewer),
-            ("score ≥", self.min_score), ("score ≤", self.max_score), ("search", self.search)) if value not in (None, "")]
-        return ", ".join(parts) or "all pairs"
+        """The filter in a few words ("run X · kept · pending · \"wing\""), short enough for one line."""
+        parts = [text for value, text in (
+            (self.run_id, f"run {self.run_id}"), (self.outcome, self.outcome), (self.status, self.status),
+            (self.reviewer, f"by {self.reviewer}"), (self.min_score, f"score ≥ {self.min_score}"),
+            (self.max_score, f"score ≤ {self.max_score}"), (self.search, f'"{self.search}"'))
+            if value not in (None, "")]
+        return " · ".join(parts) or "all pairs"
 
 
 @contextmanager

@@ -308,3 +308,20 @@ def test_review_command_opens_the_review_pane_with_run_and_reviewer(tmp_path, mo
     assert main(["review", "--db", str(tmp_path / "x.db")]) == 0
     import getpass
     assert seen["reviewer"] == getpass.getuser() and seen["run_id"] is None
+
+
+async def test_at_80_columns_the_header_shows_the_active_filter(tmp_path):
+    """The filter was in the status bar, cut off behind the global keys."""
+    populate(tmp_path / "lab.db", count=2, run_id="20261125-080000-abcdef0123")
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="review", reviewer="ann",
+                 run_id="20261125-080000-abcdef0123")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None and screen.counts)
+        screen.filter = review.ReviewFilter(run_id="20261125-080000-abcdef0123", search="wing")
+        await screen.advance(0)
+        await pilot.pause()
+        shown = str(screen.query_one("#review-head").render())
+    filter_line = next(line for line in shown.splitlines() if line.startswith("filter "))
+    assert 'run 20261125-080000-abcdef0123 · kept · pending · "wing"' in filter_line
+    assert len(filter_line) <= 78
