@@ -23,7 +23,7 @@ from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from lab_tui.config import load_settings
 from lab_tui.ui.dialogs import ChoiceDialog
@@ -110,6 +110,9 @@ class LabApp(App):
 
     def action_quit(self) -> None:
         """Ask before losing unsaved edits in any pane, then before stopping a live run."""
+        if any(worker.group == "app-quit" for worker in self.workers):
+            self.exit()  # a second ctrl+q while a cancelled run stores its last answers: quit now
+            return
         for name, screen in self.pane_screens.items():
             if getattr(screen, "unsaved", False):
                 self.switch_mode(name)
@@ -129,13 +132,19 @@ class LabApp(App):
 
     def cancel_runs_and_exit(self, screen: Screen) -> None:
         screen.cancel_live_run()
-        self.notify("Cancelling the run: storing the answers already sent, then quitting…")
+        self.notify("Cancelling the run: storing the answers already sent, then quitting… "
+                    f"({self.keys_for('app.quit', 'ctrl+q')} again quits at once; the run can still be resumed)",
+                    markup=False)
 
         async def exit_when_stopped() -> None:
-            await self.workers.wait_for_complete([w for w in self.workers if w.group == "run-engine"])
+            for worker in [w for w in self.workers if w.group == "run-engine"]:
+                try:
+                    await worker.wait()
+                except (WorkerCancelled, WorkerFailed):
+                    pass  # stopped either way; the pane said why
             self.exit()
 
-        self.run_worker(exit_when_stopped(), group="app-quit")
+        self.run_worker(exit_when_stopped(), group="app-quit", exit_on_error=False)
 
     def keys_for(self, binding_id: str | None, default: str) -> str:
         """The keys that trigger a binding now ("ctrl+s", "u or backspace"), the user's keymap applied."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
 
+import pytest
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
@@ -155,7 +156,8 @@ def test_the_app_reaches_its_first_frame_without_importing_litellm(tmp_path):
     assert out.stdout.split() == ["SeedsScreen", "False"]
 
 
-async def test_quitting_during_a_live_run_asks_to_cancel_it_and_never_crashes(tmp_path):
+@pytest.mark.parametrize("again", [False, True], ids=["waits-for-answers-in-flight", "second-ctrl-q-quits-now"])
+async def test_quitting_during_a_live_run_asks_to_cancel_it_and_never_crashes(tmp_path, again):
     """ctrl+q used to ask the Run pane for `confirm_leave` whenever it needed a redraw, and crash."""
     import time
 
@@ -190,7 +192,11 @@ async def test_quitting_during_a_live_run_asks_to_cancel_it_and_never_crashes(tm
             assert screen.live_run_id() == run_id
             await pilot.press("ctrl+q")
             await until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+            if again:
+                server.config.latency = 30.0  # answers in flight now take long: a second ctrl+q quits at once
             await pilot.click("#cancel-run")
-            await until(pilot, lambda: not app.is_running)
+            if again:
+                await pilot.press("ctrl+q")
+            await until(pilot, lambda: not app.is_running, timeout=10.0)
     assert open_db(tmp_path / "lab.db").execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] \
         == "cancelled"
