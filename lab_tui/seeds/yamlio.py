@@ -362,8 +362,8 @@ def _edit_in_place(skill: Skill, text: str) -> str | None:
             pieces.append(piece if piece.endswith("\n") else piece + "\n")
     region_start, region_end = spans[0][0], spans[-1][1]
     body = "".join(pieces)
-    if not text[:region_end].endswith("\n"):
-        body = body.removesuffix("\n")
+    if not text[:region_end].endswith("\n") and skill.examples[-1].source_index == len(spans) - 1:
+        body = body.removesuffix("\n")  # the file ended without a newline after this same example
     return _splice(text, edits, 0, region_start) + body + _splice(text, edits, region_end, len(text))
 
 
