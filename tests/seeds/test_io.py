@@ -238,3 +238,13 @@ def test_upgrading_changes_only_the_version_key(name, removed, added, tmp_path):
     save_skill(skill)
     assert changed_lines((FIXTURES / name).read_text(), path.read_text()) == (removed, added)
     assert load_skill(path).skill.version == 3
+
+
+def test_an_example_added_to_a_file_without_a_final_newline_is_in_place_and_exact():
+    text = ("version: 3\ntask_description: Write haiku.\ncreated_by: me\nseed_examples:\n"
+            "- question: One?\n  answer: A.\n# about two\n- question: Two?\n  answer: B.")
+    skill = parse_skill_text(text).skill
+    skill.examples.append(SeedExample(question="Three?", answer="C\nD\n"))
+    written = dump_skill(skill)
+    assert written.startswith(text + "\n- question: Three?\n  answer: |\n")
+    assert parse_skill_text(written).skill.examples[-1].answer == "C\nD\n"
