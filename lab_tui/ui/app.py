@@ -62,6 +62,7 @@ class LabApp(App):
         self.user_keymap: dict[str, str] = {}
         """The settings file's keymap (binding id to keys), so help and the palette show the keys in effect."""
         self.file_themes: list[str] = []
+        self.shown_errors: set[tuple[str, str]] = set()
         for name, pane in self.PANES.items():
             self.add_mode(name, partial(self.make_pane, name))
             self._bindings.key_to_bindings.setdefault(pane.key, []).append(
@@ -92,11 +93,16 @@ class LabApp(App):
 
     @on(Worker.StateChanged)
     def show_worker_error(self, event: Worker.StateChanged) -> None:
-        """The one place a crashed worker is shown (workers run with exit_on_error=False), once each."""
+        """The one place a crashed worker is shown (workers run with exit_on_error=False).
+
+        A failure that repeats (a timer's worker failing each second) is shown once.
+        """
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            self.notify(clean(f"{type(error).__name__}: {error}"), title=f"{event.worker.name or 'A task'} failed",
-                        severity="error", timeout=15, markup=False)
+            title, message = f"{event.worker.name or 'A task'} failed", clean(f"{type(error).__name__}: {error}")
+            if (title, message) not in self.shown_errors:
+                self.shown_errors.add((title, message))
+                self.notify(message, title=title, severity="error", timeout=15, markup=False)
 
     def action_show_pane(self, name: str) -> None:
         if name in self.PANES and self.current_mode != name:

@@ -363,6 +363,8 @@ async def test_a_crashed_lint_is_shown_once_and_findings_do_not_silently_stop(sk
         screen = app.pane_screens["seeds"]
         await settle(pilot, screen)
         assert [f.rule for f in screen.findings] == ["lint/crashed"]
+        screen.query_one("#task", TextArea).insert("Z")  # the same crash again is not shown twice
+        await settle(pilot, screen)
         await screen.workers.wait_for_complete()
         await pilot.pause()
         errors = [n for n in app._notifications if n.severity == "error"]
