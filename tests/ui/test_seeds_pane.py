@@ -240,6 +240,8 @@ async def test_an_older_version_is_offered_an_upgrade_to_version_3(tmp_path):
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert yaml.safe_load(path.read_text())["version"] == 3
+    before = (FIXTURES / "hist_v2__writing__grounded__objection_handling.yaml").read_text()
+    assert path.read_text() == before.replace("version: 2\n", "version: 3\n", 1)  # as the dialog says
 
 
 async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, tmp_path):
