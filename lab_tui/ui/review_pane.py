@@ -229,6 +229,7 @@ class ReviewScreen(PaneScreen):
         self.filter = ReviewFilter(run_id=options.get("run_id"))
         self.query_one(PairView).focus()
         await self.advance(0)
+        self.seen_version = await self.db(review.changed_elsewhere)
         self.set_interval(FOLLOW_EVERY_S, self.follow_others)
 
     def on_unmount(self) -> None:
@@ -256,10 +257,7 @@ class ReviewScreen(PaneScreen):
         version = await self.db(review.changed_elsewhere)
         if version == self.seen_version:
             return
-        first = self.seen_version is None
         self.seen_version = version
-        if first:
-            return
         if self.pair is None:
             await self.advance(self.position)
         else:
