@@ -12,7 +12,7 @@ from textual.widgets import OptionList, TextArea
 
 from lab_tui.config import load_settings
 from lab_tui.resources import example_skill_path
-from lab_tui.seeds.recovery import read_recovery, write_recovery
+from lab_tui.seeds.recovery import read_recovery
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.dialogs import ChoiceDialog
 
