@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 
 from lab_tui.cli import add_db_option, resolve_db
@@ -17,7 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lab_tui.store.review import login_name
     from lab_tui.ui.launch import launch_app
 
     return launch_app(args.skill, resolve_db(args), start_mode="review",
-                      reviewer=args.reviewer or getpass.getuser(), run_id=args.run)
+                      reviewer=args.reviewer or login_name(), run_id=args.run)

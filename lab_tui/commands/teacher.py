@@ -1,8 +1,20 @@
-"""`lab-tui teacher check`: one line saying whether the teacher answers."""
+"""`lab-tui teacher check`: one line saying whether the teacher answers.
+
+A TCP connect to the API base comes first, so "nothing is running there" is said within
+`CONNECT_TIMEOUT_S` with how to start a teacher, instead of after litellm's import and retries.
+litellm is imported before the clock starts: the latency shown is the request's.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
+from urllib.parse import urlsplit
+
+CONNECT_TIMEOUT_S = 1.5
+START_HINT = ("Start a teacher there, e.g. `vllm serve <model> --port {port}` or `ilab model serve`, "
+              "or point --api-base (or a --profile) at one.")
 
 
 def configure(parser) -> None:
@@ -18,16 +30,45 @@ def run(args) -> int:
 
     profile = load_profile(args.profile, model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     profile = type(profile)(**{**profile.public(), "max_attempts": 1, "timeout": min(profile.timeout, 30.0)})
+    unreachable = nothing_listening(profile.api_base)
+    if unreachable:
+        print(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")
+        return 1
     ok, message = asyncio.run(_check(profile))
     print(f"teacher {profile.model} at {profile.api_base}: {message}")
     return 0 if ok else 1
 
 
+def nothing_listening(api_base: str | None) -> str | None:
+    """Why nothing answers at the API base's host and port, or None when something accepts a connection."""
+    if not api_base:
+        return None  # a hosted provider's default address: only the request can tell
+    parts = urlsplit(api_base)
+    if not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"{api_base!r} has no valid port."
+    where = f"{parts.hostname}:{port}"
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S):
+            return None
+    except ConnectionRefusedError:
+        reason = f"nothing listens at {where} (connection refused)."
+    except socket.timeout:
+        reason = f"nothing answered at {where} within {CONNECT_TIMEOUT_S:g} s."
+    except socket.gaierror:
+        return f"the host {parts.hostname!r} is unknown."
+    except OSError as error:
+        reason = f"cannot connect to {where} ({error.strerror or error})."
+    return f"{reason} {START_HINT.format(port=port)}"
+
+
 async def _check(profile) -> tuple[bool, str]:
-    import time
+    from lab_tui.pipeline.teacher import Teacher, TeacherError, close_clients, litellm_module
 
-    from lab_tui.pipeline.teacher import Teacher, TeacherError, close_clients
-
+    litellm_module()  # its seconds-long first import is not the teacher's latency
     started = time.monotonic()
     try:
         await Teacher(profile, 1).complete([{"role": "user", "content": "Reply with the word ready."}],

@@ -43,21 +43,19 @@ def dump_skill(skill: Skill) -> str:
 
 
 def save_skill(skill: Skill, path: Path | str | None = None) -> Path:
-    """Write atomically (as version 3 for YAML), keeping the previous content as `<file>.bak`."""
+    """Write atomically, keeping the previous content as `<file>.bak`."""
     path = Path(path or skill.path)
     text = dump_skill(skill)
     if path.exists():
         shutil.copy2(path, path.with_name(path.name + ".bak"))
     write_atomic(path, text)
     skill.path = path
-    skill.source_text = text
-    if skill.format == "qna_yaml":
-        skill.version = 3
+    skill.saved_as(text)
     return path
 
 
 def upgrade_to_v3(skill: Skill) -> None:
-    """Versions 1 and 2 differ from 3 only by the `version` key, which saving then writes."""
+    """Versions 1 and 2 differ from 3 only by the `version` key, which the next save writes."""
     skill.version = 3
     if "version" not in skill.key_order:
         skill.key_order.insert(0, "version")

@@ -7,7 +7,7 @@ from pathlib import Path
 from lab_tui.seeds.io import dump_skill, load_skill, parse_skill_text
 from lab_tui.seeds.model import Finding, Skill
 from lab_tui.seeds.quality import DEFAULT_TOKEN_LIMIT, quality_findings
-from lab_tui.seeds.schema import schema_findings, yamllint_findings
+from lab_tui.seeds.schema import schema_findings, version_of, yamllint_findings
 from lab_tui.seeds.style import style_findings
 from lab_tui.seeds.yamlio import LoadResult, compose, node_lines, upgrade_finding
 
@@ -62,7 +62,7 @@ def lint_loaded(result: LoadResult, token_limit: int = DEFAULT_TOKEN_LIMIT) -> l
             findings.append(upgrade_finding(skill.version, lines.get(("version",), 1)))
         findings.extend(schema_findings(result.contents, lines))
         findings.extend(style_findings(root))
-        if skill.version is not None:  # InstructLab runs no yamllint on the first format
+        if version_of(result.contents) > 1:  # InstructLab runs no yamllint on version 1 (or unversioned) files
             findings.extend(yamllint_findings(result.text, _example_at_line(lines)))
     findings.extend(quality_findings(skill, _locator(lines, skill), token_limit))
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.line or 0, f.rule))

@@ -23,8 +23,11 @@ class SeedExample:
     """Keys the file had that lab-tui does not edit, kept so a save loses nothing."""
     key_order: list[str] = field(default_factory=list)
     """Key order as read, so a save does not reorder a contributor's example."""
+    source_index: int | None = None
+    """Where the example stands in the skill's `source_text` (None: new), so a save moves its text as is."""
 
     def copy(self) -> "SeedExample":
+        """A new example with the same values (a new one in the file, not a second copy of the old text)."""
         return SeedExample(self.question, self.answer, self.context, dict(self.extra), list(self.key_order))
 
 
@@ -43,6 +46,12 @@ class Skill:
     """Top-level key order as read, so a round trip does not reorder a contributor's file."""
     source_text: str | None = field(default=None, repr=False)
     """The text the skill was read from: saving edits it in place instead of re-dumping it."""
+
+    def saved_as(self, text: str) -> None:
+        """The file now holds `text`: the examples are numbered as they stand in it."""
+        self.source_text = text
+        for index, example in enumerate(self.examples):
+            example.source_index = index
 
     @property
     def grounded(self) -> bool:

@@ -240,7 +240,25 @@ def check_budget(c: Check) -> None:
                   "teacher's context window.", example=i, field="context" if example.context else "answer")
 
 
-CHECKS = (check_task_context, check_inputs, check_outputs, check_ambiguity, check_diversity, check_budget)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters (escape sequences start with one); newlines and tabs are ordinary text."""
+
+
+def check_control_characters(c: Check) -> None:
+    """A seed with an escape sequence retitles terminals and ends up in every prompt made from it."""
+    fields = [(None, "task_description", c.skill.task_description)] + [
+        (i, field, getattr(e, field) or "") for i, e in enumerate(c.skill.examples) for field in EXAMPLE_FIELDS]
+    for example, field, text in fields:
+        found = CONTROL.search(text)
+        if found:
+            c.add("text/control-character", "warning",
+                  f"The {field.replace('_', ' ')} holds a control character (U+{ord(found.group()):04X}, e.g. the "
+                  "start of a terminal escape sequence); remove it.", example=example, field=field)
+
+
+EXAMPLE_FIELDS = ("context", "question", "answer")
+CHECKS = (check_task_context, check_inputs, check_outputs, check_ambiguity, check_diversity, check_budget,
+          check_control_characters)
 
 
 def quality_findings(skill: Skill, locate: Locate, token_limit: int = DEFAULT_TOKEN_LIMIT) -> list[Finding]:

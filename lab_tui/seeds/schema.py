@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any
 
 from lab_tui.seeds.model import Finding
 
@@ -36,7 +35,8 @@ def _validator(version: int):
     return validator_for(schema)(schema, registry=Registry(retrieve=retrieve))
 
 
-def _version_of(contents: dict) -> int:
+def version_of(contents: dict) -> int:
+    """The schema version InstructLab validates a file against (1 when missing or unreadable)."""
     value = contents.get("version", 1)
     if isinstance(value, bool):
         return 1
@@ -56,7 +56,9 @@ def _plain_message(error, examples: list) -> str:
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return f"`{missing}` is required here ({where})."
     if validator == "uniqueItems":
-        return "Two seed examples are exactly the same; each example must be different."
+        first, second = _duplicate(error.instance)
+        return (f"Seed examples {first + 1} and {second + 1} are exactly the same; "
+                "each example must be different.")
     if validator == "unevaluatedProperties":
         return f"Unknown key in {where}: {error.message.split('(')[-1].rstrip(')')}."
     if validator == "type" and error.validator_value == "string":
@@ -69,6 +71,15 @@ def _plain_message(error, examples: list) -> str:
     return f"{where}: {error.message[-200:]}"
 
 
+def _duplicate(items: list) -> tuple[int, int]:
+    """The first repeated item and the one it repeats (0-based), as `uniqueItems` compares them."""
+    for later, item in enumerate(items):
+        for earlier in range(later):
+            if items[earlier] == item:
+                return earlier, later
+    return 0, 0
+
+
 def _fix_for(error) -> str | None:
     if error.validator == "type" and error.validator_value == "string":
         return "quote-scalar"
@@ -77,12 +88,15 @@ def _fix_for(error) -> str | None:
 
 def schema_findings(contents: dict, lines: dict[tuple, int]) -> list[Finding]:
     """Everything the taxonomy's JSON schema rejects, each with a line."""
-    version = _version_of(contents)
+    version = version_of(contents)
     findings = []
     examples = contents.get("seed_examples") if isinstance(contents.get("seed_examples"), list) else []
     for error in _validator(version).iter_errors(contents):
         path = tuple(error.absolute_path)
         example = path[1] if len(path) > 1 and path[0] == "seed_examples" and isinstance(path[1], int) else None
+        if error.validator == "uniqueItems" and path == ("seed_examples",):
+            example = _duplicate(error.instance)[1]
+            path = path + (example,)
         field = path[2] if example is not None and len(path) > 2 else (path[0] if path else None)
         if error.validator == "unevaluatedProperties":
             extra = [k for k in (error.instance or {}) if isinstance(error.instance, dict)]

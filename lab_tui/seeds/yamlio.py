@@ -1,13 +1,17 @@
 """Read and write InstructLab qna.yaml skills.
 
-Saving edits the original text in place, field by field, whenever the examples keep their
-shape: contributors' files use every YAML style there is (folded, quoted, wrapped), and a
-re-dump would rewrite lines nobody touched. Only structural edits (examples added, removed,
-reordered, a field added or dropped) fall back to a full dump in the taxonomy's style.
+Saving edits the original text in place: contributors' files use every YAML style there is
+(folded, quoted, wrapped, `---`, comments), and a re-dump would rewrite lines nobody touched.
+Changed values are replaced where they stand (a folded `>` value stays folded when it can);
+examples added, removed or moved splice their own lines in or out, and an upgrade edits only the
+`version` key. Only what cannot be located (a field added to or dropped from an example, unknown
+top-level keys changed, flow-style lists) falls back to a full dump in the taxonomy's style, and
+every in-place result is read back and compared before it is used.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,18 +44,23 @@ def _load_tree(text: str) -> tuple[yaml.Node | None, Any]:
     """Parse once into a node tree and the data built from it; libyaml when installed.
 
     A syntax error is re-raised from the pure-Python parser, whose messages and marks the tests
-    and users see, so the two parsers never disagree about where a file is broken.
+    and users see, so the two parsers never disagree about where a file is broken. libyaml also
+    accepts tabs as separators where the pure-Python scanner (the one InstructLab's validator
+    uses) refuses them (`created_by:<TAB>x`), so text with a tab is scanned by that one too.
     """
     try:
         loader = _FastLoader(text)
         try:
             root = loader.get_single_node()
-            return root, (loader.construct_document(root) if root is not None else None)
+            contents = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
     except yaml.YAMLError:
         yaml.safe_load(text)
         raise
+    if "\t" in text:
+        yaml.safe_load(text)
+    return root, contents
 
 
 def _syntax_finding(error: yaml.YAMLError) -> Finding:
@@ -80,8 +89,10 @@ def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
         root, contents = _load_tree(text)
     except yaml.YAMLError as error:
         return LoadResult(None, [_syntax_finding(error)], None, text)
-    if contents is None:
-        return LoadResult(None, [Finding("schema/empty", "error", "The file is empty.", line=1)], None, text)
+    if not contents:  # nothing, {}, [] or only comments: InstructLab warns and skips such a file
+        return LoadResult(None, [Finding("schema/empty", "warning",
+                                         "The file is empty, so it holds no skill (InstructLab skips it).",
+                                         line=1)], contents, text)
     if not isinstance(contents, dict):
         return LoadResult(
             None,
@@ -107,7 +118,7 @@ def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
             contents, text,
         )
     examples = []
-    for raw in examples_raw:
+    for index, raw in enumerate(examples_raw):
         raw = raw if isinstance(raw, dict) else {}
         examples.append(
             SeedExample(
@@ -116,6 +127,7 @@ def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
                 context=_as_text(raw["context"]) if "context" in raw else None,
                 extra={k: v for k, v in raw.items() if k not in EXAMPLE_KEYS},
                 key_order=list(raw),
+                source_index=index,
             )
         )
     version = contents.get("version")
@@ -166,7 +178,7 @@ def _ordered(values: dict, order: list[str], canonical: tuple[str, ...]) -> dict
 
 
 def skill_document(skill: Skill) -> dict:
-    """The skill as the version 3 mapping it saves as."""
+    """The skill as the mapping it saves as (no `version` key for the first format)."""
     examples = []
     for example in skill.examples:
         values = {}
@@ -177,18 +189,20 @@ def skill_document(skill: Skill) -> dict:
         values.update(example.extra)
         examples.append(_ordered(values, example.key_order, EXAMPLE_KEYS))
     values = {
-        "version": 3,
+        "version": skill.version,
         "task_description": skill.task_description,
         "created_by": skill.created_by,
         "seed_examples": examples,
     }
+    if skill.version is None:
+        del values["version"]
     values.update(skill.extra)
     return _ordered(values, skill.key_order, SKILL_KEYS)
 
 
 def dump_yaml_skill(skill: Skill) -> str:
-    """The text `save` would write: the original with fields edited in place when possible."""
-    if skill.source_text is not None and skill.version == 3:
+    """The text `save` would write: the original with only what changed edited in place, when possible."""
+    if skill.source_text is not None:
         edited = _edit_in_place(skill, skill.source_text)
         if edited is not None and _same_content(parse_yaml_skill(edited).skill, skill):
             return edited
@@ -198,7 +212,8 @@ def dump_yaml_skill(skill: Skill) -> str:
 def _same_content(written: Skill | None, skill: Skill) -> bool:
     """Whether text edited in place reads back as the skill it was meant to hold."""
     def content(s: Skill) -> tuple:
-        return (s.task_description, s.created_by, [(e.context, e.question, e.answer) for e in s.examples])
+        return (s.version, s.task_description, s.created_by, s.extra,
+                [(e.context, e.question, e.answer, e.extra) for e in s.examples])
     return written is not None and content(written) == content(skill)
 
 
@@ -216,41 +231,140 @@ def _render_scalar(value: str, indent: int) -> str:
     return rendered[3:].rstrip("\n")
 
 
+def _render_folded(value: str, indent: int, width: int) -> str | None:
+    """Text as a folded `>` block wrapped at `width` (a blank line per newline), or None if folding changes it."""
+    body = value.removesuffix("\n")
+    if not body.strip() or body.endswith("\n"):
+        return None
+    lines: list[str] = []
+    for index, paragraph in enumerate(body.split("\n")):
+        if index:
+            lines.append("")
+        lines.extend(" " * indent + line
+                     for line in textwrap.wrap(paragraph, width, break_long_words=False, break_on_hyphens=False))
+    rendered = (">\n" if value.endswith("\n") else ">-\n") + "\n".join(lines)
+    try:
+        return rendered if yaml.safe_load("k: " + rendered + "\n")["k"] == value else None
+    except yaml.YAMLError:
+        return None
+
+
+def _scalar_edit(text: str, key: yaml.Node, value: yaml.Node, new: str) -> tuple[int, int, str]:
+    """Replace one value where it stands, in its own style when it was folded."""
+    start, end = value.start_mark.index, value.end_mark.index
+    while end > start and text[end - 1] == "\n":
+        end -= 1
+    indent = key.start_mark.column + 2
+    rendered = None
+    if getattr(value, "style", None) == ">":
+        width = max((len(line.strip()) for line in text[start:end].splitlines()[1:]), default=0)
+        rendered = _render_folded(new, indent, max(width, 40))
+    return start, end, rendered or _render_scalar(new, indent)
+
+
+def _splice(text: str, edits: list[tuple[int, int, str]], lo: int, hi: int) -> str:
+    """text[lo:hi] with the edits that fall inside it applied."""
+    segment = text[lo:hi]
+    for start, end, new in sorted((e for e in edits if lo <= e[0] < hi), key=lambda e: e[0], reverse=True):
+        segment = segment[:start - lo] + new + segment[end - lo:]
+    return segment
+
+
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
+def _item_spans(text: str, sequence: yaml.SequenceNode) -> list[tuple[int, int]] | None:
+    """Each block-sequence item's lines, from its `-` line to the next item's (comments travel with it)."""
+    starts = []
+    for node in sequence.value:
+        dash = text.rfind("-", 0, node.start_mark.index)
+        if dash < 0 or text[dash + 1:node.start_mark.index].strip() or text[_line_start(text, dash):dash].strip():
+            return None
+        starts.append(_line_start(text, dash))
+    end = sequence.value[-1].end_mark.index
+    while end > 0 and text[end - 1] in " \t\r\n":
+        end -= 1
+    newline = text.find("\n", end)
+    return list(zip(starts, starts[1:] + [len(text) if newline < 0 else newline + 1]))
+
+
+def _render_example(example: SeedExample, dash_column: int, key_column: int) -> str:
+    """A new example in the file's own indentation, its multi-line values as `|` blocks."""
+    values = {"context": example.context, "question": example.question, "answer": example.answer}
+    if example.context is None:
+        del values["context"]
+    lines = [f"{key}: {_render_scalar(value, key_column + 2)}"
+             for key, value in _ordered(values, example.key_order, EXAMPLE_KEYS).items()]
+    first = " " * dash_column + "-" + " " * (key_column - dash_column - 1)
+    return first + ("\n" + " " * key_column).join(lines) + "\n"
+
+
 def _edit_in_place(skill: Skill, text: str) -> str | None:
-    """Replace only the scalars whose values changed; None when the structure changed."""
+    """The original text with only the changed values, examples and version edited; None if that cannot be."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         original = parse_yaml_skill(text).skill
     except yaml.YAMLError:
         return None
-    if original is None or not isinstance(root, yaml.MappingNode):
-        return None
-    if [set(e.key_order) for e in original.examples] != [set(e.key_order) for e in skill.examples]:
-        return None
-    if original.extra != skill.extra or original.version != skill.version:
-        return None
-    if any(o.extra != e.extra for o, e in zip(original.examples, skill.examples)):
+    if original is None or not isinstance(root, yaml.MappingNode) or original.extra != skill.extra:
         return None
     top = {key.value: (key, value) for key, value in root.value}
-    edits: list[tuple[yaml.Node, yaml.Node, str]] = []
+    sequence = top["seed_examples"][1]
+    if not isinstance(sequence, yaml.SequenceNode) or sequence.flow_style:
+        return None
+    kept = [e.source_index for e in skill.examples if e.source_index is not None]
+    if len(set(kept)) != len(kept) or any(not 0 <= index < len(original.examples) for index in kept):
+        return None
+    edits: list[tuple[int, int, str]] = []
+    if skill.version != original.version:
+        if skill.version is None:
+            return None
+        if "version" in top:
+            value = top["version"][1]
+            edits.append((value.start_mark.index, value.end_mark.index, str(skill.version)))
+        else:
+            at = _line_start(text, root.value[0][0].start_mark.index)
+            edits.append((at, at, f"version: {skill.version}\n"))
     for name in ("task_description", "created_by"):
         if getattr(original, name) != getattr(skill, name):
-            if name not in top:
+            if name not in top or not isinstance(top[name][1], yaml.ScalarNode):
                 return None
-            edits.append((*top[name], getattr(skill, name)))
-    sequence = top["seed_examples"][1]
-    for node, before, after in zip(sequence.value, original.examples, skill.examples):
+            edits.append(_scalar_edit(text, *top[name], getattr(skill, name)))
+    for example in skill.examples:
+        if example.source_index is None:
+            if example.extra:
+                return None
+            continue
+        before, node = original.examples[example.source_index], sequence.value[example.source_index]
+        if not isinstance(node, yaml.MappingNode) or (before.context is None) != (example.context is None) \
+                or before.extra != example.extra:
+            return None  # a key to add or drop: only a full dump knows where it goes
         pairs = {key.value: (key, value) for key, value in node.value}
         for name in EXAMPLE_KEYS:
-            if name in pairs and getattr(before, name) != getattr(after, name):
-                edits.append((*pairs[name], getattr(after, name) or ""))
-    for key, value, new in sorted(edits, key=lambda edit: edit[1].start_mark.index, reverse=True):
-        start, end = value.start_mark.index, value.end_mark.index
-        while end > start and text[end - 1] == "\n":
-            end -= 1
-        rendered = _render_scalar(new, key.start_mark.column + 2)
-        text = text[:start] + rendered + text[end:]
-    return text
+            if name in pairs and getattr(before, name) != getattr(example, name):
+                if not isinstance(pairs[name][1], yaml.ScalarNode):
+                    return None
+                edits.append(_scalar_edit(text, *pairs[name], getattr(example, name) or ""))
+    if [e.source_index for e in skill.examples] == list(range(len(original.examples))):
+        return _splice(text, edits, 0, len(text))
+    spans = _item_spans(text, sequence) if sequence.value else None
+    if spans is None:
+        return None
+    first = sequence.value[0]
+    dash_column = spans[0][0] and text.rfind("-", 0, first.start_mark.index) - spans[0][0]
+    pieces = []
+    for example in skill.examples:
+        if example.source_index is None:
+            pieces.append(_render_example(example, dash_column, first.start_mark.column))
+        else:
+            piece = _splice(text, edits, *spans[example.source_index])
+            pieces.append(piece if piece.endswith("\n") else piece + "\n")
+    region_start, region_end = spans[0][0], spans[-1][1]
+    body = "".join(pieces)
+    if not text[:region_end].endswith("\n") and skill.examples[-1].source_index == len(spans) - 1:
+        body = body.removesuffix("\n")  # the file ended without a newline after this same example
+    return _splice(text, edits, 0, region_start) + body + _splice(text, edits, region_end, len(text))
 
 
 def compose(text: str) -> yaml.Node | None:

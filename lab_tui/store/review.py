@@ -1,8 +1,10 @@
 """Verdicts and the review queue: what several reviewers on one database need to never collide.
 
-A reviewer is shown one pending pair at a time. Showing it *claims* it (claimed_by/claimed_at,
-set inside BEGIN IMMEDIATE so two processes cannot claim the same pair): another reviewer's
-queue skips pairs whose claim is younger than `LEASE_S`, so an abandoned claim frees itself.
+A reviewer is shown one pending pair at a time. Showing it *claims* it for the reviewer's
+`Session` (claimed_by/claimed_at, set inside BEGIN IMMEDIATE so two processes cannot claim the
+same pair): every other session's queue skips pairs whose claim is younger than `LEASE_S`, so an
+abandoned claim frees itself. A claim belongs to a session, never to a name: two people who both
+call themselves "root" still get different pairs; the name is only the label stored with verdicts.
 Every verdict bumps pairs.version and only applies if the version is the one the reviewer saw
 (optimistic locking): a verdict made meanwhile by someone else raises `VerdictConflict` instead
 of being overwritten. Every verdict is appended to `verdicts`; undo is a new verdict restoring
@@ -14,9 +16,12 @@ pairs opens as fast as a queue of ten.
 
 from __future__ import annotations
 
+import getpass
+import os
 import time
+import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import sqlite_utils
@@ -32,8 +37,24 @@ class VerdictConflict(Exception):
 
     def __init__(self, pair_id: str, reviewer: str | None, status: str):
         by = f" by {reviewer}" if reviewer else ""
-        super().__init__(f"pair {pair_id} was changed meanwhile{by} (now {status}): reload it before deciding")
+        super().__init__(f"pair {pair_id} was changed meanwhile{by} (now {status})")
         self.pair_id = pair_id
+
+
+@dataclass(frozen=True)
+class Session:
+    """One reviewer's sitting: `id` owns claims, `name` labels verdicts (several sessions may share it)."""
+
+    name: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def login_name() -> str:
+    """The account's login name, the reviewer label when none is given."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no passwd entry (some containers)
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
 @dataclass(frozen=True)
@@ -70,10 +91,13 @@ class ReviewFilter:
         return " AND ".join(clauses) or "1", params
 
     def describe(self) -> str:
-        parts = [f"{name} {value}" for name, value in (
-            ("run", self.run_id), ("outcome", self.outcome), ("status", self.status), ("reviewer", self.reviewer),
-            ("score ≥", self.min_score), ("score ≤", self.max_score), ("search", self.search)) if value not in (None, "")]
-        return ", ".join(parts) or "all pairs"
+        """The filter in a few words ("run X · kept · pending · \"wing\""), short enough for one line."""
+        parts = [text for value, text in (
+            (self.run_id, f"run {self.run_id}"), (self.outcome, self.outcome), (self.status, self.status),
+            (self.reviewer, f"by {self.reviewer}"), (self.min_score, f"score ≥ {self.min_score}"),
+            (self.max_score, f"score ≤ {self.max_score}"), (self.search, f'"{self.search}"'))
+            if value not in (None, "")]
+        return " · ".join(parts) or "all pairs"
 
 
 @contextmanager
@@ -100,9 +124,9 @@ def get_pair(db: sqlite_utils.Database, pair_id: str) -> dict | None:
     return _row(db, "SELECT rowid AS position, * FROM pairs WHERE id = ?", [pair_id])
 
 
-def next_pair(db: sqlite_utils.Database, reviewer: str, where: ReviewFilter, after: int = 0,
+def next_pair(db: sqlite_utils.Database, session: Session, where: ReviewFilter, after: int = 0,
               lease_s: float = LEASE_S, wrap: bool = True) -> dict | None:
-    """The first pair after rowid `after` that matches, claiming it for `reviewer` if it is pending.
+    """The first pair after rowid `after` that matches, claiming it for `session` if it is pending.
 
     Pending pairs claimed by someone else within the lease are passed over. Wraps to the start
     once when nothing follows `after`.
@@ -113,20 +137,20 @@ def next_pair(db: sqlite_utils.Database, reviewer: str, where: ReviewFilter, aft
            "AND (status != 'pending' OR claimed_by IS NULL OR claimed_by = ? OR claimed_at < ?) "
            "ORDER BY rowid LIMIT 1")
     with _immediate(db):
-        pair = _row(db, sql, [after, *params, reviewer, stamp - lease_s])
+        pair = _row(db, sql, [after, *params, session.id, stamp - lease_s])
         if pair is None and wrap and after:
-            pair = _row(db, sql, [0, *params, reviewer, stamp - lease_s])
+            pair = _row(db, sql, [0, *params, session.id, stamp - lease_s])
         if pair is not None and pair["status"] == "pending":
-            db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?", [reviewer, stamp, pair["id"]])
-            pair["claimed_by"], pair["claimed_at"] = reviewer, stamp
+            db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?", [session.id, stamp, pair["id"]])
+            pair["claimed_by"], pair["claimed_at"] = session.id, stamp
     return pair
 
 
-def release(db: sqlite_utils.Database, pair_id: str, reviewer: str) -> None:
+def release(db: sqlite_utils.Database, pair_id: str, session: Session) -> None:
     """Give a claim back (the reviewer moved on without deciding)."""
     with _immediate(db):
         db.execute("UPDATE pairs SET claimed_by = NULL, claimed_at = NULL WHERE id = ? AND claimed_by = ?",
-                   [pair_id, reviewer])
+                   [pair_id, session.id])
 
 
 def _apply(db: sqlite_utils.Database, pair_id: str, reviewer: str, expected_version: int, state: dict,
@@ -150,7 +174,7 @@ def _apply(db: sqlite_utils.Database, pair_id: str, reviewer: str, expected_vers
     return expected_version + 1
 
 
-def record_verdict(db: sqlite_utils.Database, pair_id: str, reviewer: str, status: str, expected_version: int, *,
+def record_verdict(db: sqlite_utils.Database, pair_id: str, session: Session, status: str, expected_version: int, *,
                    edited_question: str | None = None, edited_response: str | None = None,
                    note: str | None = None, keep_edits: bool = True) -> int:
     """Commit a verdict now; returns the pair's new version. Raises VerdictConflict if it moved on.
@@ -170,13 +194,13 @@ def record_verdict(db: sqlite_utils.Database, pair_id: str, reviewer: str, statu
             else current.get("edited_response"),
             "note": note if note is not None or not keep_edits else current.get("note"),
         }
-        return _apply(db, pair_id, reviewer, expected_version, state)
+        return _apply(db, pair_id, session.name, expected_version, state)
 
 
-def undo(db: sqlite_utils.Database, pair_id: str, reviewer: str, expected_version: int) -> int:
+def undo(db: sqlite_utils.Database, pair_id: str, session: Session, expected_version: int) -> int:
     """Restore the state before the pair's latest verdict, as a new verdict; returns the new version.
 
-    The restored pair is claimed by `reviewer` again when it goes back to pending, so the
+    The restored pair is claimed by `session` again when it goes back to pending, so the
     reviewer who undid it is the one who sees it next.
     """
     with _immediate(db):
@@ -193,9 +217,10 @@ def undo(db: sqlite_utils.Database, pair_id: str, reviewer: str, expected_versio
         if len(stack) < 2:
             raise LookupError(f"pair {pair_id} has no verdict to undo")
         state = stack[-2][1]
-        version = _apply(db, pair_id, reviewer, expected_version, state, undoes=stack[-1][0])
+        version = _apply(db, pair_id, session.name, expected_version, state, undoes=stack[-1][0])
         if state["status"] == "pending":
-            db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?", [reviewer, time.time(), pair_id])
+            db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?",
+                       [session.id, time.time(), pair_id])
         return version
 
 
@@ -206,6 +231,11 @@ def counts(db: sqlite_utils.Database, where: ReviewFilter) -> dict[str, int]:
     for status, count in db.execute(f"SELECT status, count(*) FROM pairs WHERE {clause} GROUP BY status", params):
         result[status] = count
     return result
+
+
+def changed_elsewhere(db: sqlite_utils.Database) -> int:
+    """SQLite's data_version: it moves only when another connection commits, so polling it is free."""
+    return db.execute("PRAGMA data_version").fetchone()[0]
 
 
 def history(db: sqlite_utils.Database, pair_id: str) -> list[dict]:

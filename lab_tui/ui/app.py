@@ -7,7 +7,8 @@ imported the first time the pane is shown, which keeps start-up lean.
 
 A pane screen is built with no arguments and reads what it needs from the app: `skill_path`,
 `db_path` and `options` (extra keyword arguments given to `LabApp`, e.g. `reviewer`, `run_id`).
-A pane with unsaved work defines `dirty` and `confirm_leave(then)`; quitting asks each such pane.
+A pane with unsaved work defines `unsaved` and `confirm_leave(then)`; a pane that drives a run defines
+`live_run_id()` and `cancel_live_run()`. Quitting asks each such pane.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from lab_tui.config import load_settings
+from lab_tui.ui.dialogs import ChoiceDialog
+from lab_tui.ui.safe_text import clean
 from lab_tui.ui.themes import DEFAULT_THEME, load_theme, theme_files
 
 
@@ -54,6 +59,10 @@ class LabApp(App):
         self.start_mode = start_mode
         self.options = options
         self.pane_screens: dict[str, Screen] = {}
+        self.user_keymap: dict[str, str] = {}
+        """The settings file's keymap (binding id to keys), so help and the palette show the keys in effect."""
+        self.file_themes: list[str] = []
+        self.shown_errors: set[tuple[str, str]] = set()
         for name, pane in self.PANES.items():
             self.add_mode(name, partial(self.make_pane, name))
             self._bindings.key_to_bindings.setdefault(pane.key, []).append(
@@ -69,15 +78,31 @@ class LabApp(App):
         settings = load_settings()
         for path in theme_files():
             try:
-                self.register_theme(load_theme(path))
+                theme = load_theme(path)
+                self.register_theme(theme)
+                self.file_themes.append(theme.name)
             except (ValueError, TypeError, OSError) as error:
                 self.notify(f"Theme {path.name} was skipped: {error}", severity="warning", markup=False)
         self.theme = settings.get("theme") if settings.get("theme") in self.available_themes else DEFAULT_THEME
         self.theme_changed_signal.subscribe(self, lambda theme: load_settings().set("theme", theme.name))
         keymap = settings.get("keymap")
         if isinstance(keymap, dict):
-            self.set_keymap(keymap)
+            self.user_keymap = {k: v for k, v in keymap.items() if isinstance(k, str) and isinstance(v, str)}
+            self.set_keymap(self.user_keymap)
         self.switch_mode(self.start_mode if self.start_mode in self.PANES else "seeds")
+
+    @on(Worker.StateChanged)
+    def show_worker_error(self, event: Worker.StateChanged) -> None:
+        """The one place a crashed worker is shown (workers run with exit_on_error=False).
+
+        A failure that repeats (a timer's worker failing each second) is shown once.
+        """
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            title, message = f"{event.worker.name or 'A task'} failed", clean(f"{type(error).__name__}: {error}")
+            if (title, message) not in self.shown_errors:
+                self.shown_errors.add((title, message))
+                self.notify(message, title=title, severity="error", timeout=15, markup=False)
 
     def action_show_pane(self, name: str) -> None:
         if name in self.PANES and self.current_mode != name:
@@ -90,22 +115,62 @@ class LabApp(App):
             self.push_screen(HelpScreen())
 
     def action_quit(self) -> None:
-        """Ask before losing unsaved edits in any pane."""
+        """Ask before losing unsaved edits in any pane, then before stopping a live run."""
+        if any(worker.group == "app-quit" for worker in self.workers):
+            self.exit()  # a second ctrl+q while a cancelled run stores its last answers: quit now
+            return
         for name, screen in self.pane_screens.items():
-            if getattr(screen, "dirty", False):
+            if getattr(screen, "unsaved", False):
                 self.switch_mode(name)
-                screen.confirm_leave(self.action_quit)
+                screen.confirm_leave(lambda: self.call_next(self.action_quit))
+                return
+        for name, screen in self.pane_screens.items():
+            run_id = screen.live_run_id() if hasattr(screen, "live_run_id") else None
+            if run_id:
+                self.switch_mode(name)
+                self.push_screen(
+                    ChoiceDialog(f"Run {run_id} is still going. Cancel it and quit? Answers already sent are "
+                                 f"stored first, and it can be resumed later (f6, or lab-tui run --resume {run_id}).",
+                                 [("cancel-run", "Cancel run and quit"), ("stay", "Keep running")], focus="stay"),
+                    lambda choice, screen=screen: self.cancel_runs_and_exit(screen) if choice == "cancel-run" else None)
                 return
         self.exit()
 
+    def cancel_runs_and_exit(self, screen: Screen) -> None:
+        screen.cancel_live_run()
+        self.notify("Cancelling the run: storing the answers already sent, then quitting… "
+                    f"({self.keys_for('app.quit', 'ctrl+q')} again quits at once; the run can still be resumed)",
+                    markup=False)
+
+        async def exit_when_stopped() -> None:
+            for worker in [w for w in self.workers if w.group == "run-engine"]:
+                try:
+                    await worker.wait()
+                except (WorkerCancelled, WorkerFailed):
+                    pass  # stopped either way; the pane said why
+            self.exit()
+
+        self.run_worker(exit_when_stopped(), group="app-quit", exit_on_error=False)
+
+    def keys_for(self, binding_id: str | None, default: str) -> str:
+        """The keys that trigger a binding now ("ctrl+s", "u or backspace"), the user's keymap applied."""
+        keys = self.user_keymap.get(binding_id, default) if binding_id else default
+        return " or ".join(key.strip() for key in keys.split(","))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every pane and every key of the current pane is also a command in the palette (ctrl+p)."""
+        """Every pane, theme and key of the current pane is also a command in the palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "lab-tui's keys and how the panes work (f1)", self.action_help)
+        yield SystemCommand("Help", f"lab-tui's keys and how the panes work ({self.keys_for('app.help', 'f1')})",
+                            self.action_help)
         for name, pane in self.PANES.items():
-            yield SystemCommand(f"Go to {pane.title}", f"Switch to the {pane.title} pane ({pane.key})",
+            key = self.keys_for(f"app.pane.{name}", pane.key)
+            yield SystemCommand(f"Go to {pane.title}", f"Switch to the {pane.title} pane ({key})",
                                 partial(self.action_show_pane, name))
+        for theme in self.file_themes:
+            yield SystemCommand(f"Theme: {theme}", f"Use the {theme} theme (remembered)",
+                                partial(setattr, self, "theme", theme))
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
-                yield SystemCommand(binding.description, f"{binding.description} ({binding.key})",
+                key = self.keys_for(binding.id, binding.key)
+                yield SystemCommand(binding.description, f"{binding.description} ({key})",
                                     partial(screen.run_action, binding.action))

@@ -17,21 +17,26 @@ from lab_tui.ui.safe_text import literal
 
 
 class ChoiceDialog(ModalScreen[str]):
-    """Ask a question; dismiss with the id of the chosen button (escape = the last choice)."""
+    """Ask a question; dismiss with the id of the chosen button (escape = the last choice).
+
+    `focus` names the button enter presses at first: the safe choice when the other one destroys work.
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+    def __init__(self, question: str, choices: list[tuple[str, str]], focus: str | None = None) -> None:
         super().__init__()
         self.question = question
         self.choices = choices
+        self.first = focus or choices[0][0]
+        self.AUTO_FOCUS = f"#{self.first}"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(literal(self.question), classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
-                for index, (choice_id, label) in enumerate(self.choices):
-                    yield Button(label, id=choice_id, variant="primary" if index == 0 else "default")
+                for choice_id, label in self.choices:
+                    yield Button(label, id=choice_id, variant="primary" if choice_id == self.first else "default")
 
     @on(Button.Pressed)
     def choose(self, event: Button.Pressed) -> None:

@@ -21,16 +21,21 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 
 from lab_tui.config import data_dir, write_atomic
 from lab_tui.store import review
 from lab_tui.store.db import open_db
-from lab_tui.store.review import ReviewFilter, VerdictConflict
 from lab_tui.store.export import judges
-from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.store.queries import list_runs
+from lab_tui.store.review import ReviewFilter, Session, VerdictConflict, login_name
+from lab_tui.ui.pane import PaneScreen
+from lab_tui.ui.safe_text import clean, literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
+
+FOLLOW_EVERY_S = 1.0
+"""How often the pane asks SQLite whether another reviewer committed (a PRAGMA, not a query)."""
 
 
 class EditDialog(ModalScreen[tuple[str, str] | None]):
@@ -92,7 +97,7 @@ class NoteDialog(ModalScreen[str | None]):
 
 
 FILTER_FIELDS = (
-    ("run_id", "Run id"),
+    ("run_id", "Run"),
     ("outcome", "Outcome (kept, filtered, or empty for both)"),
     ("status", "Status (pending, accepted, rejected, skipped, or empty for any)"),
     ("min_score", "Minimum pair score"),
@@ -113,28 +118,44 @@ class FilterDialog(ModalScreen[ReviewFilter | None]):
     FilterDialog Input { height: 1; border: none; padding: 0 1; background: $boost; }
     FilterDialog Input:focus { border: none; background: $primary 30%; }
     FilterDialog Label { color: $text-muted; }
+    FilterDialog Select { margin: 0 0; }
     #filter-error { color: $error; }
     """
 
-    def __init__(self, current: ReviewFilter, focus: str = "run_id") -> None:
+    def __init__(self, current: ReviewFilter, runs: list[dict], focus: str = "run_id") -> None:
         super().__init__()
-        self.current, self.first = current, focus
+        self.current, self.runs, self.first = current, runs, focus
+
+    def run_options(self) -> list[tuple[Text, str]]:
+        """The runs to choose from (newest first), so nobody types a 22-character id."""
+        options = [(Text.assemble((run["id"], "bold"), "  ", literal(one_line(
+            f"{run['skill'] or ''} · {run['display_status']} · {run['pairs_kept']} kept", 40))), run["id"])
+            for run in self.runs]
+        if self.current.run_id and self.current.run_id not in {run["id"] for run in self.runs}:
+            options.insert(0, (literal(self.current.run_id), self.current.run_id))
+        return options
 
     def compose(self) -> ComposeResult:
         with Vertical():
             for name, label in FILTER_FIELDS:
                 value = getattr(self.current, name)
                 yield Label(label)
-                yield Input("" if value is None else str(value), id=f"filter-{name}")
+                if name == "run_id":
+                    yield Select(self.run_options(), prompt="any run", value=value or Select.NULL,
+                                 id="filter-run_id", compact=True)
+                else:
+                    yield Input("" if value is None else str(value), id=f"filter-{name}")
             yield Label("", id="filter-error")
 
     def on_mount(self) -> None:
-        self.query_one(f"#filter-{self.first}", Input).focus()
+        self.query_one(f"#filter-{self.first}").focus()
 
     @on(Input.Submitted)
     def action_save(self) -> None:
         values: dict[str, Any] = {name: self.query_one(f"#filter-{name}", Input).value.strip() or None
-                                  for name, _ in FILTER_FIELDS}
+                                  for name, _ in FILTER_FIELDS if name != "run_id"}
+        run = self.query_one("#filter-run_id", Select)
+        values["run_id"] = None if run.is_blank() else run.value
         try:
             for name in ("min_score", "max_score"):
                 if values[name] is not None:
@@ -152,7 +173,7 @@ class PairView(VerticalScroll, can_focus=True):
     """The pair on screen; focusable so the pane's letter keys work and arrows scroll long text."""
 
 
-class ReviewScreen(Screen):
+class ReviewScreen(PaneScreen):
     BINDINGS = [
         Binding("a", "verdict('accepted')", "Accept", id="review.accept"),
         Binding("x", "verdict('rejected')", "Reject", id="review.reject"),
@@ -164,10 +185,11 @@ class ReviewScreen(Screen):
         Binding("slash", "filter('search')", "Find", key_display="/", show=False, id="review.search"),
         Binding("p", "promote", "Seed", id="review.promote"),
         Binding("E", "export", "Export", id="review.export"),
+        Binding("r", "reload", "Reload", show=False, id="review.reload"),
         Binding("q", "app.quit", "Quit", id="review.quit"),
     ]
     DEFAULT_CSS = """
-    #review-head { height: 3; padding: 0 1; background: $boost; }
+    #review-head { height: 4; padding: 0 1; background: $boost; }
     #review-body { height: 1fr; padding: 0 1; }
     #review-body:focus { background-tint: $foreground 3%; }
     .review-label { color: $text-muted; text-style: bold; margin-top: 1; }
@@ -179,7 +201,9 @@ class ReviewScreen(Screen):
         self.pair: dict | None = None
         self.position = 0
         self.filter = ReviewFilter()
-        self.reviewer = "reviewer"
+        self.session = Session(login_name())
+        self.seen_version: int | None = None
+        """The database's data_version when last read: it moves when another reviewer commits."""
         self.undo_stack: list[tuple[str, int]] = []
         self.counts: dict[str, int] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-db")
@@ -201,14 +225,16 @@ class ReviewScreen(Screen):
 
     async def on_mount(self) -> None:
         options = getattr(self.app, "options", {})
-        self.reviewer = options.get("reviewer") or "reviewer"
+        self.session = Session(options.get("reviewer") or login_name())
         self.filter = ReviewFilter(run_id=options.get("run_id"))
         self.query_one(PairView).focus()
         await self.advance(0)
+        self.seen_version = await self.db(review.changed_elsewhere)
+        self.set_interval(FOLLOW_EVERY_S, self.follow_others)
 
     def on_unmount(self) -> None:
         if self.pair is not None and self.pair["status"] == "pending":
-            self._executor.submit(self._call, review.release, self.pair["id"], self.reviewer)
+            self._executor.submit(self._call, review.release, self.pair["id"], self.session)
         self._executor.shutdown(wait=True)
 
     def _call(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -222,8 +248,35 @@ class ReviewScreen(Screen):
         return await loop.run_in_executor(self._executor, partial(self._call, function, *args, **kwargs))
 
     async def advance(self, after: int) -> None:
-        self.show(await self.db(review.next_pair, self.reviewer, self.filter, after))
+        self.show(await self.db(review.next_pair, self.session, self.filter, after))
         self.refresh_counts()
+
+    @work(exclusive=True, group="review-follow", exit_on_error=False)
+    async def follow_others(self) -> None:
+        """Each second: if another reviewer committed, recount, and pick up work if the queue was empty."""
+        version = await self.db(review.changed_elsewhere)
+        if version == self.seen_version:
+            return
+        self.seen_version = version
+        if self.pair is None:
+            await self.advance(self.position)
+        else:
+            await self.reload_pair()
+
+    async def reload_pair(self) -> None:
+        """Show the pair as the database has it now, and fresh counters."""
+        if self.pair is not None:
+            fresh = await self.db(review.get_pair, self.pair["id"])
+            if fresh != self.pair:
+                self.show(fresh)
+        self.counts = await self.db(review.counts, self.filter)
+        self.update_status()
+
+    async def action_reload(self) -> None:
+        if self.pair is None:
+            await self.advance(self.position)
+        else:
+            await self.reload_pair()
 
     def count_change(self, before: str, after: str) -> None:
         """Keep the counters right after our own verdict without a counting query per key."""
@@ -239,7 +292,7 @@ class ReviewScreen(Screen):
 
     def update_status(self) -> None:
         self.query_one(StatusBar).status = Text.assemble(
-            (" Review ", "bold"), (one_line(f"{self.reviewer} · {self.filter.describe()}", 40), "dim"))
+            (" Review ", "bold"), (one_line(self.session.name, 24), "dim"))
         self.show_head()
 
     def counters(self) -> Text:
@@ -249,13 +302,16 @@ class ReviewScreen(Screen):
             counters.append(f"{self.counts.get(name, 0)}  ", style="bold")
         return counters
 
+    def filter_line(self) -> Text:
+        """The active filter on a line of its own, so it is never cut off at 80 columns."""
+        return Text.assemble(("filter ", "dim"), literal(one_line(self.filter.describe(), 66)), ("  (f)", "dim"))
+
     def show_head(self) -> None:
         head = self.query_one("#review-head", Static)
         pair = self.pair
         if pair is None:
-            head.update(Text("\n").join([self.counters(), Text(
-                f"No pair to review ({one_line(self.filter.describe(), 50)}).\n"
-                "f changes the filter; u undoes the last verdict.")]))
+            head.update(Text("\n").join([self.counters(), self.filter_line(), Text(
+                "No pair to review: f changes the filter; u undoes the last verdict.")]))
             return
         line1 = Text.assemble(
             ("run ", "dim"), one_line(pair["run_id"], 20), ("  seed ", "dim"), str(pair["seed_index"]),
@@ -267,7 +323,7 @@ class ReviewScreen(Screen):
         line2 = Text.assemble(*scores,
                               (pair["outcome"], "italic"),
                               ("  note: " + one_line(pair["note"], 40) if pair["note"] else "", "dim"))
-        head.update(Text("\n").join([self.counters(), line1, line2]))
+        head.update(Text("\n").join([self.counters(), self.filter_line(), line1, line2]))
 
     def show(self, pair: dict | None) -> None:
         """Put the pair on screen by updating a fixed set of widgets (mounting new ones per pair is slow)."""
@@ -304,14 +360,15 @@ class ReviewScreen(Screen):
         if pair is None:
             return
         try:
-            version = await self.db(review.record_verdict, pair["id"], self.reviewer, status, pair["version"], **edits)
+            version = await self.db(review.record_verdict, pair["id"], self.session, status, pair["version"], **edits)
         except VerdictConflict as error:
-            self.notify(str(error), title="Not saved", severity="error", markup=False)
-            self.show(await self.db(review.get_pair, pair["id"]))
+            self.notify(f"{error}. It is shown as it is now: decide again, or space moves on (r reloads).", title="Not saved",
+                        severity="error", markup=False)
+            await self.reload_pair()
             return
         self.undo_stack.append((pair["id"], version))
         self.count_change(pair["status"], status)
-        self.show(await self.db(review.next_pair, self.reviewer, self.filter, pair["position"]))
+        self.show(await self.db(review.next_pair, self.session, self.filter, pair["position"]))
 
     async def action_undo(self) -> None:
         if not self.undo_stack:
@@ -319,9 +376,9 @@ class ReviewScreen(Screen):
             return
         pair_id, version = self.undo_stack.pop()
         if self.pair is not None and self.pair["status"] == "pending" and self.pair["id"] != pair_id:
-            await self.db(review.release, self.pair["id"], self.reviewer)
+            await self.db(review.release, self.pair["id"], self.session)
         try:
-            await self.db(review.undo, pair_id, self.reviewer, version)
+            await self.db(review.undo, pair_id, self.session, version)
         except VerdictConflict as error:
             self.notify(str(error), title="Not undone", severity="error", markup=False)
         self.show(await self.db(review.get_pair, pair_id))
@@ -353,7 +410,7 @@ class ReviewScreen(Screen):
             if note is None or self.pair is not pair:
                 return
             try:
-                await self.db(review.record_verdict, pair["id"], self.reviewer, pair["status"], pair["version"],
+                await self.db(review.record_verdict, pair["id"], self.session, pair["status"], pair["version"],
                               note=note)
             except VerdictConflict as error:
                 self.notify(str(error), title="Not saved", severity="error", markup=False)
@@ -361,16 +418,16 @@ class ReviewScreen(Screen):
 
         self.app.push_screen(NoteDialog(pair["note"] or ""), done)
 
-    def action_filter(self, focus: str = "run_id") -> None:
+    async def action_filter(self, focus: str = "run_id") -> None:
         async def done(new: ReviewFilter | None) -> None:
             if new is None:
                 return
             if self.pair is not None and self.pair["status"] == "pending":
-                await self.db(review.release, self.pair["id"], self.reviewer)
+                await self.db(review.release, self.pair["id"], self.session)
             self.filter = new
             await self.advance(0)
 
-        self.app.push_screen(FilterDialog(self.filter, focus), done)
+        self.app.push_screen(FilterDialog(self.filter, await self.db(list_runs), focus), done)
 
     async def action_promote(self) -> None:
         """Append the pair (with its edits) to the open skill's seed examples, save atomically, re-lint."""
@@ -408,8 +465,10 @@ def _promote(pair: dict, path: Path) -> tuple[str, bool]:
     if loaded.skill is None:
         return f"{path.name} does not parse; fix it in the Seeds pane first.", False
     skill = loaded.skill
-    skill.examples.append(SeedExample(question=pair["edited_question"] or pair["question"],
-                                      answer=pair["edited_response"] or pair["response"], context=pair["context"]))
+    # Model text never carries a control character (an escape sequence) into a seed file.
+    skill.examples.append(SeedExample(question=clean(pair["edited_question"] or pair["question"]),
+                                      answer=clean(pair["edited_response"] or pair["response"]),
+                                      context=None if pair["context"] is None else clean(pair["context"])))
     save_skill(skill, path)
     errors = [finding for finding in lint_skill(skill) if finding.severity == "error"]
     return f"Seed example {len(skill.examples)} added to {path.name}; {len(errors)} lint error(s).", not errors

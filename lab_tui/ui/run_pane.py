@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -30,6 +30,7 @@ from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunP
 from lab_tui.pipeline.progress import stored_progress
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import list_runs
+from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
@@ -97,7 +98,7 @@ class OutputDialog(ModalScreen[None]):
         self.query_one(VerticalScroll).focus()
 
 
-class RunScreen(Screen):
+class RunScreen(PaneScreen):
     BINDINGS = [
         Binding("f5", "start", "Start run", id="run.start"),
         Binding("f6", "resume", "Resume", id="run.resume"),
@@ -350,7 +351,7 @@ class RunScreen(Screen):
                         severity="error")
             return
         seeds = getattr(self.app, "pane_screens", {}).get("seeds")
-        if getattr(seeds, "unsaved", False) or getattr(seeds, "dirty", False):
+        if getattr(seeds, "unsaved", False):
             self.notify("The Seeds pane has unsaved edits: the run uses the file as last saved.", severity="warning")
         self.notify("Starting the run (the teacher client loads first, a few seconds the first time)…")
 

@@ -20,16 +20,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from lab_tui.config import load_settings, write_atomic
 from lab_tui.seeds import (FIX_LABELS, Finding, LoadResult, SeedExample, Skill, apply_fix, dump_skill, lint_skill,
                            load_skill, parse_skill_text, save_skill, upgrade_to_v3)
+from lab_tui.seeds.lint import lint_loaded
 from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
 from lab_tui.seeds.yamlio import node_lines
 from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog
+from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
@@ -58,7 +59,7 @@ class LintDone(Message):
     parsed: bool = True
 
 
-class SeedsScreen(Screen):
+class SeedsScreen(PaneScreen):
     """One skill file: its examples on the left with their findings, the editors on the right."""
 
     BINDINGS = [
@@ -86,9 +87,11 @@ class SeedsScreen(Screen):
         self.disk_text: str | None = None
         """The file's text as last read or written: what "unsaved changes" are measured against."""
         self.current = 0
-        self.dirty = False
+        self.unsaved = False
         self.findings: list[Finding] = []
         self.generation = 0
+        self.linted = 0
+        """The generation whose findings are on screen (tests wait for it to reach `generation`)."""
         self._autosaved: str | None = None
         self._lint_timer = None
 
@@ -168,7 +171,7 @@ class SeedsScreen(Screen):
         self.skill = result.skill
         self.disk_text = disk_text
         self.current = 0
-        self.dirty = False
+        self.unsaved = False
         self._autosaved = None
         self.findings = [] if result.skill is not None else result.findings
         self.query_one("#raw", TextArea).load_text(result.text or "" if result.skill is None else "")
@@ -192,7 +195,7 @@ class SeedsScreen(Screen):
                                                                                         text=text), disk_text)
         if self.skill is not None:
             self.skill.source_text = disk_text
-        self.dirty = True
+        self.unsaved = True
         self._autosaved = text
         self.show_status()
 
@@ -245,7 +248,7 @@ class SeedsScreen(Screen):
             self.app.notify(f"Could not save {self.path}: {error.strerror}. Your edits are kept.",
                             severity="error", timeout=10, markup=False)
             return False
-        self.dirty = False
+        self.unsaved = False
         discard_recovery(self.path)
         self._autosaved = None
         self.remember_recent(self.path)
@@ -259,7 +262,7 @@ class SeedsScreen(Screen):
 
     def autosave(self) -> None:
         """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds."""
-        if not self.dirty or self.path is None:
+        if not self.unsaved or self.path is None:
             return
         text = self.current_text()
         if text is not None and text != self._autosaved:
@@ -268,7 +271,7 @@ class SeedsScreen(Screen):
 
     def confirm_leave(self, then) -> None:
         """Run `then()` once unsaved changes are saved or discarded; cancelling runs nothing."""
-        if not self.dirty:
+        if not self.unsaved:
             then()
             return
 
@@ -278,7 +281,7 @@ class SeedsScreen(Screen):
             elif choice == "discard":
                 if self.path is not None:
                     discard_recovery(self.path)
-                self.dirty = False
+                self.unsaved = False
                 then()
 
         self.app.push_screen(
@@ -314,19 +317,21 @@ class SeedsScreen(Screen):
     def show_status(self) -> None:
         counts = {s: sum(f.severity == s for f in self.findings) for s in ("error", "warning", "info")}
         name = self.path.name if self.path else "no file"
-        status = Text(" ")
+        # What must stay visible at 80 columns comes first: the findings and the unsaved mark.
+        status = Text(f" ✖{counts['error']} ▲{counts['warning']} ●{counts['info']} ")
+        if self.unsaved:
+            status.append("+", style="bold reverse")
         status.append_text(literal(one_line(name, 24), style="bold"))
-        if self.dirty:
-            status.append(" ● modified", style="bold")
+        if self.unsaved:
+            status.append(" modified", style="bold")
         if self.skill is not None:
             status.append(f" {len(self.skill.examples)} ex")
         elif self.raw_mode:
             status.append(" raw text")
         elif self.findings:
             status.append(" cannot open")
-        status.append(f"  ✖{counts['error']} ▲{counts['warning']} ●{counts['info']}")
         self.query_one("#seeds-status", StatusBar).status = status
-        self.app.sub_title = name + (" (modified)" if self.dirty else "")
+        self.app.sub_title = name + (" (modified)" if self.unsaved else "")
 
     def example_prompt(self, index: int, example: SeedExample) -> Text:
         marks = [f for f in self.findings if f.example == index and f.severity != "info"]
@@ -390,8 +395,8 @@ class SeedsScreen(Screen):
     def edited(self, event: TextArea.Changed) -> None:
         name, text = event.text_area.id, event.text_area.text
         if name == "raw":
-            if self.raw_mode and (text != self.disk_text) != self.dirty:
-                self.dirty = not self.dirty
+            if self.raw_mode and (text != self.disk_text) != self.unsaved:
+                self.unsaved = not self.unsaved
                 self.show_status()
             if self.raw_mode:
                 self.schedule_lint()
@@ -413,8 +418,8 @@ class SeedsScreen(Screen):
         self.changed()
 
     def changed(self) -> None:
-        if not self.dirty:
-            self.dirty = True
+        if not self.unsaved:
+            self.unsaved = True
             self.show_status()
         self.schedule_lint()
 
@@ -424,6 +429,7 @@ class SeedsScreen(Screen):
         self._lint_timer = self.set_timer(LINT_DELAY_S, self.lint_now)
 
     def lint_now(self) -> None:
+        self._lint_timer = None
         self.generation += 1
         if self.skill is not None:
             self.lint_in_thread(copy.deepcopy(self.skill), None, self.generation)
@@ -432,19 +438,27 @@ class SeedsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
     def lint_in_thread(self, skill: Skill | None, raw: str | None, generation: int) -> None:
-        """Lint off the UI thread; a raw text is parsed first, and its parse errors are the findings."""
-        if skill is None:
-            result = parse_skill_text(raw, self.path)
-            if result.skill is None:
-                self.post_message(LintDone(generation, result.findings, parsed=False))
-                return
-            skill = result.skill
-        self.post_message(LintDone(generation, lint_skill(skill), parsed=True))
+        """Lint off the UI thread; a raw text is linted as the CLI lints that file, lines and all.
+
+        A linter crash becomes a finding (and the app shows the error), so findings never just stop.
+        """
+        try:
+            if skill is None:
+                result = parse_skill_text(raw, self.path)
+                self.post_message(LintDone(generation, lint_loaded(result), parsed=result.skill is not None))
+            else:
+                self.post_message(LintDone(generation, lint_skill(skill), parsed=True))
+        except Exception as error:
+            self.post_message(LintDone(generation, [Finding(
+                "lint/crashed", "error", f"The linter failed ({type(error).__name__}: {error}); the findings "
+                "shown may be out of date. Keep editing: each change lints again.")], parsed=skill is not None))
+            raise
 
     @on(LintDone)
     def lint_done(self, message: LintDone) -> None:
         if message.generation != self.generation:
             return  # the user typed again; a newer lint is on its way
+        self.linted = message.generation
         self.findings = message.findings
         if self.raw_mode and message.parsed:
             self.app.notify("The text parses now: ctrl+s saves it and opens it as a skill.", markup=False)
@@ -511,7 +525,8 @@ class SeedsScreen(Screen):
                 del self.skill.examples[index]
                 self.structure_changed(max(0, min(index, len(self.skill.examples) - 1)))
 
-        self.app.push_screen(ChoiceDialog(f"Delete example {index + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]),
+        self.app.push_screen(ChoiceDialog(f"Delete example {index + 1}?", [("delete", "Delete"), ("cancel", "Cancel")],
+                                          focus="cancel"),
                              decided)
 
     def action_move_example(self, step: int) -> None:

@@ -87,13 +87,13 @@ def store_only(db_path: Path, verdicts: int) -> list[float]:
     from lab_tui.store.db import open_db
 
     db = open_db(db_path)
-    where = review.ReviewFilter()
-    pair = review.next_pair(db, "store", where)
+    where, session = review.ReviewFilter(), review.Session("store")
+    pair = review.next_pair(db, session, where)
     times = []
     for _ in range(verdicts):
         t0 = time.perf_counter()
-        review.record_verdict(db, pair["id"], "store", "rejected", pair["version"])
-        pair = review.next_pair(db, "store", where, after=pair["position"])
+        review.record_verdict(db, pair["id"], session, "rejected", pair["version"])
+        pair = review.next_pair(db, session, where, after=pair["position"])
         times.append(time.perf_counter() - t0)
     return times
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from lab_tui.resources import example_skill_path
-from lab_tui.seeds import dump_skill, load_skill, parse_skill_text, save_skill, upgrade_to_v3
+from lab_tui.seeds import SeedExample, dump_skill, load_skill, parse_skill_text, save_skill, upgrade_to_v3
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy"
 
@@ -159,3 +159,92 @@ def test_a_full_dump_reads_back_as_the_same_skill_and_is_stable(path):
     assert [(e.context, e.question, e.answer) for e in again.examples] == \
         [(e.context, e.question, e.answer) for e in skill.examples]
     assert dump_skill(again) == text
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    """Lines removed from and added to `before`, as a diff shows them."""
+    import difflib
+
+    removed, added = [], []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:])
+        elif line.startswith("+ "):
+            added.append(line[2:])
+    return removed, added
+
+
+SUPERLATIVES = FIXTURES / "hist_v3ctx__grounded__linguistics__inclusion__superlatives.yaml"
+
+
+def test_adding_an_example_adds_only_its_lines(tmp_path):
+    """It used to re-dump the file: `---` dropped and every `>` block turned into a long `|` line."""
+    path = tmp_path / "qna.yaml"
+    shutil.copy(SUPERLATIVES, path)
+    original = path.read_text()
+    skill = load_skill(path).skill
+    skill.examples.append(SeedExample(context="The team rockstar fixed it.", question="How might you reword this?",
+                                      answer="The team expert fixed it.\nAvoid superlatives.\n"))
+    save_skill(skill)
+    written = path.read_text()
+    assert changed_lines(original, written) == ([], [
+        "  - context: The team rockstar fixed it.", "    question: How might you reword this?",
+        "    answer: |", "      The team expert fixed it.", "      Avoid superlatives."])
+    skill.examples.append(skill.examples[0].copy())  # a second save after the first is in place too
+    skill.examples[-1].question = "Another question?"
+    save_skill(skill)
+    removed, added = changed_lines(written, path.read_text())
+    assert removed == [] and added[1] == "    question: Another question?" and "answer: >-" not in added
+
+
+def test_deleting_and_moving_examples_moves_their_own_lines(tmp_path):
+    original = SUPERLATIVES.read_text()
+    skill = load_skill(SUPERLATIVES).skill
+    deleted = skill.examples.pop(1)
+    lines = original.splitlines(keepends=True)
+    assert deleted.context.startswith("Train your teams") and lines[18].startswith("  - context: Train your teams")
+    assert lines[29].startswith("  - context: She has") and dump_skill(skill) == "".join(lines[:18] + lines[29:])
+    skill = load_skill(SUPERLATIVES).skill
+    skill.examples[0], skill.examples[1] = skill.examples[1], skill.examples[0]
+    text = dump_skill(skill)
+    assert sorted(text.splitlines()) == sorted(original.splitlines()) and text.startswith("---\n")
+    assert parse_skill_text(text).skill.examples[0].context.startswith("Train your teams")
+
+
+def test_editing_a_folded_answer_keeps_it_folded_and_other_fields_as_they_were():
+    original = SUPERLATIVES.read_text()
+    skill = load_skill(SUPERLATIVES).skill
+    skill.examples[2].answer = skill.examples[2].answer.replace("senior automation", "senior test automation")
+    skill.examples[2].question = "A shorter question?"
+    text = dump_skill(skill)
+    assert parse_skill_text(text).skill.examples[2].answer == skill.examples[2].answer
+    removed, added = changed_lines(original, text)
+    assert all(line in original for line in removed)
+    assert "    question: A shorter question?" in added and "    answer: >-" not in removed
+    assert len(added) <= 4
+
+
+@pytest.mark.parametrize("name,removed,added", [
+    ("hist_v2__miscellaneous_unknown__banking.yaml", ["version: 2"], ["version: 3"]),
+    ("hist_v1__writing__freeform__social_media__linkedin__bio.yaml", [], ["version: 3"]),
+])
+def test_upgrading_changes_only_the_version_key(name, removed, added, tmp_path):
+    """The upgrade dialog says only the version key changes: saving re-indented and re-quoted."""
+    path = tmp_path / "qna.yaml"
+    shutil.copy(FIXTURES / name, path)
+    skill = load_skill(path).skill
+    assert dump_skill(skill) == path.read_text()  # not upgraded: the file stays as it is
+    upgrade_to_v3(skill)
+    save_skill(skill)
+    assert changed_lines((FIXTURES / name).read_text(), path.read_text()) == (removed, added)
+    assert load_skill(path).skill.version == 3
+
+
+def test_an_example_added_to_a_file_without_a_final_newline_is_in_place_and_exact():
+    text = ("version: 3\ntask_description: Write haiku.\ncreated_by: me\nseed_examples:\n"
+            "- question: One?\n  answer: A.\n# about two\n- question: Two?\n  answer: B.")
+    skill = parse_skill_text(text).skill
+    skill.examples.append(SeedExample(question="Three?", answer="C\nD\n"))
+    written = dump_skill(skill)
+    assert written.startswith(text + "\n- question: Three?\n  answer: |\n")
+    assert parse_skill_text(written).skill.examples[-1].answer == "C\nD\n"

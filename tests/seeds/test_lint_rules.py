@@ -105,8 +105,22 @@ def test_schema_and_yamllint_rules_are_errors_with_a_line(rule, make):
 
 def test_exact_duplicate_example_is_a_schema_error(clean):
     bad = copy.deepcopy(clean)
-    bad.examples.append(bad.examples[0].copy())
-    assert "schema/duplicate-example" in rules(lint_skill(bad))
+    bad.examples.append(bad.examples[1].copy())
+    [finding] = [f for f in lint_skill(bad) if f.rule == "schema/duplicate-example"]
+    last = len(bad.examples)
+    assert f"Seed examples 2 and {last} are exactly the same" in finding.message  # it used to say which nowhere
+    lines = dump_skill(bad).splitlines()
+    starts = [number for number, line in enumerate(lines, 1) if line.startswith("  - ")]
+    assert finding.example == last - 1 and finding.line == starts[-1]
+
+
+def test_control_characters_in_a_seed_are_flagged(clean):
+    """`p` on a pair holding an escape sequence wrote it into qna.yaml and lint said "No findings"."""
+    bad = edited(clean, 2, answer="Fine text \x1b]0;pwned\x07 and more.\n")
+    [finding] = [f for f in lint_skill(bad) if f.rule == "text/control-character"]
+    assert (finding.example, finding.field, finding.severity) == (2, "answer", "warning")
+    assert "U+001B" in finding.message and finding.line
+    assert "text/control-character" not in rules(lint_skill(clean))
 
 
 def test_real_fixtures_duplicated_contexts_and_near_identical_questions_are_found():

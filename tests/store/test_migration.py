@@ -49,7 +49,7 @@ def test_an_old_run_is_reviewed_reported_and_exported_but_not_resumed(old_db, tm
     db = open_db(old_db)
     run_id = db.execute("SELECT id FROM runs").fetchone()[0]
     pending = db.execute("SELECT id, version FROM pairs WHERE status = 'pending' AND outcome = 'kept' LIMIT 1").fetchone()
-    review.record_verdict(db, pending[0], "bo", "accepted", pending[1])
+    review.record_verdict(db, pending[0], review.Session("bo"), "accepted", pending[1])
     records = list(export_records(db, run_id))
     assert len(records) == 2
     assert all(r["messages"][1]["content"].count("\n\n") >= 1 for r in records)

@@ -11,7 +11,9 @@ import pytest
 
 from lab_tui.store import review
 from lab_tui.store.db import open_db
-from lab_tui.store.review import ReviewFilter, VerdictConflict
+from lab_tui.store.review import ReviewFilter, Session, VerdictConflict
+
+ANN, BOB, CAROL, X = Session("ann"), Session("bob"), Session("carol"), Session("x")
 
 
 @pytest.fixture
@@ -26,9 +28,9 @@ def queue(builder):
 
 
 def test_verdict_is_committed_and_appended_to_history(queue):
-    pair = review.next_pair(queue.db, "ann", ReviewFilter(run_id="r1"))
-    assert pair["id"] == "p0" and pair["claimed_by"] == "ann"
-    version = review.record_verdict(queue.db, "p0", "ann", "accepted", pair["version"])
+    pair = review.next_pair(queue.db, ANN, ReviewFilter(run_id="r1"))
+    assert pair["id"] == "p0" and pair["claimed_by"] == ANN.id
+    version = review.record_verdict(queue.db, "p0", ANN, "accepted", pair["version"])
     other = open_db(queue.path)
     stored = review.get_pair(other, "p0")
     assert (stored["status"], stored["reviewer"], stored["version"], stored["claimed_by"]) == ("accepted", "ann", version, None)
@@ -36,53 +38,62 @@ def test_verdict_is_committed_and_appended_to_history(queue):
 
 
 def test_stale_version_raises_conflict_and_writes_nothing(queue):
-    pair = review.next_pair(queue.db, "ann", ReviewFilter(run_id="r1"))
-    review.record_verdict(queue.db, pair["id"], "bob", "rejected", pair["version"])
+    pair = review.next_pair(queue.db, ANN, ReviewFilter(run_id="r1"))
+    review.record_verdict(queue.db, pair["id"], BOB, "rejected", pair["version"])
     with pytest.raises(VerdictConflict, match="bob"):
-        review.record_verdict(queue.db, pair["id"], "ann", "accepted", pair["version"])
+        review.record_verdict(queue.db, pair["id"], ANN, "accepted", pair["version"])
     assert review.get_pair(queue.db, pair["id"])["status"] == "rejected"
     assert len(review.history(queue.db, pair["id"])) == 1
 
 
 def test_undo_restores_previous_state_step_by_step(queue):
-    version = review.record_verdict(queue.db, "p1", "ann", "rejected", 0, note="off-topic")
-    version = review.record_verdict(queue.db, "p1", "ann", "accepted", version, edited_response="Better.")
+    version = review.record_verdict(queue.db, "p1", ANN, "rejected", 0, note="off-topic")
+    version = review.record_verdict(queue.db, "p1", ANN, "accepted", version, edited_response="Better.")
     pair = review.get_pair(queue.db, "p1")
     assert (pair["status"], pair["note"], pair["edited_response"]) == ("accepted", "off-topic", "Better.")
-    version = review.undo(queue.db, "p1", "ann", version)
+    version = review.undo(queue.db, "p1", ANN, version)
     pair = review.get_pair(queue.db, "p1")
     assert (pair["status"], pair["note"], pair["edited_response"]) == ("rejected", "off-topic", None)
-    review.undo(queue.db, "p1", "ann", version)
+    review.undo(queue.db, "p1", ANN, version)
     pair = review.get_pair(queue.db, "p1")
-    assert (pair["status"], pair["note"], pair["claimed_by"]) == ("pending", None, "ann")
+    assert (pair["status"], pair["note"], pair["claimed_by"]) == ("pending", None, ANN.id)
     assert [v["status"] for v in review.history(queue.db, "p1")] == ["rejected", "accepted", "rejected", "pending"]
 
 
 def test_claimed_pairs_are_skipped_for_others_until_the_lease_ends(queue):
     where = ReviewFilter(run_id="r1")
-    first = review.next_pair(queue.db, "ann", where)
-    second = review.next_pair(queue.db, "bob", where)
+    first = review.next_pair(queue.db, ANN, where)
+    second = review.next_pair(queue.db, BOB, where)
     assert first["id"] == "p0" and second["id"] == "p1"
-    assert review.next_pair(queue.db, "carol", where, lease_s=0.0)["id"] == "p0"
+    assert review.next_pair(queue.db, CAROL, where, lease_s=0.0)["id"] == "p0"
+
+
+def test_a_claim_belongs_to_the_session_not_the_name(queue):
+    where = ReviewFilter(run_id="r1")
+    first = review.next_pair(queue.db, Session("root"), where)
+    second = review.next_pair(queue.db, Session("root"), where)
+    assert first["id"] != second["id"]
+    review.release(queue.db, first["id"], Session("root"))  # another session cannot free it
+    assert review.get_pair(queue.db, first["id"])["claimed_by"] == first["claimed_by"]
 
 
 def test_filters_and_counters(queue):
-    review.record_verdict(queue.db, "p2", "ann", "accepted", 0)
-    review.record_verdict(queue.db, "p3", "bob", "rejected", 0)
+    review.record_verdict(queue.db, "p2", ANN, "accepted", 0)
+    review.record_verdict(queue.db, "p3", BOB, "rejected", 0)
     assert review.counts(queue.db, ReviewFilter(run_id="r1")) == {"pending": 3, "accepted": 1, "rejected": 1, "skipped": 0}
     assert review.counts(queue.db, ReviewFilter(run_id="r1", outcome="filtered"))["pending"] == 1
-    assert review.next_pair(queue.db, "x", ReviewFilter(status="accepted"))["id"] == "p2"
-    assert review.next_pair(queue.db, "x", ReviewFilter(status=None, reviewer="bob"))["id"] == "p3"
-    assert review.next_pair(queue.db, "x", ReviewFilter(search="[bold]units"))["id"] == "q0"
-    assert review.next_pair(queue.db, "x", ReviewFilter(search="100%")) is None
-    assert review.next_pair(queue.db, "x", ReviewFilter(outcome=None, min_score=0.5, max_score=1.5))["id"] == "f0"
+    assert review.next_pair(queue.db, X, ReviewFilter(status="accepted"))["id"] == "p2"
+    assert review.next_pair(queue.db, X, ReviewFilter(status=None, reviewer="bob"))["id"] == "p3"
+    assert review.next_pair(queue.db, X, ReviewFilter(search="[bold]units"))["id"] == "q0"
+    assert review.next_pair(queue.db, X, ReviewFilter(search="100%")) is None
+    assert review.next_pair(queue.db, X, ReviewFilter(outcome=None, min_score=0.5, max_score=1.5))["id"] == "f0"
 
 
 def test_queue_pages_by_position_and_wraps(queue):
     where = ReviewFilter(run_id="r1")
     last = review.get_pair(queue.db, "p4")["position"]
-    assert review.next_pair(queue.db, "ann", where, after=last)["id"] == "p0"
-    assert review.next_pair(queue.db, "ann", where, after=last, wrap=False) is None
+    assert review.next_pair(queue.db, ANN, where, after=last)["id"] == "p0"
+    assert review.next_pair(queue.db, ANN, where, after=last, wrap=False) is None
 
 
 REVIEWER = textwrap.dedent("""
@@ -90,25 +101,28 @@ REVIEWER = textwrap.dedent("""
     from lab_tui.store import review
     from lab_tui.store.db import open_db
     db = open_db(sys.argv[1])
+    session = review.Session(sys.argv[2])
     seen, position = [], 0
     while True:
-        pair = review.next_pair(db, sys.argv[2], review.ReviewFilter(), after=position, wrap=False)
+        pair = review.next_pair(db, session, review.ReviewFilter(), after=position, wrap=False)
         if pair is None:
             break
         seen.append(pair["id"])
         position = pair["position"]
-        review.record_verdict(db, pair["id"], sys.argv[2], "accepted", pair["version"])
+        review.record_verdict(db, pair["id"], session, "accepted", pair["version"])
     print(json.dumps(seen))
 """)
 
 
-def test_two_reviewer_processes_never_get_the_same_pair(builder):
+@pytest.mark.parametrize("names", [("ann", "bob"), ("root", "root")])
+def test_two_reviewer_processes_never_get_the_same_pair(builder, names):
+    """Also when both sessions use the same name (two SSH logins as root on a shared GPU box)."""
     builder.run("r1")
     with builder.db.conn:
         for index in range(300):
             builder.pair("r1", f"p{index:03d}")
     procs = [subprocess.Popen([sys.executable, "-c", REVIEWER, str(builder.path), name], stdout=subprocess.PIPE, text=True)
-             for name in ("ann", "bob")]
+             for name in names]
     seen = [json.loads(proc.communicate(timeout=60)[0]) for proc in procs]
     assert all(proc.returncode == 0 for proc in procs)
     assert not set(seen[0]) & set(seen[1])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
@@ -44,10 +46,45 @@ async def test_user_keymap_from_settings_remaps_a_key(tmp_path):
     app = LabApp(path, tmp_path / "lab.db")
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.skill.task_description = "Remapped save works."
-        app.screen.dirty = True
+        app.screen.unsaved = True
         await pilot.press("f9")
         await pilot.pause()
     assert "Remapped save works." in path.read_text()
+
+
+async def test_help_and_the_palette_show_the_users_remapped_keys(tmp_path):
+    """Both showed the default keys after the user remapped them."""
+    from textual.widgets import Markdown
+
+    load_settings().set("keymap", {"seeds.save": "f9", "app.pane.review": "f12", "review.undo": "z,backspace"})
+    app = LabApp(example_skill_path(), tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert helps["Save"] == "Save (f9)" and helps["Go to Review"].endswith("(f12)")
+        assert " f12 Review" in str(app.screen.query_one(StatusBar).render())
+        await pilot.press("f1")
+        await pilot.pause()
+        shown = app.screen.query_one(Markdown).source
+    assert "| `f9` | Save" in shown and "`ctrl+s` | Save" not in shown
+    assert "`f12` | Seeds / Run / Review" in shown and "| `z or backspace` | Undo" in shown
+    assert "| `/` |" not in shown and "`f` or `/` | Filters" in shown and "{" not in shown.split("## Everywhere")[1]
+
+
+async def test_themes_are_found_by_name_in_the_palette(tmp_path):
+    """Typing "light" in the palette found nothing: themes were only inside the Theme picker."""
+    from textual.command import CommandPalette
+
+    app = LabApp(example_skill_path(), tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"light")
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.theme == "lab-light"
 
 
 def test_default_skill_is_a_private_copy_of_the_bundled_example(lab_home):
@@ -58,7 +95,7 @@ def test_default_skill_is_a_private_copy_of_the_bundled_example(lab_home):
 class NotesScreen(Screen):
     """A stand-in second pane, registered exactly as the Run and Review panes will be."""
 
-    dirty = True
+    unsaved = True
 
     def compose(self):
         yield StatusBar()
@@ -66,7 +103,7 @@ class NotesScreen(Screen):
         yield Footer()
 
     def confirm_leave(self, then):
-        self.dirty = False
+        self.unsaved = False
         self.app.notes_asked = True
         then()
 
@@ -117,3 +154,49 @@ def test_the_app_reaches_its_first_frame_without_importing_litellm(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["SeedsScreen", "False"]
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["waits-for-answers-in-flight", "second-ctrl-q-quits-now"])
+async def test_quitting_during_a_live_run_asks_to_cancel_it_and_never_crashes(tmp_path, again):
+    """ctrl+q used to ask the Run pane for `confirm_leave` whenever it needed a redraw, and crash."""
+    import time
+
+    from textual.widgets import Input
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from teacher_server import TeacherConfig, TeacherServer
+
+    from lab_tui.store.db import open_db
+    from lab_tui.ui.dialogs import ChoiceDialog
+
+    async def until(pilot, condition, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "condition not reached"
+            await pilot.pause(0.05)
+
+    with TeacherServer(TeacherConfig(latency=0.2)) as server:
+        app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.pane_screens["run"]
+            screen.query_one("#run-api-base", Input).value = server.api_base
+            screen.query_one("#run-concurrency", Input).value = "2"
+            await pilot.press("f5")
+            await until(pilot, lambda: screen.progress is not None and screen.progress.requests_done > 0)
+            run_id = screen.live_run_id()
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.focused is not None)
+            assert app.screen.focused.id == "stay" and run_id in app.screen.question
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, ChoiceDialog))
+            assert screen.live_run_id() == run_id
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+            if again:
+                server.config.latency = 30.0  # answers in flight now take long: a second ctrl+q quits at once
+            await pilot.click("#cancel-run")
+            if again:
+                await pilot.press("ctrl+q")
+            await until(pilot, lambda: not app.is_running, timeout=10.0)
+    assert open_db(tmp_path / "lab.db").execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] \
+        == "cancelled"

@@ -152,8 +152,10 @@ async def test_filters_search_and_status(tmp_path):
         await pilot.press("f")
         await settle(pilot, lambda: isinstance(app.screen, FilterDialog))
         app.screen.query_one("#filter-search").value = ""
-        app.screen.query_one("#filter-run_id").value = "r2"
-        await pilot.press("enter")
+        await pilot.press("enter")  # the run is chosen from a list of runs, not typed
+        await pilot.press(*"r2", "enter")
+        await settle(pilot, lambda: app.screen.query_one("#filter-run_id").value == "r2")
+        await pilot.press("ctrl+s")
         await settle(pilot, lambda: screen.pair["id"] == "r2-p0")
         await settle(pilot, lambda: screen.counts == {"pending": 2, "accepted": 0, "rejected": 0, "skipped": 0})
         screen.filter = review.ReviewFilter(status="accepted")
@@ -176,11 +178,50 @@ async def test_conflict_is_shown_and_nothing_overwritten(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = current(pilot)
         await settle(pilot, lambda: screen.pair is not None)
-        review.record_verdict(db, "r1-p0", "bob", "rejected", 0)
+        review.record_verdict(db, "r1-p0", review.Session("bob"), "rejected", 0)
         await pilot.press("a")
         await settle(pilot, lambda: screen.pair["status"] == "rejected")
         assert any("bob" in str(n.message) for n in app._notifications)
-    assert status_of(tmp_path, "r1-p0") == "rejected"
+        assert screen.counts["rejected"] == 1  # the refused pair and the counters are shown fresh at once
+        await pilot.press("a")  # deciding again on the fresh pair is saved
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+    assert status_of(tmp_path, "r1-p0") == "accepted"
+
+
+async def test_counters_and_the_queue_follow_other_reviewers(tmp_path, monkeypatch):
+    """`pending 22` stayed beside "No pair to review" while others worked; r reloads at once."""
+    from lab_tui.ui import review_pane
+
+    monkeypatch.setattr(review_pane, "FOLLOW_EVERY_S", 0.05)
+    db = populate(tmp_path / "lab.db", count=2)
+    bob = review.Session("bob")
+    review.next_pair(db, bob, review.ReviewFilter())  # bob holds r1-p0
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None and screen.counts)
+        assert screen.pair["id"] == "r1-p1"
+        await pilot.press("a")
+        await settle(pilot, lambda: screen.pair is None)
+        review.release(db, "r1-p0", bob)  # bob gives his pair back: it reaches ann without a key
+        await settle(pilot, lambda: screen.pair is not None and screen.pair["id"] == "r1-p0")
+        review.record_verdict(db, "r1-p0", bob, "rejected", 0)
+        await settle(pilot, lambda: screen.counts.get("rejected") == 1 and screen.pair["status"] == "rejected")
+        monkeypatch.setattr(screen, "follow_others", lambda: None)
+        review.undo(db, "r1-p0", bob, 1)
+        await pilot.press("r")
+        await settle(pilot, lambda: screen.counts.get("rejected") == 0 and screen.pair["status"] == "pending")
+
+
+async def test_the_main_app_labels_verdicts_with_the_login_name(tmp_path):
+    populate(tmp_path / "lab.db", count=1)
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="review")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("a")
+        await settle(pilot, lambda: screen.pair is None)
+    assert review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")["reviewer"] == review.login_name() != "reviewer"
 
 
 async def test_untrusted_text_is_shown_literally(tmp_path):
@@ -217,6 +258,23 @@ async def test_promote_to_seed_and_export(tmp_path, lab_home):
     assert len(records) == 1 and records[0]["messages"][-1]["content"] == "Response 0: in Q4."
 
 
+async def test_promote_never_writes_control_characters_into_the_seed(tmp_path):
+    db = populate(tmp_path / "lab.db", count=1)
+    db.execute("UPDATE pairs SET response = ?", ["Fine \x1b]0;pwned\x07answer \x1b[31mred\x1b[0m.\n"])
+    db.conn.commit()
+    skill = tmp_path / "qna.yaml"
+    shutil.copy(example_skill_path(), skill)
+    before = len(yaml.safe_load(skill.read_text())["seed_examples"])
+    app = make_app(tmp_path, skill)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("p")
+        await settle(pilot, lambda: len(yaml.safe_load(skill.read_text())["seed_examples"]) == before + 1)
+    assert yaml.safe_load(skill.read_text())["seed_examples"][-1]["answer"] == "Fine answer red.\n"
+    assert "\\e" not in skill.read_text() and "\x1b" not in skill.read_text()
+
+
 async def test_q_quits(tmp_path):
     populate(tmp_path / "lab.db")
     app = make_app(tmp_path)
@@ -250,3 +308,20 @@ def test_review_command_opens_the_review_pane_with_run_and_reviewer(tmp_path, mo
     assert main(["review", "--db", str(tmp_path / "x.db")]) == 0
     import getpass
     assert seen["reviewer"] == getpass.getuser() and seen["run_id"] is None
+
+
+async def test_at_80_columns_the_header_shows_the_active_filter(tmp_path):
+    """The filter was in the status bar, cut off behind the global keys."""
+    populate(tmp_path / "lab.db", count=2, run_id="20261125-080000-abcdef0123")
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="review", reviewer="ann",
+                 run_id="20261125-080000-abcdef0123")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None and screen.counts)
+        screen.filter = review.ReviewFilter(run_id="20261125-080000-abcdef0123", search="wing")
+        await screen.advance(0)
+        await pilot.pause()
+        shown = str(screen.query_one("#review-head").render())
+    filter_line = next(line for line in shown.splitlines() if line.startswith("filter "))
+    assert 'run 20261125-080000-abcdef0123 · kept · pending · "wing"' in filter_line
+    assert len(filter_line) <= 78

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from textual.widgets import OptionList, TextArea
 
 from lab_tui.config import load_settings
 from lab_tui.resources import example_skill_path
-from lab_tui.seeds.recovery import read_recovery, write_recovery
+from lab_tui.seeds.recovery import read_recovery
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.dialogs import ChoiceDialog
 
@@ -29,10 +30,20 @@ def app_for(path: Path, tmp_path: Path) -> LabApp:
     return LabApp(path, tmp_path / "lab.db")
 
 
-async def settle(pilot, screen) -> None:
-    """Wait past the lint debounce and for the lint worker to post its findings."""
-    await pilot.pause(0.5)
-    await screen.workers.wait_for_complete()
+@pytest.fixture(autouse=True)
+def no_lint_delay(monkeypatch):
+    """Lint at once after a change: tests wait for the findings, not for the debounce."""
+    from lab_tui.ui import seeds_pane
+
+    monkeypatch.setattr(seeds_pane, "LINT_DELAY_S", 0.001)  # a zero timer divides by zero
+
+
+async def settle(pilot, screen, timeout: float = 10.0) -> None:
+    """Wait until the findings on screen are those of the latest change (no lint pending)."""
+    deadline = time.monotonic() + timeout
+    while screen._lint_timer is not None or screen.linted != screen.generation:
+        assert time.monotonic() < deadline, "the findings never caught up"
+        await pilot.pause(0.01)
     await pilot.pause()
 
 
@@ -52,15 +63,15 @@ async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the
         await pilot.press("T", "O", "D", "O")
         await settle(pilot, screen)
         assert "input/placeholder" in finding_rules(screen)
-        assert screen.dirty
-        assert "● modified" in str(screen.query_one("#seeds-status").render())
+        assert screen.unsaved
+        assert "+qna.yaml modified" in str(screen.query_one("#seeds-status").render())
         await pilot.press("backspace", "backspace", "backspace", "backspace")
         await pilot.press(*"Write the Q2 all-hands email from our CEO to every employee.")
         await settle(pilot, screen)
         assert "input/placeholder" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert not screen.dirty
+        assert not screen.unsaved
     saved = yaml.safe_load(skill_file.read_text())
     assert saved["seed_examples"][0]["question"] == "Write the Q2 all-hands email from our CEO to every employee."
     assert (tmp_path / "qna.yaml.bak").read_text() == example_skill_path().read_text()
@@ -121,7 +132,7 @@ async def test_quit_with_unsaved_changes_asks_and_cancel_keeps_the_edits(skill_f
         assert isinstance(app.screen, ChoiceDialog)
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen is screen and screen.dirty and screen.skill.task_description.startswith("X")
+        assert app.screen is screen and screen.unsaved and screen.skill.task_description.startswith("X")
         await pilot.press("ctrl+q")
         await pilot.pause()
         await pilot.click("#save")
@@ -147,7 +158,7 @@ async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill
         await pilot.click("#restore")
         await pilot.pause()
         screen = app.pane_screens["seeds"]
-        assert screen.dirty and screen.skill.task_description.startswith("ZWrite")
+        assert screen.unsaved and screen.skill.task_description.startswith("ZWrite")
 
 
 async def test_a_file_that_does_not_parse_is_reported_and_left_untouched(tmp_path):
@@ -177,7 +188,7 @@ async def test_fix_key_removes_trailing_spaces(tmp_path):
         await pilot.press("ctrl+f")
         await settle(pilot, screen)
         assert "yaml/trailing-spaces" not in finding_rules(screen)
-        assert screen.dirty
+        assert screen.unsaved
 
 
 async def test_file_text_is_shown_literally_without_escape_sequences(skill_file, tmp_path):
@@ -204,10 +215,10 @@ async def test_a_broken_file_opens_as_raw_text_and_can_be_fixed_and_saved(skill_
         raw.move_cursor((0, 0))
         await pilot.press("ctrl+k", "delete")
         await settle(pilot, screen)
-        assert screen.dirty and "yaml/syntax" not in finding_rules(screen)
+        assert screen.unsaved and "yaml/syntax" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await settle(pilot, screen)
-        assert screen.skill is not None and not screen.raw_mode and not screen.dirty
+        assert screen.skill is not None and not screen.raw_mode and not screen.unsaved
         assert len(screen.skill.examples) == 5
     assert skill_file.read_text() == example_skill_path().read_text()
     assert (tmp_path / "qna.yaml.bak").read_text() == broken
@@ -223,12 +234,14 @@ async def test_an_older_version_is_offered_an_upgrade_to_version_3(tmp_path):
         await pilot.click("#upgrade")
         await pilot.pause()
         screen = app.pane_screens["seeds"]
-        assert screen.dirty and screen.skill.version == 3
+        assert screen.unsaved and screen.skill.version == 3
         await settle(pilot, screen)
         assert "schema/old-version" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert yaml.safe_load(path.read_text())["version"] == 3
+    before = (FIXTURES / "hist_v2__writing__grounded__objection_handling.yaml").read_text()
+    assert path.read_text() == before.replace("version: 2\n", "version: 3\n", 1)  # as the dialog says
 
 
 async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, tmp_path):
@@ -246,7 +259,7 @@ async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, 
         assert isinstance(app.screen, ChoiceDialog)
         await pilot.click("#discard")
         await pilot.pause()
-        assert screen.path == other and not screen.dirty
+        assert screen.path == other and not screen.unsaved
         assert str(other.resolve()) in load_settings().get("recent")
     assert skill_file.read_text() == example_skill_path().read_text()
 
@@ -296,9 +309,98 @@ def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):
 
     async def run_before(pilot):
         screen = pilot.app.screen
-        await pilot.pause(0.5)
-        await screen.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot, screen)
         screen.query_one("#task", TextArea).cursor_blink = False
 
     assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=(80, 24), run_before=run_before)
+
+
+OLD_FORMATS = sorted(p for p in FIXTURES.glob("hist_v[12]*.yaml"))
+
+
+@pytest.mark.parametrize("path", OLD_FORMATS, ids=lambda p: p.name)
+async def test_the_app_and_the_cli_give_the_same_findings_and_lines(path, tmp_path):
+    """On old-format files the app linted a re-dumped copy: 3 errors where `lab-tui lint` found 1."""
+    from lab_tui.seeds import lint_path
+
+    copy = tmp_path / "qna.yaml"
+    shutil.copy(path, copy)
+    app = app_for(copy, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        shown = [(f.rule, f.line, f.example) for f in screen.findings]
+    assert shown == [(f.rule, f.line, f.example) for f in lint_path(path)]
+
+
+async def test_raw_view_finding_lines_are_the_files_lines(tmp_path):
+    """A file opened raw and fixed there is linted as the CLI lints it: lines match the raw view's numbers."""
+    from lab_tui.seeds import lint_text
+
+    path = tmp_path / "qna.yaml"
+    broken = (FIXTURES / "hist_v2__writing__grounded__objection_handling.yaml").read_text()
+    path.write_text(broken.replace("created_by: JanaGK2", "created_by: JanaGK2: x"))
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        assert screen.raw_mode and [f.rule for f in screen.findings] == ["yaml/syntax"]
+        raw = screen.query_one("#raw", TextArea)
+        raw.load_text(broken)
+        await settle(pilot, screen)
+        shown = [(f.rule, f.line) for f in screen.findings]
+    expected = [(f.rule, f.line) for f in lint_text(broken, path)]
+    assert shown == expected and any(line and line > 4 for _, line in shown)
+
+
+async def test_a_crashed_lint_is_shown_once_and_findings_do_not_silently_stop(skill_file, tmp_path, monkeypatch):
+    from lab_tui.ui import seeds_pane
+
+    def broken(skill):
+        raise RuntimeError("rule blew up")
+
+    monkeypatch.setattr(seeds_pane, "lint_skill", broken)
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        assert [f.rule for f in screen.findings] == ["lint/crashed"]
+        screen.query_one("#task", TextArea).insert("Z")  # the same crash again is not shown twice
+        await settle(pilot, screen)
+        await screen.workers.wait_for_complete()
+        await pilot.pause()
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1 and "rule blew up" in errors[0].message
+
+
+async def test_at_80_columns_the_header_shows_the_lint_counts_and_the_unsaved_mark(tmp_path):
+    """The counts and the modified mark were cut off behind the global keys."""
+    from lab_tui.ui.widgets.status_bar import StatusBar
+
+    path = tmp_path / "compositional_skills__grounded__linguistics__writing__rewriting_qna.yaml"
+    shutil.copy(example_skill_path(), path)
+    app = app_for(path, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        screen.query_one("#task", TextArea).insert("Z")
+        await settle(pilot, screen)
+        shown = str(screen.query_one(StatusBar).render())
+    counts = {s: sum(f.severity == s for f in screen.findings) for s in ("error", "warning", "info")}
+    assert len(shown) <= 80 and f"✖{counts['error']} ▲{counts['warning']} ●{counts['info']}" in shown
+    assert "+compositional" in shown and "f1 Help" in shown and "f3 Run" in shown
+
+
+async def test_the_delete_dialog_focuses_cancel(skill_file, tmp_path):
+    """enter on the delete dialog deleted the example: "Delete" had the focus."""
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["seeds"]
+        await settle(pilot, screen)
+        count = len(screen.skill.examples)
+        await pilot.press("f8")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog) and app.screen.focused.id == "cancel"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen and len(screen.skill.examples) == count and not screen.unsaved

@@ -22,7 +22,8 @@ class StatusBar(Widget):
     def on_mount(self) -> None:
         self.app.mode_change_signal.subscribe(self, lambda _mode: self.refresh())
 
-    def global_keys(self) -> Text:
+    def global_keys(self, compact: bool = False) -> Text:
+        """The panes and the keys that work everywhere; `compact` drops the words the keys' users know."""
         keys = Text()
         panes = getattr(self.app, "PANES", {})
         if len(panes) > 1:
@@ -30,19 +31,27 @@ class StatusBar(Widget):
                 if name == self.app.current_mode:
                     keys.append(f" {pane.title} ", style="reverse bold")
                 else:
-                    keys.append(f" {pane.key} ", style="bold")
+                    keys.append(f" {self.key(f'app.pane.{name}', pane.key)} ", style="bold")
                     keys.append(pane.title)
             keys.append(" │")
         keys.append(" ^p", style="bold")
-        keys.append(" Commands")
-        keys.append(" f1", style="bold")
+        keys.append("" if compact else " Commands")
+        keys.append(f" {self.key('app.help', 'f1')}", style="bold")
         keys.append(" Help ")
         keys.append("^q", style="bold")
-        keys.append(" Quit ")
+        keys.append(" " if compact else " Quit ")
         return keys
 
+    def key(self, binding_id: str, default: str) -> str:
+        """The key in effect for an app binding (the user may have remapped it)."""
+        keys_for = getattr(self.app, "keys_for", None)
+        return keys_for(binding_id, default).split(" or ")[0] if keys_for else default
+
     def render(self) -> Text:
+        """The pane's status first: the global keys give up their words before it is cut."""
         right = self.global_keys()
+        if self.status.cell_len > self.size.width - right.cell_len:
+            right = self.global_keys(compact=True)
         room = max(0, self.size.width - right.cell_len)
         left = self.status.copy()
         left.truncate(room, overflow="ellipsis", pad=True)
