@@ -226,7 +226,8 @@ class ReviewScreen(PaneScreen):
     async def on_mount(self) -> None:
         options = getattr(self.app, "options", {})
         self.session = Session(options.get("reviewer") or login_name())
-        self.filter = ReviewFilter(run_id=options.get("run_id"))
+        if self.filter == ReviewFilter():  # review_run() may have chosen a run before the pane was mounted
+            self.filter = ReviewFilter(run_id=options.get("run_id"))
         self.query_one(PairView).focus()
         await self.advance(0)
         self.seen_version = await self.db(review.changed_elsewhere)
@@ -271,6 +272,12 @@ class ReviewScreen(PaneScreen):
                 self.show(fresh)
         self.counts = await self.db(review.counts, self.filter)
         self.update_status()
+
+    def review_run(self, run_id: str) -> None:
+        """Walk this run's pending pairs (the Run pane's ctrl+r)."""
+        self.filter = ReviewFilter(run_id=run_id)
+        if self.is_mounted:
+            self.run_worker(self.advance(0), group="review-follow", exclusive=True)
 
     async def action_reload(self) -> None:
         if self.pair is None:

@@ -104,6 +104,7 @@ class RunScreen(PaneScreen):
         Binding("f6", "resume", "Resume", id="run.resume"),
         Binding("f7", "cancel", "Cancel run", id="run.cancel"),
         Binding("f8", "refresh_runs", "Reload runs", id="run.reload"),
+        Binding("ctrl+r", "review_run", "Review run", id="run.review"),
     ]
     DEFAULT_CSS = """
     #run-target { height: 1; padding: 0 1; }
@@ -410,6 +411,17 @@ class RunScreen(PaneScreen):
                 return
             self.notify(f"Resuming {run_id}…", markup=False)
             self.launch(run_id)
+
+    async def action_review_run(self) -> None:
+        """Review the shown run's pairs now, also while it is still making them."""
+        runs = self.query_one("#run-runs", OptionList)
+        run_id = self.shown_run or (runs.get_option_at_index(runs.highlighted).id
+                                    if runs.highlighted is not None else None)
+        if run_id is None:
+            self.notify("No run to review yet: f5 starts one.", severity="warning")
+            return
+        await self.app.switch_mode("review")
+        self.app.pane_screens["review"].review_run(run_id)
 
     def action_cancel(self) -> None:
         if self.own_run and self.cancel_event is not None:

@@ -1,0 +1,72 @@
+"""Review while the run goes on: pairs made after the Review pane opened show up by themselves,
+and the Run pane's ctrl+r opens the shown run's pairs."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from textual.widgets import Input
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
+
+from lab_tui.pipeline.engine import RunParams, run_flow, start_run  # noqa: E402
+from lab_tui.pipeline.teacher import TeacherProfile, close_clients  # noqa: E402
+from lab_tui.resources import example_skill_path  # noqa: E402
+from lab_tui.seeds import load_skill  # noqa: E402
+from lab_tui.store.db import open_db  # noqa: E402
+from lab_tui.ui.app import LabApp  # noqa: E402
+
+
+async def until(pilot, condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if condition():
+            return
+    raise AssertionError("condition not reached")
+
+
+async def test_a_pair_made_after_the_review_pane_opened_shows_up_by_itself(tmp_path):
+    with TeacherServer(TeacherConfig(latency=0.05)) as server:
+        db_path = tmp_path / "lab.db"
+        profile = TeacherProfile(model="openai/teacher", api_base=server.api_base, timeout=5)
+        run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile,
+                           RunParams(contexts=2, questions=1, concurrency=4))
+        app = LabApp(example_skill_path(), db_path, start_mode="review", reviewer="ann")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.pane_screens["review"]
+            await until(pilot, lambda: screen.counts is not None and screen.pair is None)
+            assert open_db(db_path).execute("SELECT count(*) FROM pairs").fetchone()[0] == 0
+            run = asyncio.create_task(run_flow(db_path, run_id))
+            await until(pilot, lambda: screen.pair is not None)
+            assert screen.pair["run_id"] == run_id
+            assert not run.done(), "the pair should arrive while the run is still going"
+            await pilot.press("a")
+            await until(pilot, lambda: screen.counts.get("accepted") == 1)
+            await run
+            await close_clients()
+        accepted = open_db(db_path).execute("SELECT count(*) FROM pairs WHERE status = 'accepted'").fetchone()[0]
+        assert accepted == 1
+
+
+async def test_ctrl_r_in_the_run_pane_reviews_the_shown_run(tmp_path):
+    with TeacherServer(TeacherConfig()) as server:
+        app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run", reviewer="ann")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.pane_screens["run"]
+            screen.query_one("#run-api-base", Input).value = server.api_base
+            screen.query_one("#run-contexts", Input).value = "1"
+            screen.query_one("#run-questions", Input).value = "1"
+            await pilot.press("f5")
+            await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
+            run_id = screen.runs[0]["id"]
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: app.current_mode == "review")
+            review = app.pane_screens["review"]
+            await until(pilot, lambda: review.pair is not None)
+            assert review.filter.run_id == run_id and review.pair["run_id"] == run_id
