@@ -3,7 +3,7 @@
 Reports wall time, requests/s, efficiency against the ideal (requests × mean latency ÷
 concurrency) and against a bare loop of `litellm.acompletion` calls sending the same number of
 requests at the same concurrency to the same server. Both are timed as whole processes (each
-pays litellm's import). Usage: .venv/bin/python tests/bench/bench_pipeline.py [--contexts 100]
+pays litellm's import). Usage: .venv/bin/python tests/bench/bench_pipeline.py [--contexts 20]  (per seed example)
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def timed(command: list[str], env: dict) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--contexts", type=int, default=100)
+    parser.add_argument("--contexts", type=int, default=20, help="per seed example (the skill has 5)")
     parser.add_argument("--questions", type=int, default=3)
     args = parser.parse_args()
     server = subprocess.Popen([sys.executable, str(REPO / "tests" / "teacher_server.py"), "--latency", str(LATENCY),
