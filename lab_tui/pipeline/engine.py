@@ -374,6 +374,8 @@ class Engine:
             self.on_event(RowFailed(self.run_id, block.name, row.id, reason or "", raw or ""))
         else:
             shown = row.data.get(block.writes) if block.writes else explanation
+            if not shown and score is not None:
+                shown = f"score {score:g}" + (f": {reason}" if reason else "")
             preview = " ".join(str(shown or reason or "").split())[:120]
             self.on_event(RowDone(self.run_id, block.name, row.id, status, preview))
         self.emit()

@@ -158,9 +158,9 @@ class RunScreen(PaneScreen):
             yield Input(placeholder="auto", id="run-flow")
         with Horizontal(id="run-counts"):
             yield Label("contexts/seed")
-            yield Input(placeholder="10", id="run-contexts", classes="run-count", type="integer")
+            yield Input(id="run-contexts", classes="run-count", type="integer")
             yield Label("questions")
-            yield Input(placeholder="flow's", id="run-questions", classes="run-count", type="integer")
+            yield Input(id="run-questions", classes="run-count", type="integer")
             yield Label("concurrency")
             yield Input("16", id="run-concurrency", classes="run-count", type="integer")
         yield Label("Runs (enter shows one)", classes="section")
@@ -171,9 +171,9 @@ class RunScreen(PaneScreen):
         yield Footer()
 
     class TargetDescribed(Message):
-        def __init__(self, text: Text) -> None:
+        def __init__(self, text: Text, counts: dict[str, int]) -> None:
             super().__init__()
-            self.text = text
+            self.text, self.counts = text, counts
 
     def skill_path(self) -> Path | None:
         """The skill open in the Seeds pane (what the user sees), else the one lab-tui was started with."""
@@ -198,34 +198,42 @@ class RunScreen(PaneScreen):
     @work(thread=True, exclusive=True, group="run-target", exit_on_error=False)
     def describe_target(self) -> None:
         """Say what f5 will run: the skill, its flow and the teacher, worked out off the UI thread."""
-        from lab_tui.pipeline.flow import FlowError, default_flow_for
+        from lab_tui.pipeline.flow import FlowError, default_flow_for, load_flow
         from lab_tui.pipeline.teacher import ProfileError, load_profile
         from lab_tui.seeds import load_skill
 
         path = self.skill_path()
         name = path.parent.name if path is not None and path.name == "qna.yaml" else (path.name if path else "no skill")
         name = one_line(name, 10_000)
-        text = Text.assemble(("f5 runs ", "dim"), (name if len(name) <= 24 else "…" + name[-23:], "bold"))
+        text = Text.assemble(("f5: ", "dim"), (name if len(name) <= 22 else "…" + name[-21:], "bold"))
+        counts: dict[str, int] = {}
         try:
             flow = self.query_one("#run-flow", Input).value.strip()
             if not flow and path is not None:
                 loaded = load_skill(path)
-                flow = f"auto: {default_flow_for(loaded.skill.examples)}" if loaded.skill else "auto (does not parse)"
+                flow = f"{default_flow_for(loaded.skill.examples)} (auto)" if loaded.skill else "(does not parse)"
+            if flow and not flow.startswith("("):
+                counts = {b.count_param: b.count for b in load_flow(flow.removesuffix(" (auto)")).blocks
+                          if b.count_param}
             profile = load_profile(self.query_one("#run-profile", Input).value.strip() or "default",
                                    api_base=self.query_one("#run-api-base", Input).value.strip() or None)
             where = (profile.api_base or "").removeprefix("http://").removeprefix("https://").removesuffix("/v1")
-            text.append_text(Text.assemble(("  flow ", "dim"), one_line(flow or "auto", 26), ("  ", ""),
-                                           one_line(f"{profile.model.split('/')[-1]}@{where}", 40)))
+            text.append_text(Text.assemble((" · ", "dim"), one_line(flow or "auto", 30), (" · ", "dim"),
+                                           one_line(f"{profile.model.split('/')[-1]}@{where}", 30)))
         except (FlowError, ProfileError, OSError) as error:
             text.append_text(Text.assemble(("  ", ""), (one_line(str(error), 80), "red")))
-        self.post_message(self.TargetDescribed(text))
+        self.post_message(self.TargetDescribed(text, counts))
 
     @on(TargetDescribed)
     def show_target(self, message: TargetDescribed) -> None:
+        """The target line, and each count field's placeholder: the flow's default, or "–" where
+        the flow has no such count (a freeform flow has no contexts)."""
         self.query_one("#run-target", Static).update(message.text)
+        for key in ("contexts", "questions"):
+            self.query_one(f"#run-{key}", Input).placeholder = str(message.counts.get(key, "–"))
 
     def on_mount(self) -> None:
-        self.query_one("#run-runs", OptionList).focus()
+        self.query_one("#run-api-base", Input).focus()  # what a user types first; tab reaches the rest
         self.set_interval(REDRAW_EVERY_S, self.redraw)
         self.set_interval(FOREIGN_POLL_S, self.poll_foreign)
         self.redraw(force=True)

@@ -118,6 +118,7 @@ async def test_a_run_from_another_process_shows_live_from_the_store(tmp_path, te
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.pane_screens["run"]
             await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "running")
+            screen.query_one("#run-runs", OptionList).focus()
             await pilot.press("enter")
             await until(pilot, lambda: screen.progress is not None)
             first = screen.progress.requests_done
