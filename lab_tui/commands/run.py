@@ -71,6 +71,24 @@ def configure(parser) -> None:
     add_db_option(parser)
 
 
+def _follow():
+    """(cancel, latest, on_event): ctrl+c and SIGTERM set `cancel`; `on_event` keeps each run's
+    latest progress in `latest`, which the live view draws at its own pace."""
+    from lab_tui.pipeline.events import RunProgress
+
+    latest: dict[str, RunProgress] = {}
+    cancel = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, cancel.set)
+
+    def on_event(event) -> None:
+        if isinstance(event, RunProgress):
+            latest[event.run_id] = event
+
+    return cancel, latest, on_event
+
+
 def run(args) -> int:
     if args.resume is None and not args.skill:
         print("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", file=sys.stderr)
@@ -93,7 +111,6 @@ async def _batch(args, skills: list[Path]) -> int:
 
     from lab_tui.pipeline.batch import run_batch, start_batch, unfinished_runs
     from lab_tui.pipeline.engine import RunParams
-    from lab_tui.pipeline.events import RunProgress
     from lab_tui.pipeline.flow import FlowError
     from lab_tui.pipeline.teacher import ProfileError, TeacherProfile, close_clients, load_profile
     from lab_tui.store import rows as reads
@@ -128,15 +145,7 @@ async def _batch(args, skills: list[Path]) -> int:
     refused = {} if args.resume else started.refused
     for path, reason in refused.items():
         print(f"lab-tui run: {safe(str(path))}: not started: {safe(reason)}", file=sys.stderr)
-    latest: dict[str, RunProgress] = {}
-    cancel = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, cancel.set)
-    loop.add_signal_handler(signal.SIGTERM, cancel.set)
-
-    def on_event(event) -> None:
-        if isinstance(event, RunProgress):
-            latest[event.run_id] = event
+    cancel, latest, on_event = _follow()
 
     def table() -> Table:
         view = Table(box=None, pad_edge=False)
@@ -182,7 +191,6 @@ async def _run(args) -> int:
     from rich.live import Live
 
     from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
-    from lab_tui.pipeline.events import RunProgress
     from lab_tui.pipeline.flow import FlowError
     from lab_tui.pipeline.progress import progress_table
     from lab_tui.pipeline.teacher import ProfileError, close_clients, load_profile
@@ -218,19 +226,11 @@ async def _run(args) -> int:
             return 2
     print(f"run: {run_id}", flush=True)
 
-    latest: list[RunProgress | None] = [None]
-    cancel = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, cancel.set)
-    loop.add_signal_handler(signal.SIGTERM, cancel.set)
-
-    def on_event(event) -> None:
-        if isinstance(event, RunProgress):
-            latest[0] = event
+    cancel, latest, on_event = _follow()
 
     class View:
         def __rich__(self):
-            return progress_table(latest[0])
+            return progress_table(latest.get(run_id))
 
     try:
         with Live(View(), console=console, refresh_per_second=4, transient=not console.is_terminal):

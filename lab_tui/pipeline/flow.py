@@ -129,14 +129,6 @@ class Flow:
     def block(self, name: str) -> Block:
         return next(b for b in self.blocks if b.name == name)
 
-    def index(self, name: str) -> int:
-        return next(i for i, b in enumerate(self.blocks) if b.name == name)
-
-    @property
-    def responder(self) -> Block:
-        """The block that writes the pair's response: a pair's id is the id of its row."""
-        return next(b for b in self.blocks if b.writes == self.pair.response)
-
     def judge_label(self, name: str) -> str:
         return self.block(name).label or name
 
