@@ -421,3 +421,24 @@ async def test_a_running_run_saves_a_progress_snapshot_other_processes_read_in_o
     assert [s.stage for s in snapshot.stages][0] == "gen_contexts"
     final, status = stored_progress(open_db(db_path), run_id)
     assert status == "completed" and {s.stage: s.done for s in final.stages} == {s.stage: s.done for s in result.stages}
+
+
+async def test_a_large_run_cancelled_midway_and_resumed_asks_nothing_twice(teacher_server, tmp_path):
+    cancel = asyncio.Event()
+
+    def on_event(event):
+        if isinstance(event, RunProgress) and event.requests_done >= 400:
+            cancel.set()
+
+    db_path = tmp_path / "lab.db"
+    run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
+                       RunParams(contexts=20, questions=2, concurrency=32))
+    assert (await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)).status == "cancelled"
+    assert (await run_flow(db_path, run_id)).status == "completed"
+    await close_clients()
+    answered = teacher_server.answered()
+    assert len(answered) > 600, "the run is smaller than meant"
+    assert len(answered) == len(set(answered)), "a request answered before was sent again"
+    db = open_db(db_path)
+    assert counts(db, run_id, "gen_contexts") == {"ok": 100}
+    assert db.execute("SELECT count(*) FROM requests WHERE run_id = ? AND response IS NULL", [run_id]).fetchone()[0] == 0
