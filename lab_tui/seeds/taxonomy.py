@@ -132,6 +132,14 @@ def _looks_like_knowledge(contents) -> bool:
                                                    for e in examples)))
 
 
+def file_kind(path: Path, root: Path | None = None) -> str:
+    """"skill", "knowledge" or "other": from the top folder in a clone, else from the contents."""
+    kind = _kind_from_path(path, root)
+    if kind is None:
+        kind = "knowledge" if _looks_like_knowledge(load_skill(path).contents) else "skill"
+    return kind
+
+
 def summarise(path: Path, root: Path | None = None, token_limit: int = DEFAULT_TOKEN_LIMIT) -> SkillSummary:
     """Read and lint one file once; `root` is the enclosing taxonomy clone, if any."""
     kind = _kind_from_path(path, root)
@@ -252,3 +260,24 @@ def changed_skill_files(folder: Path, base: str | None = None) -> Changes:
     changed = {(top / name).resolve() for name in _paths(diff.stdout) + _paths(untracked.stdout)
                if Path(name).name == SKILL_FILE}
     return Changes(base, frozenset(path for path in files if path in changed), note)
+
+
+def changed_lint_targets(paths: Iterable[Path], base: str | None = None) -> tuple[list[Path], list[str]]:
+    """What `lab-tui lint --changed` lints: the changed skills under each folder (a file named is
+    kept as is), and notes for the user (the base used, knowledge and other files skipped)."""
+    targets: list[Path] = []
+    notes: list[str] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            targets.append(path)
+            continue
+        changes, root = changed_skill_files(path, base), taxonomy_root(path)
+        notes.extend([changes.note] if changes.note else [])
+        notes.append(f"{len(changes.paths)} skill file(s) changed under {path} against {changes.base}")
+        for file in sorted(changes.paths):
+            kind = file_kind(file, root)
+            if kind == "skill":
+                targets.append(file)
+            else:
+                notes.append(f"skipped {file} ({kind}: lab-tui lints compositional skills)")
+    return targets, notes

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from lab_tui.cli import main
 from lab_tui.seeds import load_skill
 from lab_tui.seeds.taxonomy import (ALL_FILES_BASE, TaxonomyError, changed_skill_files, skill_files, skill_flow,
                                     summarise, summarise_many, taxonomy_root)
@@ -165,3 +167,39 @@ def test_many_files_are_summarised_in_worker_processes(tmp_path):
     summaries = [s for chunk in summarise_many(paths) for s in chunk]
     assert sorted(s.path for s in summaries) == sorted(paths)
     assert [s.flow for s in sorted(summaries, key=lambda s: s.path)][:3] == ["grounded", "freeform", None]
+
+
+def test_lint_changed_lints_what_ilab_taxonomy_diff_lists(clone, capsys):
+    place(clone, "knowledge/sun", KNOWLEDGE)
+    assert main(["lint", "--changed", "--format", "json", str(clone)]) == 0
+    out = capsys.readouterr()
+    assert names(Path(entry["file"]) for entry in json.loads(out.out)) == {"committed", "modified", "new"}
+    assert "4 skill file(s) changed under" in out.err and "against origin/main" in out.err
+    assert "skipped" in out.err and "knowledge/sun/qna.yaml (knowledge:" in out.err
+
+
+def test_lint_changed_exits_1_on_an_error_in_a_changed_skill_only(clone, capsys):
+    place(clone, "compositional_skills/untouched", BROKEN)
+    git(clone, "commit", "-qam", "break a skill")
+    assert main(["lint", "--changed", "--base", "feature", str(clone)]) == 0
+    place(clone, "compositional_skills/modified", BROKEN)
+    assert main(["lint", "--changed", "--base", "feature", str(clone)]) == 1
+    assert "modified/qna.yaml:17: error yaml/syntax" in capsys.readouterr().out
+
+
+def test_lint_changed_usage_errors_exit_2(clone, tmp_path, capsys):
+    assert main(["lint", "--changed", "--base", "nope", str(clone)]) == 2
+    assert "no git ref 'nope'" in capsys.readouterr().err
+    outside = tmp_path / "loose"
+    place(outside, "a", GROUNDED)
+    assert main(["lint", "--changed", str(outside)]) == 2
+    assert "is not in a git repository" in capsys.readouterr().err
+    assert main(["lint", "--base", "main", str(clone)]) == 2
+    assert "--base only makes sense with --changed" in capsys.readouterr().err
+
+
+def test_lint_changed_with_nothing_changed_exits_0(clone, capsys):
+    git(clone, "add", ".")
+    git(clone, "commit", "-qm", "everything")
+    assert main(["lint", "--changed", "--base", "HEAD", str(clone)]) == 0
+    assert "0 file(s): 0 error(s)" in capsys.readouterr().out
