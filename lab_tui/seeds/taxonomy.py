@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -173,15 +174,17 @@ def summarise_many(paths: Iterable[Path], root: Path | None = None,
                    token_limit: int = DEFAULT_TOKEN_LIMIT) -> Iterator[list[SkillSummary]]:
     """Summaries in chunks, each as soon as it is done (not in path order), in worker processes.
 
-    Workers are spawned, not forked: the caller may be a threaded app, and a fork copies its locks.
+    Workers are forked, on Linux only: spawning needs multiprocessing's resource tracker, which
+    cannot start inside a Textual app (it hands the tracker sys.stderr's fileno, which the app's
+    capture reports as -1). The forked child runs only the lint code. Elsewhere, one process lints.
     """
     paths = list(paths)
-    workers = min(os.cpu_count() or 1, len(paths) // PARALLEL_THRESHOLD)
+    workers = min(os.cpu_count() or 1, len(paths) // PARALLEL_THRESHOLD) if sys.platform == "linux" else 1
     if workers <= 1:
         for start in range(0, len(paths), CHUNK_SIZE):
             yield _summarise_chunk((paths[start:start + CHUNK_SIZE], root, token_limit))
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"),
                              initializer=_lower_priority) as pool:
         pending = {pool.submit(_summarise_chunk, (paths[start:start + CHUNK_SIZE], root, token_limit))
                    for start in range(0, len(paths), CHUNK_SIZE)}

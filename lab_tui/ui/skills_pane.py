@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from lab_tui.seeds.taxonomy import (MIXED_FLOW_MESSAGE, Changes, SkillSummary, TaxonomyError, changed_skill_files,
                                     skill_files, summarise, summarise_many, taxonomy_root)
@@ -282,6 +282,13 @@ class SkillsScreen(Screen):
         self.read_runs_and_changes(folder, self.app.options.get("base"))
         if skill_path is not None and Path(skill_path).resolve() in self.rows:
             self.post_message(Summarised([summarise(Path(skill_path).resolve(), taxonomy_root(folder))]))
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """A scan that raised says so instead of leaving the list half filled in silence."""
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{type(event.worker.error).__name__}: {event.worker.error}", title="Reading the skills failed",
+                        severity="error", markup=False)
 
     @on(Found)
     def found(self, message: Found) -> None:

@@ -187,3 +187,34 @@ def test_skills_pane_snapshot(snap_compare, tmp_path):
         await pilot.press("down")
 
     assert snap_compare(make_app(tmp_path, folder), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_a_large_folder_is_linted_in_worker_processes_inside_the_app(tmp_path):
+    """Spawned workers failed inside the app (the resource tracker got stderr's fileno -1 from Textual)."""
+    folder = tmp_path / "big"
+    fixtures = sorted(FIXTURES.glob("*.yaml"))
+    for index in range(40):
+        (folder / f"skill_{index:02d}").mkdir(parents=True)
+        shutil.copy(fixtures[index % len(fixtures)], folder / f"skill_{index:02d}" / "qna.yaml")
+    async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: pane(pilot).rows and pane(pilot).linted == 40)
+        assert not pilot.app._notifications
+
+
+async def test_a_scan_that_raises_is_shown_not_swallowed(tmp_path, monkeypatch):
+    from lab_tui.ui import skills_pane
+
+    def broken(folder):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(skills_pane, "skill_files", broken)
+    async with make_app(tmp_path, tmp_path).run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: any("disk on fire" in n.message for n in pilot.app._notifications))
+
+
+async def test_the_run_pane_refuses_to_start_with_no_skill_open(tmp_path):
+    folder = build(tmp_path / "taxonomy", with_git=False)
+    async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3", "f5")
+        await settle(pilot, lambda: any("No skill is open" in n.message for n in pilot.app._notifications))
+        assert pilot.app.current_mode == "run"
