@@ -19,7 +19,7 @@ COMMANDS = {
     "run": "Run a skill's synthetic-data flow (grounded or freeform) against a teacher model.",
     "runs": "List runs in the database.",
     "report": "Print a run's validation report.",
-    "export": "Write a run's pairs as chat-format JSONL.",
+    "export": "Write runs' pairs as a training file (InstructLab's messages format) or lab-tui's rich JSONL.",
     "teacher": "Check the teacher model answers.",
     "review": "Open the app straight on the Review pane.",
 }
