@@ -218,3 +218,31 @@ async def test_the_run_pane_refuses_to_start_with_no_skill_open(tmp_path):
         await pilot.press("f3", "f5")
         await settle(pilot, lambda: any("No skill is open" in n.message for n in pilot.app._notifications))
         assert pilot.app.current_mode == "run"
+
+
+async def test_f9_from_a_skill_lists_the_taxonomy_around_it(tmp_path):
+    folder = build(tmp_path / "taxonomy", with_git=False)
+    skill = folder / "compositional_skills/writing/inclusion/qna.yaml"
+    app = LabApp(skill, tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f9")
+        await settle(pilot, lambda: pane(pilot).rows and pane(pilot).linted == 5)
+        assert pane(pilot).folder == folder.resolve()
+
+
+async def test_coming_back_after_saving_in_seeds_relints_that_skill(tmp_path):
+    folder = build(tmp_path / "taxonomy")
+    target = (folder / "compositional_skills/linguistics/synonyms/qna.yaml").resolve()
+    async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: linted(pilot))
+        before = pane(pilot).rows[target].summary.counts
+        await pilot.press("home", "enter")
+        await settle(pilot, lambda: pilot.app.current_mode == "seeds" and pilot.app.screen.skill is not None)
+        seeds = pilot.app.screen
+        seeds.skill.examples = seeds.skill.examples[:4]
+        seeds.changed()
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: target.read_text().count("question:") == 4)
+        await pilot.press("f9")
+        await settle(pilot, lambda: pane(pilot).rows[target].summary.examples == 4)
+        assert pane(pilot).rows[target].summary.counts != before
