@@ -352,7 +352,7 @@ class SkillsScreen(Screen):
             line.append(f" · {len(self.changes.paths)} changed vs ")
             line.append_text(literal(one_line(self.changes.base, 24)))
         elif self.changes_error is not None:
-            line.append(" · changes unknown (no git base)")
+            line.append(" · changed: unknown (c says why)")
         if self.linted < len(self.rows):
             line.append(f" · linting {self.linted}/{len(self.rows)}")
         if self.changed_only:
