@@ -37,7 +37,7 @@ class StatusBar(Widget):
         keys.append(" ^p", style="bold")
         keys.append("" if compact else " Commands")
         keys.append(f" {self.key('app.help', 'f1')}", style="bold")
-        keys.append(" Help ")
+        keys.append(" " if compact else " Help ")
         keys.append("^q", style="bold")
         keys.append(" " if compact else " Quit ")
         return keys
