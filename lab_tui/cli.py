@@ -19,7 +19,7 @@ COMMANDS = {
     "run": "Run a skill's synthetic-data flow (grounded or freeform) against a teacher model.",
     "runs": "List runs in the database.",
     "report": "Print a run's validation report.",
-    "export": "Write a run's pairs as chat-format JSONL.",
+    "export": "Write runs' pairs as a training file (InstructLab's messages format) or lab-tui's rich JSONL.",
     "teacher": "Check the teacher model answers.",
     "review": "Open the app straight on the Review pane.",
 }
@@ -43,7 +43,12 @@ def _app_parser() -> argparse.ArgumentParser:
         description="Write seed examples, run the teacher, review what it made. "
         f"Subcommands: {', '.join(COMMANDS)} (lab-tui SUBCOMMAND --help).",
     )
-    parser.add_argument("skill", nargs="?", type=Path, help="skill file to open (default: the bundled example)")
+    parser.add_argument("skill", nargs="?", type=Path, metavar="PATH",
+                        help="skill file to open, or a folder (a taxonomy clone) to list its skills "
+                             "(default: the bundled example)")
+    parser.add_argument("--base", metavar="REF", default=None,
+                        help="git ref the Skills pane's changed filter compares with (default origin/main, "
+                             "else the local main branch)")
     add_db_option(parser)
     parser.add_argument("--version", action="version", version=f"lab-tui {__version__}")
     return parser
@@ -68,4 +73,4 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     from lab_tui.ui.launch import launch_app
 
-    return launch_app(skill_path=args.skill, db_path=resolve_db(args))
+    return launch_app(skill_path=args.skill, db_path=resolve_db(args), **({"base": args.base} if args.base else {}))

@@ -1,4 +1,5 @@
-"""`lab-tui export`: a run's pairs as chat-format JSONL, to a file (atomically) or standard output."""
+"""`lab-tui export`: runs' pairs as a training file (InstructLab's messages format by default), with a
+header file and a skills recipe beside it; or to standard output."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ import sys
 from pathlib import Path
 
 from lab_tui.cli import add_db_option, resolve_db
-from lab_tui.config import write_atomic
-from lab_tui.store.export import DEFAULT_STATUS, EXPORT_STATUSES, export_records, to_jsonl
+from lab_tui.store.export import (DEFAULT_SEED, DEFAULT_STATUS, EXPORT_STATUSES, FORMAT_ALIASES, FORMATS,
+                                  SYSTEM_PROMPTS, build_export, system_prompt, to_jsonl, write_export)
 from lab_tui.store.queries import UnknownRunError, open_existing_db
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, metavar="RUN_ID", help="the run to export")
+    parser.add_argument("--run", required=True, action="append", metavar="RUN_ID",
+                        help="a run to export; repeat it to put several runs in one file")
     parser.add_argument(
         "--status",
         choices=EXPORT_STATUSES,
@@ -24,31 +33,57 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--include-filtered",
         action="store_true",
-        help="also write the pairs the pair judge dropped, marked \"filtered\": true",
+        help="also write the pairs the pair judge dropped (marked filtered in the metadata; lab also top-level)",
     )
-    parser.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format (only jsonl)")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write, or - for standard output")
+    parser.add_argument("--format", choices=[*FORMATS, *FORMAT_ALIASES], default="messages",
+                        help="messages: exactly the keys InstructLab's training file has (id, messages, unmask, "
+                             "metadata as a JSON string), with a recipe beside it; lab: everything lab-tui knows "
+                             "about a pair, with a top-level filtered (jsonl is another name for lab) "
+                             "(default: messages)")
+    parser.add_argument("--system-prompt", default="default", metavar="granite|default|TEXT",
+                        help=f"the system turn: a student model family as InstructLab names them "
+                             f"({', '.join(SYSTEM_PROMPTS)}), a student model folder (its config.json's family, as "
+                             "ilab picks it), or the text itself (default: default)")
+    parser.add_argument("--max-per-skill", type=_positive, default=None, metavar="N",
+                        help="keep at most N pairs of each skill, drawn at random (InstructLab's recipe takes 30)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"seed of --max-per-skill's draw: the same seed keeps the same pairs (default {DEFAULT_SEED})")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="file to write (FILE.header.json and, for messages, FILE.recipe.yaml go beside it), "
+                             "or - for standard output (records only)")
     add_db_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        prompt = system_prompt(args.system_prompt)
+    except ValueError as error:
+        print(f"lab-tui export: {error}", file=sys.stderr)
+        return 2
     db_path = resolve_db(args)
     db = open_existing_db(db_path)
     if db is None:
         print(f"lab-tui export: no database at {db_path}", file=sys.stderr)
         return 1
     try:
-        records = list(export_records(db, args.run, status=args.status, include_filtered=args.include_filtered))
+        export = build_export(db, args.run, format=args.format, status=args.status,
+                              include_filtered=args.include_filtered, prompt=prompt,
+                              max_per_skill=args.max_per_skill, seed=args.seed)
     except UnknownRunError as error:
         print(f"lab-tui export: {error}", file=sys.stderr)
         return 1
-    text = to_jsonl(records)
+    count = len(export.records)
     if args.output == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(to_jsonl(export.records))
         sys.stdout.flush()
-        destination = "standard output"
-    else:
-        write_atomic(Path(args.output), text)
-        destination = args.output
-    print(f"wrote {len(records)} record(s) to {destination}", file=sys.stderr)
+        print(f"wrote {count} record(s) to standard output (no header or recipe: those go beside a file)",
+              file=sys.stderr)
+        return 0
+    try:
+        written = write_export(Path(args.output), export)
+    except OSError as error:
+        print(f"lab-tui export: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(f"wrote {count} record(s) to {args.output}; system prompt: {prompt.choice}; "
+          f"beside it: {', '.join(path.name for path in written[1:])}", file=sys.stderr)
     return 0

@@ -27,6 +27,13 @@ def configure(parser) -> None:
                         help="seed files (qna.yaml, *.yaml, *.jsonl) or directories to walk for them")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: one `file:line: severity rule: message` per finding; json: a list of files")
+    parser.add_argument("--changed", action="store_true",
+                        help="lint only the skills under each folder PATH that changed against the base, as "
+                             "`ilab taxonomy diff` lists them (committed, modified and untracked); exit 2 when "
+                             "PATH is not in git or the base does not exist")
+    parser.add_argument("--base", metavar="REF", default=None,
+                        help="git ref --changed compares with (default origin/main, else the local main branch; "
+                             "'empty' = every skill)")
     parser.add_argument("--token-limit", type=int, default=None,
                         help="teacher context window an example must fit in, in tokens estimated as "
                              f"characters / {CHARS_PER_TOKEN} (default {DEFAULT_TOKEN_LIMIT})")
@@ -68,7 +75,22 @@ def run(args) -> int:
     if missing:
         print(f"lab-tui lint: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    results = lint_files(seed_files(args.paths), args.token_limit or DEFAULT_TOKEN_LIMIT)
+    if args.base is not None and not args.changed:
+        print("lab-tui lint: --base only makes sense with --changed", file=sys.stderr)
+        return 2
+    if args.changed:
+        from lab_tui.seeds.taxonomy import TaxonomyError, changed_lint_targets
+
+        try:
+            files, notes = changed_lint_targets(args.paths, args.base)
+        except TaxonomyError as error:
+            print(f"lab-tui lint: {error}", file=sys.stderr)
+            return 2
+        for note in notes:
+            print(f"lab-tui lint: {note}", file=sys.stderr)
+    else:
+        files = seed_files(args.paths)
+    results = lint_files(files, args.token_limit or DEFAULT_TOKEN_LIMIT)
     if args.format == "json":
         json.dump(results, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

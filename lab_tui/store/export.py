@@ -1,34 +1,109 @@
-"""Turn a run's pairs into the chat-format JSONL records InstructLab training reads.
+"""Turn runs' pairs into the training file InstructLab reads, with its header and skills recipe.
 
-The record shape follows what `instructlab.sdg` writes for skills (`messages` with system, user
-and assistant turns, `metadata` as a JSON *string*, and an `id`): keeping metadata a string means
-our files concatenate with ilab's own without the `datasets` loader seeing two types for one column.
+Two record formats:
+- `messages` (for training): exactly the top-level keys `instructlab.sdg` writes into
+  `skills_train_msgs_*.jsonl`: `id`, `messages` (system, user, assistant), `unmask` (false) and
+  `metadata` as a JSON *string*. Its data mixing keeps only those four columns and asserts so, and
+  Hugging Face `datasets` refuses files whose columns differ, so lab-tui's provenance (skill, run,
+  seed, judges, review, edits) lives inside `metadata`.
+- `lab`: everything lab-tui knows about a pair, with a top-level `filtered` (not for ilab's mixing).
+
+The system prompt follows the student model as ilab picks it (`SYSTEM_PROMPTS`, by model family);
+the choice, the runs and the sampling are written to a header file beside the export, and a recipe in
+ilab's skills recipe format lets `ilab`'s own mixing take the file with the user's other data.
 Nothing of the teacher profile but its model name is exported.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 
 import sqlite_utils
+import yaml
 
+from lab_tui import __version__
+from lab_tui.config import write_atomic
 from lab_tui.store import queries
 
-SYSTEM_PROMPT = (
-    "I am an advanced AI language model designed to assist you with a wide range of tasks and provide "
-    "helpful, clear, and accurate responses. My primary role is to serve as a chat assistant, engaging in "
-    "natural, conversational dialogue, answering questions, generating ideas, and offering support across "
-    "various topics."
-)
-"""InstructLab's default, model-neutral system prompt (`DEFAULT_SYS_PROMPT` in the ilab CLI).
+SYSTEM_PROMPTS = {
+    "default": "I am an advanced AI language model designed to assist you with a wide range of tasks and provide "
+               "helpful, clear, and accurate responses. My primary role is to serve as a chat assistant, engaging in "
+               "natural, conversational dialogue, answering questions, generating ideas, and offering support across "
+               "various topics.",
+    "granite": "I am a Red Hat® Instruct Model, an AI language model developed by Red Hat and IBM Research based on "
+               "the granite-3.0-8b-base model. My primary role is to serve as a chat assistant.",
+    "granite-3.1": "I am a Red Hat® Instruct Model, an AI language model developed by Red Hat and IBM Research based "
+                   "on the granite-3.1-8b-base model. My primary role is to serve as a chat assistant.",
+    "llama": "I am, Red Hat® Instruct Model based on Granite 7B, an AI language model developed by Red Hat and IBM "
+             "Research, based on the Granite-7b-base language model. My primary function is to be a chat assistant.",
+}
+"""ilab's system prompts by student model family (`SYSTEM_PROMPTS` and `DEFAULT_SYS_PROMPT` in its
+`common.py`): `granite` is also instructlab-sdg's own default; any other family gets `default`."""
+GRANITE_LONG_CONTEXT = 131072
+"""A granite model whose config allows this many positions is granite-3.1 to ilab."""
 
-instructlab-sdg's skills data uses a Granite-branded variant of the same sentence; the neutral one
-fits any student model while keeping the chat assistant framing training expects.
-"""
-
+FORMATS = ("messages", "lab")
+FORMAT_ALIASES = {"jsonl": "lab"}
 EXPORT_STATUSES = ("accepted", "all", "rejected", "pending")
 DEFAULT_STATUS = "accepted"
+DEFAULT_SEED = 42
+"""The seed ilab's mixing samples with (`random_state=42`)."""
+
+
+@dataclass(frozen=True)
+class SystemPrompt:
+    choice: str
+    """The family named or found (`default`, `granite`, ...), or `custom` for a text given as is."""
+    text: str
+
+
+def model_family(model_dir: Path) -> str:
+    """A student model's family as ilab reads it from the model's `config.json` (ValueError if unreadable)."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {model_dir / 'config.json'}: {error}") from None
+    family = str(config.get("model_type") or "default") if isinstance(config, dict) else "default"
+    if family == "granite" and (config.get("max_position_embeddings") or 0) >= GRANITE_LONG_CONTEXT:
+        return "granite-3.1"
+    return family
+
+
+def system_prompt(choice: str) -> SystemPrompt:
+    """A family name (`default`, `granite`, `granite-3.1`, `llama`), a student model's folder (its
+    family picks the text, as `ilab data generate` does), or the text itself."""
+    if choice in SYSTEM_PROMPTS:
+        return SystemPrompt(choice, SYSTEM_PROMPTS[choice])
+    try:
+        is_model = (Path(choice) / "config.json").is_file()
+    except (OSError, ValueError):
+        is_model = False
+    if is_model:
+        family = model_family(Path(choice))
+        family = family if family in SYSTEM_PROMPTS else "default"
+        return SystemPrompt(family, SYSTEM_PROMPTS[family])
+    if not choice.strip():
+        raise ValueError("the system prompt is empty: name a family (default, granite, granite-3.1, llama), "
+                         "a student model folder, or give the text")
+    return SystemPrompt("custom", choice)
+
+
+@dataclass(frozen=True)
+class ExportedPair:
+    """A pair with the run it came from (its skill, seed examples and teacher)."""
+
+    pair: dict
+    run: dict
+
+    @property
+    def skill(self) -> str:
+        """What `--max-per-skill` groups by: the skill file, or the run for a skill given without one."""
+        return self.run.get("skill_path") or f"run {self.run['id']}"
 
 
 def user_turn(pair: dict) -> str:
@@ -50,8 +125,25 @@ def judges(pair: dict) -> list[dict]:
     return value if isinstance(value, list) else []
 
 
-def record(pair: dict, model: str = "") -> dict:
-    """One export record for a pair row (a dict of the `pairs` table's columns)."""
+def _messages(pair: dict, prompt: SystemPrompt) -> list[dict]:
+    """System, user and assistant turns, each with its keys in the order instructlab-sdg writes them."""
+    return [
+        {"content": prompt.text, "role": "system"},
+        {"content": user_turn(pair), "role": "user"},
+        {"content": pair.get("edited_response") or pair["response"], "role": "assistant"},
+    ]
+
+
+def _snapshot(run: dict) -> dict:
+    try:
+        value = json.loads(run.get("skill_snapshot") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def record(pair: dict, model: str = "", prompt: SystemPrompt | None = None) -> dict:
+    """The `lab` record of a pair row (a dict of the `pairs` table's columns): all lab-tui knows."""
     response = pair.get("edited_response") or pair["response"]
     question = pair.get("edited_question") or pair["question"]
     filtered = pair["outcome"] != "kept"
@@ -73,35 +165,88 @@ def record(pair: dict, model: str = "") -> dict:
         "original_question": pair["question"] if pair.get("edited_question") else None,
         "original_response": pair["response"] if pair.get("edited_response") else None,
     }
-    return {
-        "id": pair["id"],
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": user_turn(pair)},
-            {"role": "assistant", "content": response},
-        ],
-        "metadata": json.dumps(metadata, ensure_ascii=False),
-        "filtered": filtered,
+    return {"id": pair["id"], "messages": _messages(pair, prompt or system_prompt("default")),
+            "metadata": json.dumps(metadata, ensure_ascii=False), "filtered": filtered}
+
+
+def messages_record(item: ExportedPair, prompt: SystemPrompt) -> dict:
+    """The `messages` record: InstructLab's four top-level keys, lab-tui's provenance in `metadata`.
+
+    `metadata` starts with the fields ilab's own skills records carry (task_description, seed_*,
+    leaf_node_type, context, question, response, score), then lab-tui's.
+    """
+    pair, run = item.pair, item.run
+    snapshot = _snapshot(run)
+    examples = snapshot.get("examples") or []
+    index = pair.get("seed_index")
+    seed = examples[index] if isinstance(index, int) and 0 <= index < len(examples) else {}
+    edits = {field: {"original": pair[field], "edited": pair[f"edited_{field}"]}
+             for field in ("question", "response") if pair.get(f"edited_{field}")}
+    metadata = {
+        "task_description": snapshot.get("task_description"),
+        "seed_context": seed.get("context"),
+        "seed_question": seed.get("question"),
+        "seed_response": seed.get("answer"),
+        "leaf_node_type": "grounded_skill" if pair.get("context") else "freeform_skill",
+        "context": pair.get("context"),
+        "question": pair.get("edited_question") or pair["question"],
+        "response": pair.get("edited_response") or pair["response"],
+        "score": pair.get("score"),
+        "source": "lab-tui",
+        "skill_path": run.get("skill_path"),
+        "run_id": run["id"],
+        "pair_id": pair["id"],
+        "seed_index": index,
+        "teacher_model": queries.teacher_model(run.get("teacher")),
+        "judges": judges(pair),
+        "filtered": pair["outcome"] != "kept",
+        "review_status": pair.get("status"),
+        "reviewer": pair.get("reviewer"),
+        "note": pair.get("note"),
+        "edits": edits,
     }
+    return {"id": pair["id"], "messages": _messages(pair, prompt), "unmask": False,
+            "metadata": json.dumps(metadata, ensure_ascii=False)}
 
 
-def export_records(
-    db: sqlite_utils.Database, run_id: str, status: str = DEFAULT_STATUS, include_filtered: bool = False
-) -> Iterator[dict]:
-    """Records for a run's pairs: final pairs (outcome kept) with the review `status` asked for.
+def exported_pairs(db: sqlite_utils.Database, run_ids: str | Sequence[str], status: str = DEFAULT_STATUS,
+                   include_filtered: bool = False) -> list[ExportedPair]:
+    """Final pairs (outcome kept) of each run, in the order given, with the review `status` asked for.
 
-    `status` "all" takes every review status. `include_filtered` also takes the pairs the pair
-    judge dropped (under the same status filter), marked `"filtered": true`. Raises
-    UnknownRunError for a run id not in the database, and ValueError for an unknown status.
+    `status` "all" takes every review status; `include_filtered` also takes the pairs the pair
+    judge dropped. Raises UnknownRunError for a run id not in the database (before reading any
+    pair), and ValueError for an unknown status.
     """
     if status not in EXPORT_STATUSES:
         raise ValueError(f"unknown status {status!r}: choose one of {', '.join(EXPORT_STATUSES)}")
-    run = queries.get_run(db, run_id)
-    model = queries.teacher_model(run["teacher"])
+    run_ids = [run_ids] if isinstance(run_ids, str) else list(dict.fromkeys(run_ids))
+    runs = [queries.get_run(db, run_id) for run_id in run_ids]
     outcome = queries.OUTCOMES if include_filtered else "kept"
     review_status = None if status == "all" else status
-    for pair in queries.pairs(db, run_id=run_id, outcome=outcome, status=review_status):
-        yield record(pair, model)
+    return [ExportedPair(pair, run) for run in runs
+            for pair in queries.pairs(db, run_id=run["id"], outcome=outcome, status=review_status)]
+
+
+def export_records(db: sqlite_utils.Database, run_ids: str | Sequence[str], status: str = DEFAULT_STATUS,
+                   include_filtered: bool = False) -> Iterator[dict]:
+    """`lab` records of the runs' pairs (see `exported_pairs`)."""
+    for item in exported_pairs(db, run_ids, status, include_filtered):
+        yield record(item.pair, queries.teacher_model(item.run["teacher"]))
+
+
+def sample_per_skill(items: list[ExportedPair], limit: int, seed: int = DEFAULT_SEED) -> list[ExportedPair]:
+    """At most `limit` pairs of each skill, drawn without replacement, the same for the same seed.
+
+    Each skill draws from its own generator seeded with (seed, skill), so adding a run of another
+    skill never changes which pairs of this one are kept; the kept pairs keep their order.
+    """
+    by_skill: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        by_skill.setdefault(item.skill, []).append(index)
+    kept: set[int] = set()
+    for skill, indexes in by_skill.items():
+        kept.update(indexes if len(indexes) <= limit else random.Random(f"{seed}:{skill}").sample(indexes, limit))
+    return [item for index, item in enumerate(items) if index in kept]
 
 
 def to_jsonl(records: Iterable[dict]) -> str:
@@ -115,3 +260,74 @@ def to_jsonl(records: Iterable[dict]) -> str:
         line = json.dumps(item, ensure_ascii=False)
         lines.append(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
     return "".join(line + "\n" for line in lines)
+
+
+def header_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".header.json")
+
+
+def recipe_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".recipe.yaml")
+
+
+def recipe_text(data_file: str, prompt: SystemPrompt) -> str:
+    """A skills recipe as ilab's `Recipe.save_recipe` writes it: the file taken whole (sampling done)."""
+    return yaml.safe_dump({"datasets": [{"path": data_file, "sampling_size": 1.0}],
+                           "metadata": {"sys_prompt": prompt.text}}, sort_keys=False, allow_unicode=True)
+
+
+@dataclass
+class Export:
+    """One export: its records and what the header file says about them."""
+
+    records: list[dict]
+    header: dict
+
+
+def build_export(db: sqlite_utils.Database, run_ids: Sequence[str], *, format: str = "messages",
+                 status: str = DEFAULT_STATUS, include_filtered: bool = False, prompt: SystemPrompt | None = None,
+                 max_per_skill: int | None = None, seed: int = DEFAULT_SEED) -> Export:
+    """The records of the runs' pairs in `format`, sampled per skill when `max_per_skill` is given."""
+    format = FORMAT_ALIASES.get(format, format)
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
+    prompt = prompt or system_prompt("default")
+    items = exported_pairs(db, run_ids, status, include_filtered)
+    available: dict[str, int] = {}
+    for item in items:
+        available[item.skill] = available.get(item.skill, 0) + 1
+    if max_per_skill is not None:
+        items = sample_per_skill(items, max_per_skill, seed)
+    exported: dict[str, int] = dict.fromkeys(available, 0)
+    for item in items:
+        exported[item.skill] += 1
+    if format == "messages":
+        records = [messages_record(item, prompt) for item in items]
+    else:
+        records = [record(item.pair, queries.teacher_model(item.run["teacher"]), prompt) for item in items]
+    header = {
+        "lab_tui": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "format": format,
+        "records": len(records),
+        "system_prompt": {"choice": prompt.choice, "text": prompt.text},
+        "runs": list(dict.fromkeys(run_ids)),
+        "status": status,
+        "include_filtered": include_filtered,
+        "max_per_skill": max_per_skill,
+        "seed": seed if max_per_skill is not None else None,
+        "skills": [{"skill": skill, "pairs": available[skill], "exported": exported[skill]} for skill in available],
+    }
+    return Export(records, header)
+
+
+def write_export(path: Path, export: Export) -> list[Path]:
+    """Write the records, then the header beside them (and, for `messages`, the recipe), each atomically."""
+    write_atomic(path, to_jsonl(export.records))
+    header = dict(export.header, file=path.name)
+    written = [path, header_path(path)]
+    write_atomic(written[1], json.dumps(header, ensure_ascii=False, indent=2) + "\n")
+    if export.header["format"] == "messages":
+        written.append(recipe_path(path))
+        write_atomic(written[2], recipe_text(path.name, SystemPrompt(**export.header["system_prompt"])))
+    return written

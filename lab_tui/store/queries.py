@@ -135,6 +135,28 @@ def list_runs(db: sqlite_utils.Database) -> list[dict]:
     return runs
 
 
+_LAST_RUNS_SQL = """
+SELECT r.skill_path, r.id, r.created_at, r.status, r.pid,
+    (SELECT count(*) FROM pairs p WHERE p.run_id = r.id AND p.outcome = 'kept') AS kept,
+    (SELECT count(*) FROM pairs p WHERE p.run_id = r.id AND p.outcome = 'kept'
+        AND p.status IN ('accepted', 'rejected')) AS reviewed,
+    (SELECT count(*) FROM pairs p WHERE p.run_id = r.id AND p.outcome = 'kept' AND p.status = 'accepted') AS accepted
+FROM (SELECT *, row_number() OVER (PARTITION BY skill_path ORDER BY created_at DESC, rowid DESC) AS newest
+      FROM runs WHERE skill_path IS NOT NULL) r
+WHERE r.newest = 1
+"""
+
+
+def last_run_by_skill(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Each skill file's newest run, keyed by the path the run recorded, with its review progress:
+    final pairs (`kept`), how many have a verdict (`reviewed`: accepted or rejected) and `accepted`."""
+    return {
+        skill_path: {"id": run_id, "created_at": created, "display_status": display_status(status, pid),
+                     "kept": kept, "reviewed": reviewed, "accepted": accepted}
+        for skill_path, run_id, created, status, pid, kept, reviewed, accepted in db.execute(_LAST_RUNS_SQL)
+    }
+
+
 def pair_counts(db: sqlite_utils.Database, run_id: str | None = None, outcome: str | None = "kept") -> dict[str, int]:
     """Pairs per review status (every status present, zero when none), for one run or all."""
     where, params = _pair_filter(run_id=run_id, outcome=outcome)

@@ -46,6 +46,7 @@ class LabApp(App):
         "seeds": Pane("f2", "Seeds", "lab_tui.ui.seeds_pane:SeedsScreen"),
         "run": Pane("f3", "Run", "lab_tui.ui.run_pane:RunScreen"),
         "review": Pane("f4", "Review", "lab_tui.ui.review_pane:ReviewScreen"),
+        "skills": Pane("f9", "Skills", "lab_tui.ui.skills_pane:SkillsScreen"),
     }
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),

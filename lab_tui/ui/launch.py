@@ -19,9 +19,16 @@ def default_skill_path() -> Path:
 
 
 def launch_app(skill_path: Path | None, db_path: Path, start_mode: str = "seeds", **options) -> int:
-    """Run the app until the user quits. `options` reach the panes as `app.options` (e.g. reviewer)."""
+    """Run the app until the user quits. `options` reach the panes as `app.options` (e.g. reviewer).
+
+    A folder opens the Skills pane on it (a taxonomy clone, or any folder of skills) with no skill open.
+    """
     from lab_tui.ui.app import LabApp
 
-    app = LabApp(skill_path or default_skill_path(), db_path, start_mode=start_mode, **options)
+    if skill_path is not None and skill_path.is_dir():
+        options["taxonomy"], skill_path, start_mode = skill_path, None, "skills"
+    else:
+        skill_path = skill_path or default_skill_path()
+    app = LabApp(skill_path, db_path, start_mode=start_mode, **options)
     app.run()
     return app.return_code or 0

@@ -348,6 +348,10 @@ class RunScreen(PaneScreen):
             self.notify("A run is already going here; cancel it first (f7).", severity="warning")
             return
         skill_path = self.skill_path()
+        if skill_path is None:
+            self.notify("No skill is open: pick one in the Skills pane (f9) or open one in Seeds (ctrl+o).",
+                        title="Run not started", severity="warning")
+            return
         name = self.query_one("#run-profile", Input).value.strip() or "default"
         api_base = self.query_one("#run-api-base", Input).value.strip() or None
         flow = self.query_one("#run-flow", Input).value.strip() or None

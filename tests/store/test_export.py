@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lab_tui.cli import main
-from lab_tui.store.export import SYSTEM_PROMPT, export_records, to_jsonl
+from lab_tui.store.export import SYSTEM_PROMPTS, export_records, to_jsonl
 from lab_tui.store.queries import UnknownRunError
 
 
@@ -53,7 +53,7 @@ def test_default_status_is_accepted(run_db):
 def test_record_shape_and_metadata(run_db):
     (record,) = export_records(run_db.db, "run1")
     assert record["messages"] == [
-        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "system", "content": SYSTEM_PROMPTS["default"]},
         {"role": "user", "content": "Context of acc\n\nQuestion of acc?"},
         {"role": "assistant", "content": "Response of acc."},
     ]
@@ -130,7 +130,7 @@ def test_command_writes_file(run_db, tmp_path, capsys):
 
 
 def test_command_to_stdout_with_filtered(run_db, capsys):
-    code = main(["export", "--run", "run1", "--include-filtered", "-o", "-", "--db", str(run_db.path)])
+    code = main(["export", "--run", "run1", "--include-filtered", "--format", "lab", "-o", "-", "--db", str(run_db.path)])
     assert code == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(item["id"], item["filtered"]) for item in records] == [("acc", False), ("f-acc", True)]

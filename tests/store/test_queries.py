@@ -106,3 +106,19 @@ def test_runs_command_without_database_does_not_create_one(tmp_path, capsys):
     assert main(["runs", "--db", str(path)]) == 0
     assert "No runs yet" in capsys.readouterr().out
     assert not path.exists()
+
+
+def test_last_run_by_skill_takes_each_skills_newest_run_and_its_review_progress(builder, dead_pid):
+    builder.run("a-old", skill_path="/t/a/qna.yaml")
+    builder.pair("a-old", "old-1", status="accepted")
+    builder.run("a-new", skill_path="/t/a/qna.yaml", status="running", pid=dead_pid)
+    for pair_id, status in (("n1", "accepted"), ("n2", "rejected"), ("n3", "skipped"), ("n4", "pending")):
+        builder.pair("a-new", pair_id, status=status)
+    builder.pair("a-new", "n5", outcome="filtered", status="accepted")
+    builder.run("b", skill_path="/t/b/qna.yaml")
+    builder.run("no-path", skill_path=None)
+    last = queries.last_run_by_skill(builder.db)
+    assert set(last) == {"/t/a/qna.yaml", "/t/b/qna.yaml"}
+    a = last["/t/a/qna.yaml"]
+    assert (a["id"], a["display_status"], a["kept"], a["reviewed"], a["accepted"]) == ("a-new", "interrupted", 4, 2, 1)
+    assert (last["/t/b/qna.yaml"]["id"], last["/t/b/qna.yaml"]["kept"]) == ("b", 0)

@@ -109,7 +109,7 @@ class NotesScreen(Screen):
 
 
 class TwoPaneApp(LabApp):
-    PANES = {**LabApp.PANES, "notes": Pane("f9", "Notes", f"{__name__}:NotesScreen")}
+    PANES = {**LabApp.PANES, "notes": Pane("f11", "Notes", f"{__name__}:NotesScreen")}
 
 
 async def test_a_pane_registered_in_panes_gets_a_key_a_command_and_is_asked_before_quitting(tmp_path):
@@ -122,7 +122,7 @@ async def test_a_pane_registered_in_panes_gets_a_key_a_command_and_is_asked_befo
         assert " Seeds " in str(app.screen.query_one(StatusBar).render())
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Go to Seeds", "Go to Notes"} <= titles
-        await pilot.press("f9")
+        await pilot.press("f11")
         assert app.current_mode == "notes"
         await pilot.press("ctrl+q")
         await pilot.pause()

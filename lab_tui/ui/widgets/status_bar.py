@@ -22,8 +22,9 @@ class StatusBar(Widget):
     def on_mount(self) -> None:
         self.app.mode_change_signal.subscribe(self, lambda _mode: self.refresh())
 
-    def global_keys(self, compact: bool = False) -> Text:
-        """The panes and the keys that work everywhere; `compact` drops the words the keys' users know."""
+    def global_keys(self, compact: int = 0) -> Text:
+        """The panes and the keys that work everywhere; `compact` 1 drops the words the keys' users
+        know, 2 drops "Help" too."""
         keys = Text()
         panes = getattr(self.app, "PANES", {})
         if len(panes) > 1:
@@ -37,7 +38,7 @@ class StatusBar(Widget):
         keys.append(" ^p", style="bold")
         keys.append("" if compact else " Commands")
         keys.append(f" {self.key('app.help', 'f1')}", style="bold")
-        keys.append(" Help ")
+        keys.append(" " if compact > 1 else " Help ")
         keys.append("^q", style="bold")
         keys.append(" " if compact else " Quit ")
         return keys
@@ -48,10 +49,14 @@ class StatusBar(Widget):
         return keys_for(binding_id, default).split(" or ")[0] if keys_for else default
 
     def render(self) -> Text:
-        """The pane's status first: the global keys give up their words before it is cut."""
-        right = self.global_keys()
-        if self.status.cell_len > self.size.width - right.cell_len:
-            right = self.global_keys(compact=True)
+        """The pane's status first: the global keys give up their words (last "Help", and only if
+        that makes the status fit) before it is cut."""
+        for compact in range(3):
+            right = self.global_keys(compact)
+            if self.status.cell_len <= self.size.width - right.cell_len:
+                break
+        else:  # cut anyway: keep "Help" then
+            right = self.global_keys(1)
         room = max(0, self.size.width - right.cell_len)
         left = self.status.copy()
         left.truncate(room, overflow="ellipsis", pad=True)
