@@ -79,10 +79,10 @@ def run(args) -> int:
         print("lab-tui lint: --base only makes sense with --changed", file=sys.stderr)
         return 2
     if args.changed:
-        from lab_tui.seeds.taxonomy import TaxonomyError, changed_lint_targets
+        from lab_tui.seeds.taxonomy import TaxonomyError, skill_targets
 
         try:
-            files, notes = changed_lint_targets(args.paths, args.base)
+            files, notes = skill_targets(args.paths, args.base)
         except TaxonomyError as error:
             print(f"lab-tui lint: {error}", file=sys.stderr)
             return 2

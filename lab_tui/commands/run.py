@@ -66,6 +66,11 @@ def configure(parser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="BLOCK.KEY=VALUE", type=_setting,
                         help="override a flow setting for this run (temperature, max_tokens, threshold, count), "
                         "e.g. --set filter_qa_pair.threshold=3")
+    parser.add_argument("--changed", action="store_true",
+                        help="with a folder: run only the skills changed against the base, as `ilab taxonomy diff` "
+                        "lists them (untracked and modified files included)")
+    parser.add_argument("--base", metavar="REF", help="git ref --changed compares with (default origin/main, "
+                        "else the local main branch)")
     parser.add_argument("--resume", metavar="RUN_ID|BATCH_ID",
                         help="resume a run, or every unfinished run of a batch: only unanswered requests are sent")
     add_db_option(parser)
@@ -93,7 +98,18 @@ def run(args) -> int:
     if args.resume is None and not args.skill:
         print("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", file=sys.stderr)
         return 2
-    skills = [found for path in args.skill for found in (sorted(path.rglob("qna.yaml")) if path.is_dir() else [path])]
+    if (args.changed or args.base) and not any(path.is_dir() for path in args.skill):
+        print("lab-tui run: --changed and --base take a taxonomy folder", file=sys.stderr)
+        return 2
+    from lab_tui.seeds.taxonomy import TaxonomyError, skill_targets
+
+    try:
+        skills, notes = skill_targets(args.skill, args.base, changed=args.changed)
+    except TaxonomyError as error:
+        print(f"lab-tui run: {safe(str(error))}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"lab-tui run: {safe(note)}", file=sys.stderr)
     if (args.resume or "").startswith("batch-") or len(skills) > 1 or any(path.is_dir() for path in args.skill):
         if args.preview:
             print("lab-tui run: --preview runs one skill", file=sys.stderr)
@@ -129,7 +145,7 @@ async def _batch(args, skills: list[Path]) -> int:
             names = {run_id: reads.run_row(open_db(db_path), run_id)["skill_path"] for run_id in run_ids}
         else:
             if not skills:
-                print("lab-tui run: no qna.yaml under the folders given", file=sys.stderr)
+                print("lab-tui run: no skill to run (nothing changed against the base?)", file=sys.stderr)
                 return 2
             params = RunParams(flow=args.flow, contexts=args.contexts, questions=args.questions,
                                concurrency=args.concurrency or profile.max_concurrency, overrides=dict(args.set))

@@ -352,8 +352,8 @@ def default_flow_for(examples: list) -> str:
     without = [i + 1 for i, e in enumerate(examples) if not e.context]
     if with_context and without:
         raise FlowError(f"this skill mixes seed examples with a context ({_numbers(with_context)}) and without "
-                        f"({_numbers(without)}); InstructLab refuses such a skill: give every example a context, "
-                        "or none")
+                        f"({_numbers(without)}); give every example a context, or none (InstructLab would run "
+                        "the whole skill with the flow of its first example)")
     return DEFAULT_FLOWS[bool(with_context)]
 
 

@@ -265,22 +265,28 @@ def changed_skill_files(folder: Path, base: str | None = None) -> Changes:
     return Changes(base, frozenset(path for path in files if path in changed), note)
 
 
-def changed_lint_targets(paths: Iterable[Path], base: str | None = None) -> tuple[list[Path], list[str]]:
-    """What `lab-tui lint --changed` lints: the changed skills under each folder (a file named is
-    kept as is), and notes for the user (the base used, knowledge and other files skipped)."""
+def skill_targets(paths: Iterable[Path], base: str | None = None, changed: bool = True) -> tuple[list[Path], list[str]]:
+    """What `lab-tui lint --changed` lints and `lab-tui run FOLDER [--changed]` runs: the skills under
+    each folder (only those changed against the base with `changed`; a file named is kept as is),
+    and notes for the user (the base used, knowledge and other files skipped)."""
     targets: list[Path] = []
     notes: list[str] = []
     for path in map(Path, paths):
         if not path.is_dir():
             targets.append(path)
             continue
-        changes, root = changed_skill_files(path, base), taxonomy_root(path)
-        notes.extend([changes.note] if changes.note else [])
-        notes.append(f"{len(changes.paths)} skill file(s) changed under {path} against {changes.base}")
-        for file in sorted(changes.paths):
+        root = taxonomy_root(path)
+        if changed:
+            changes = changed_skill_files(path, base)
+            notes.extend([changes.note] if changes.note else [])
+            notes.append(f"{len(changes.paths)} skill file(s) changed under {path} against {changes.base}")
+            files = changes.paths
+        else:
+            files = skill_files(path)
+        for file in sorted(files):
             kind = file_kind(file, root)
             if kind == "skill":
                 targets.append(file)
             else:
-                notes.append(f"skipped {file} ({kind}: lab-tui lints compositional skills)")
+                notes.append(f"skipped {file} ({kind}: lab-tui works on compositional skills)")
     return targets, notes

@@ -50,3 +50,38 @@ def test_a_batch_of_a_grounded_and_a_freeform_skill_is_killed_and_resumed(teache
     again = subprocess.run([sys.executable, "-m", "lab_tui", "run", "--resume", batch_id, "--db", str(db_path)],
                            capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0 and again.stdout.count("run: ") == 0, "a completed batch has nothing to resume"
+
+
+def test_run_changed_runs_the_skills_changed_on_the_branch_as_one_batch(teacher_server, tmp_path):
+    import shutil
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                       check=True, capture_output=True)
+
+    def place(name, source):
+        path = root / "compositional_skills" / name / "qna.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, path)
+
+    root = tmp_path / "taxonomy"
+    for name in ("edited", "untouched"):
+        place(name, example_skill_path())
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    git("add", ".")
+    git("commit", "-qm", "base")
+    git("update-ref", "refs/remotes/origin/main", "HEAD")
+    git("checkout", "-qb", "feature")
+    place("edited", FREEFORM)
+    place("added", FREEFORM)
+    env = dict(os.environ, LAB_TUI_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "lab_tui", "run", str(root), "--changed", "--questions", "1",
+                           "--api-base", teacher_server.api_base, "--db", str(tmp_path / "lab.db")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    started = [line.split()[2] for line in done.stdout.splitlines() if line.startswith("run: ")]
+    assert sorted(Path(path).parent.name for path in started) == ["added", "edited"]
+    assert "2 skill file(s) changed" in done.stderr
+    missing_base = subprocess.run([sys.executable, "-m", "lab_tui", "run", str(root), "--changed", "--base", "nope",
+                                   "--db", str(tmp_path / "lab.db")], capture_output=True, text=True, env=env)
+    assert missing_base.returncode == 2 and "no git ref 'nope'" in missing_base.stderr
