@@ -24,6 +24,9 @@ def safe(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
 
 
+PIPED_WIDTH = 200
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -76,6 +79,13 @@ def configure(parser) -> None:
     add_db_option(parser)
 
 
+def _console():
+    """A terminal gets its own width; a pipe or a file gets every column whole."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+
+
 def _follow():
     """(cancel, latest, on_event): ctrl+c and SIGTERM set `cancel`; `on_event` keeps each run's
     latest progress in `latest`, which the live view draws at its own pace."""
@@ -121,7 +131,6 @@ def run(args) -> int:
 
 async def _batch(args, skills: list[Path]) -> int:
     """Several skills as one batch: one line per run, then each run's status; exit 0 when all completed."""
-    from rich.console import Console
     from rich.live import Live
     from rich.table import Table
 
@@ -132,7 +141,7 @@ async def _batch(args, skills: list[Path]) -> int:
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
-    console = Console(highlight=False)
+    console = _console()
     db_path = resolve_db(args)
     overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     try:
@@ -203,7 +212,6 @@ async def _batch(args, skills: list[Path]) -> int:
 
 
 async def _run(args) -> int:
-    from rich.console import Console
     from rich.live import Live
 
     from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
@@ -214,7 +222,7 @@ async def _run(args) -> int:
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
-    console = Console(highlight=False)
+    console = _console()
     db_path = resolve_db(args)
     overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     profile = None

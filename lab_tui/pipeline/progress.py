@@ -22,16 +22,16 @@ def _duration(seconds: float | None) -> str:
 
 def progress_table(progress: RunProgress | None) -> Table:
     table = Table(box=None, pad_edge=False, expand=False)
-    table.add_column("stage", no_wrap=True, min_width=28)
-    for column in ("queued", "flight", "done", "kept", "filtered", "failed", "tokens in/out"):
-        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("stage", overflow="ellipsis", min_width=12)  # the one column that gives way at 80
+    for column in ("queue", "fly", "done", "kept", "filt", "fail", "tok in", "tok out"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     if progress is None:
         table.caption = "starting…"
         return table
     for stage in progress.stages:
         table.add_row(Text(stage.stage), *(str(v) for v in (stage.queued, stage.in_flight, stage.done, stage.kept,
-                                                             stage.filtered, stage.failed)),
-                      f"{stage.tokens_in}/{stage.tokens_out}")
+                                                             stage.filtered, stage.failed, stage.tokens_in,
+                                                             stage.tokens_out)))
     latency = f"{progress.mean_latency_s:.2f} s" if progress.mean_latency_s is not None else "–"
     table.caption = (f"{progress.requests_done} requests · {progress.requests_per_s:.1f} req/s · "
                      f"elapsed {_duration(progress.elapsed_s)} · ETA {_duration(progress.eta_s)} · "
