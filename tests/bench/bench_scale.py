@@ -48,13 +48,14 @@ def one(size: int, api_base: str, concurrency: int, questions: int, folder: Path
     answered = sorted(datetime.fromisoformat(t).timestamp() for (t,) in db.execute(
         "SELECT answered_at FROM requests WHERE answered_at IS NOT NULL"))
     first_pair = db.execute("SELECT min(created_at) FROM pairs").fetchone()[0]
+    mean_latency = db.execute("SELECT avg(latency_s) FROM requests WHERE latency_s IS NOT NULL").fetchone()[0]
     quarter = max(2, len(answered) // 4)
     first_rate, last_rate = rate(answered[:quarter]), rate(answered[-quarter:])
     db.close()
     return {"contexts": size, "requests": len(answered), "wall_s": wall, "first_rate": first_rate,
             "last_rate": last_rate, "ratio": last_rate / first_rate if first_rate else 0.0,
             "first_pair_s": datetime.fromisoformat(first_pair).timestamp() - first_sent if first_pair else None,
-            "startup_s": first_sent - created,
+            "startup_s": first_sent - created, "latency_s": mean_latency,
             "peak_rss_mb": max(peak_kb, before) / 1024, "db_mb": db_path.stat().st_size / 2**20}
 
 
@@ -69,15 +70,17 @@ def main() -> None:
                                str(args.latency)], stdout=subprocess.PIPE, text=True)
     try:
         api_base = server.stdout.readline().strip()
-        print(f"teacher latency {args.latency} s, concurrency {args.concurrency}, {args.questions} question(s) per "
-              f"context; first pair target: 10 latencies + 2 s = {10 * args.latency + 2:.1f} s")
+        print(f"teacher latency {args.latency} s at the server, concurrency {args.concurrency}, {args.questions} "
+              "question(s) per context; first pair target: 10 teacher latencies (the mean the client measured, "
+              "queueing included) + 2 s")
         print(f"{'contexts':>8} {'requests':>8} {'wall s':>7} {'first q/s':>9} {'last q/s':>8} {'ratio':>5} "
-              f"{'1st pair s':>10} {'start-up s':>10} {'peak RSS MB':>11} {'db MB':>6}")
+              f"{'1st pair s':>10} {'target s':>8} {'start-up s':>10} {'peak RSS MB':>11} {'db MB':>6}")
         with tempfile.TemporaryDirectory() as tmp:
             for size in (int(s) for s in args.sizes.split(",")):
                 r = one(size, api_base, args.concurrency, args.questions, Path(tmp))
                 print(f"{r['contexts']:>8} {r['requests']:>8} {r['wall_s']:>7.1f} {r['first_rate']:>9.1f} "
-                      f"{r['last_rate']:>8.1f} {r['ratio']:>5.2f} {r['first_pair_s']:>10.2f} {r['startup_s']:>10.2f} "
+                      f"{r['last_rate']:>8.1f} {r['ratio']:>5.2f} {r['first_pair_s']:>10.2f} {10 * r['latency_s'] + 2:>8.2f} "
+                      f"{r['startup_s']:>10.2f} "
                       f"{r['peak_rss_mb']:>11.0f} {r['db_mb']:>6.1f}", flush=True)
     finally:
         server.kill()
