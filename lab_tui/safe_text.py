@@ -24,6 +24,7 @@ _ESCAPES = re.compile(
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 (but tab and newline), DEL, C1
     r"|[\u202a-\u202e\u2066-\u2069]"  # bidi embeddings, overrides and isolates (U+202E shows text reversed)
 )
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s'\",;}\]]+")
 _KEY_SHAPE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{4,}")
@@ -43,6 +44,13 @@ def unsurrogate(text: str) -> str:
 def clean(text: str) -> str:
     """The text without escape sequences, control characters or bidi overrides; newlines and tabs kept."""
     return unsurrogate(_ESCAPES.sub("", str(text)))
+
+
+def without_controls(text: str) -> str:
+    """Only the control characters (and bidi overrides) removed, one by one: for an editor showing a
+    file's real text, where the rest of an escape sequence stays on screen as what it is, plain text,
+    and every column keeps its place (these characters take no cell)."""
+    return _CONTROL_CHAR.sub("", text)
 
 
 def literal(text: str, style: str = "") -> Text:

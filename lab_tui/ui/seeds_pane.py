@@ -9,7 +9,6 @@ parse opens as raw text beside its error, so nothing in it is lost and it can be
 from __future__ import annotations
 
 import copy
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,15 +22,17 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from lab_tui.config import load_settings, write_atomic
+from lab_tui.config import load_settings
 from lab_tui.seeds import (FIX_LABELS, Finding, LoadResult, SeedExample, Skill, apply_fix, dump_skill, lint_skill,
                            load_skill, parse_skill_text, save_skill, upgrade_to_v3)
+from lab_tui.seeds.io import UNCHECKED, FileChanged, save_text
 from lab_tui.seeds.lint import lint_loaded
 from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
 from lab_tui.seeds.yamlio import node_lines
-from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog
+from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog, SaveAsDialog
 from lab_tui.ui.pane import PaneScreen
-from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.safe_text import clean, literal, one_line
+from lab_tui.ui.widgets.safe_text_area import SafeTextArea
 from lab_tui.ui.widgets.status_bar import StatusBar
 
 LINT_DELAY_S = 0.3
@@ -86,6 +87,8 @@ class SeedsScreen(PaneScreen):
         self.skill: Skill | None = None
         self.disk_text: str | None = None
         """The file's text as last read or written: what "unsaved changes" are measured against."""
+        self.disk_stamp = None
+        """The file as last read or written (`FileStamp`, None: it did not exist): a save checks it still is."""
         self.current = 0
         self.unsaved = False
         self.findings: list[Finding] = []
@@ -106,16 +109,16 @@ class SeedsScreen(PaneScreen):
             with ContentSwitcher(initial="seeds-editors", id="seeds-main"):
                 with VerticalScroll(id="seeds-editors", can_focus=False):
                     yield Label("Task description", classes="section")
-                    yield TextArea(id="task", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="task", soft_wrap=True, classes="editor")
                     yield Label("Context", id="context-label", classes="section")
-                    yield TextArea(id="context", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="context", soft_wrap=True, classes="editor")
                     yield Label("Question", classes="section")
-                    yield TextArea(id="question", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="question", soft_wrap=True, classes="editor")
                     yield Label("Answer", classes="section")
-                    yield TextArea(id="answer", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="answer", soft_wrap=True, classes="editor")
                 with Vertical(id="seeds-raw"):
                     yield Label("Not valid: fix it here, ctrl+s saves (keeps .bak)", classes="section")
-                    yield TextArea(id="raw", show_line_numbers=True, soft_wrap=True)
+                    yield SafeTextArea(id="raw", show_line_numbers=True, soft_wrap=True)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -141,12 +144,12 @@ class SeedsScreen(PaneScreen):
         if not path.exists():
             self.show_result(path, LoadResult(Skill(path=path, format="jsonl" if path.suffix == ".jsonl"
                                                     else "qna_yaml")), disk_text=None)
-            self.app.notify(f"{path} does not exist yet: ctrl+s creates it.", markup=False)
+            self.app.notify(clean(f"{path} does not exist yet: ctrl+s creates it."), markup=False)
             return
         result = load_skill(path)
         if result.text is None:
             first = result.findings[0] if result.findings else None
-            self.app.notify(f"{path}: {first.message if first else 'cannot open'}", title="Cannot open",
+            self.app.notify(clean(f"{path}: {first.message if first else 'cannot open'}"), title="Cannot open",
                             severity="error", timeout=10, markup=False)
             if self.path is None:
                 self.path, self.findings = path, result.findings
@@ -170,6 +173,7 @@ class SeedsScreen(PaneScreen):
         self.path = path
         self.skill = result.skill
         self.disk_text = disk_text
+        self.disk_stamp = result.stamp
         self.current = 0
         self.unsaved = False
         self._autosaved = None
@@ -190,9 +194,10 @@ class SeedsScreen(PaneScreen):
     def restore(self, text: str) -> None:
         """Bring back an autosaved copy; it stays unsaved (and its recovery copy kept) until ctrl+s."""
         result = parse_skill_text(text, self.path)
-        disk_text = self.disk_text
-        self.show_result(self.path, result if result.skill is not None else LoadResult(None, result.findings,
-                                                                                        text=text), disk_text)
+        disk_text, result.stamp = self.disk_text, self.disk_stamp
+        self.show_result(self.path, result if result.skill is not None else LoadResult(None, result.findings, text=text,
+                                                                                        stamp=self.disk_stamp),
+                         disk_text)
         if self.skill is not None:
             self.skill.source_text = disk_text
         self.unsaved = True
@@ -231,34 +236,62 @@ class SeedsScreen(PaneScreen):
         return None
 
     def action_save(self) -> bool:
-        if self.path is None or self.current_text() is None:
+        return self.save(self.path, self.disk_stamp)
+
+    def save(self, path: Path | None, expected) -> bool:
+        """Write what is shown to `path` if the file there is still `expected` (see `seeds.io.save_text`);
+        a file changed on disk meanwhile is never overwritten without asking."""
+        if path is None or self.current_text() is None:
             self.app.notify("There is nothing to save.", severity="warning")
             return False
         try:
             if self.skill is not None:
-                save_skill(self.skill, self.path)
+                self.disk_stamp = save_skill(self.skill, path, expected)
                 self.disk_text = self.skill.source_text
             else:
                 text = self.current_text()
-                if self.path.exists():
-                    shutil.copy2(self.path, self.path.with_name(self.path.name + ".bak"))
-                write_atomic(self.path, text)
+                self.disk_stamp = save_text(path, text, expected)
                 self.disk_text = text
+        except FileChanged as changed:
+            self.ask_about_change(changed)
+            return False
         except OSError as error:
-            self.app.notify(f"Could not save {self.path}: {error.strerror}. Your edits are kept.",
+            self.app.notify(clean(f"Could not save {path}: {error.strerror}. Your edits are kept."),
                             severity="error", timeout=10, markup=False)
             return False
+        if path != self.path:
+            discard_recovery(self.path)
+            self.path = path
         self.unsaved = False
         discard_recovery(self.path)
         self._autosaved = None
         self.remember_recent(self.path)
-        self.app.notify(f"Saved {self.path}", markup=False)
+        self.app.notify(clean(f"Saved {self.path}"), markup=False)
         if self.raw_mode:
             self.open_path(self.path)
         else:
             self.show_status()
             self.lint_now()
         return True
+
+    def ask_about_change(self, changed: FileChanged) -> None:
+        """Someone else saved the file (or removed it) since it was read: the user picks whose text wins."""
+        def decided(choice: str | None) -> None:
+            if choice == "reload":
+                discard_recovery(self.path)
+                self.open_path(self.path)
+            elif choice == "overwrite":
+                self.save(self.path, UNCHECKED)
+            elif choice == "elsewhere":
+                self.app.push_screen(SaveAsDialog(self.path), lambda path: path and self.save(path, None))
+
+        self.app.push_screen(
+            ChoiceDialog(f"{changed}. Your edits are not saved yet. Reload the file from disk (your edits are "
+                         "dropped), overwrite it with your version (theirs is kept as .bak), or save yours elsewhere?",
+                         [("reload", "Reload"), ("overwrite", "Overwrite"), ("elsewhere", "Save as…"),
+                          ("cancel", "Cancel")]),
+            decided,
+        )
 
     def autosave(self) -> None:
         """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds."""
