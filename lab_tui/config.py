@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -139,7 +138,9 @@ def write_atomic(path: Path, content: str | bytes, newline: str | None = None) -
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
     if isinstance(content, str):
-        content = re.sub(r"\r?\n", newline or line_ending(path), content).encode("utf-8")
+        if (newline or line_ending(path)) == "\r\n":
+            content = content.replace("\r\n", "\n").replace("\n", "\r\n")
+        content = content.encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -378,7 +378,7 @@ def _render_example(example: SeedExample, dash_column: int, key_column: int) -> 
 def _edit_in_place(skill: Skill, text: str) -> str | None:
     """The original text with only the changed values, examples and version edited; None if that cannot be."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_FastLoader)
         original = parse_yaml_skill(text).skill
     except yaml.YAMLError:
         return None
@@ -445,7 +445,7 @@ def _edit_in_place(skill: Skill, text: str) -> str | None:
 def compose(text: str) -> yaml.Node | None:
     """The YAML node tree (None when the text does not parse): it knows every value's line and style."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_FastLoader)
     except yaml.YAMLError:
         return None
 

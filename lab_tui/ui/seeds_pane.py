@@ -36,6 +36,9 @@ from lab_tui.ui.widgets.safe_text_area import SafeTextArea
 from lab_tui.ui.widgets.status_bar import StatusBar
 
 LINT_DELAY_S = 0.3
+LIVE_LINT_LIMIT = 200_000
+"""Characters above which findings stop refreshing while typing: linting costs about a second per
+megabyte of pure Python, which a worker thread still takes from the UI thread (the GIL)."""
 AUTOSAVE_EVERY_S = 2.0
 RECENT_LIMIT = 10
 FIELDS = ("context", "question", "answer")
@@ -49,6 +52,14 @@ def local_time(iso: str) -> str:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return iso
+
+
+@dataclass
+class RecoveryWritten(Message):
+    """An autosave copy was written off the UI thread; `saves` says which save it followed."""
+
+    text: str
+    saves: int
 
 
 @dataclass
@@ -96,6 +107,9 @@ class SeedsScreen(PaneScreen):
         self.linted = 0
         """The generation whose findings are on screen (tests wait for it to reach `generation`)."""
         self._autosaved: str | None = None
+        self._autosaving = False
+        self._saves = 0
+        """Saves so far: a recovery copy made before the latest save is stale and not written."""
         self._lint_timer = None
 
     def compose(self) -> ComposeResult:
@@ -262,6 +276,7 @@ class SeedsScreen(PaneScreen):
         if path != self.path:
             discard_recovery(self.path)
             self.path = path
+        self._saves += 1
         self.unsaved = False
         discard_recovery(self.path)
         self._autosaved = None
@@ -294,13 +309,37 @@ class SeedsScreen(PaneScreen):
         )
 
     def autosave(self) -> None:
-        """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds."""
-        if not self.unsaved or self.path is None:
+        """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds.
+
+        The copy is dumped and written in a worker thread (a 5 MB skill takes a while); one the
+        user saved past meanwhile is removed again when the worker reports back."""
+        if not self.unsaved or self.path is None or self._autosaving:
             return
-        text = self.current_text()
-        if text is not None and text != self._autosaved:
-            write_recovery(self.path, text)
-            self._autosaved = text
+        skill = copy.deepcopy(self.skill) if self.skill is not None else None
+        raw = self.query_one("#raw", TextArea).text if self.raw_mode else None
+        if skill is None and raw is None:
+            return
+        self._autosaving = True
+        self.write_recovery_in_thread(self.path, skill, raw, self._autosaved, self._saves)
+
+    @work(thread=True, group="autosave", exit_on_error=False, description="autosave")  # no repr of a 5 MB skill
+    def write_recovery_in_thread(self, path: Path, skill: Skill | None, raw: str | None, last: str | None,
+                                 saves: int) -> None:
+        try:
+            text = dump_skill(skill) if skill is not None else raw
+            if text != last:
+                write_recovery(path, text)
+                self.post_message(RecoveryWritten(text, saves))
+        finally:
+            self._autosaving = False
+
+    @on(RecoveryWritten)
+    def recovery_written(self, message: RecoveryWritten) -> None:
+        if message.saves != self._saves:
+            if not self.unsaved and self.path is not None:
+                discard_recovery(self.path)  # saved while the copy was being written: it is stale
+            return
+        self._autosaved = message.text
 
     def confirm_leave(self, then) -> None:
         """Run `then()` once unsaved changes are saved or discarded; cancelling runs nothing."""
@@ -464,12 +503,29 @@ class SeedsScreen(PaneScreen):
     def lint_now(self) -> None:
         self._lint_timer = None
         self.generation += 1
+        size = self.text_size()
+        if size > LIVE_LINT_LIMIT:
+            self.findings = [Finding("lint/paused", "info",
+                                     f"Live lint is paused: this skill has {size / 1e6:.1f} MB of text (over "
+                                     f"{LIVE_LINT_LIMIT // 1000} KB), and typing must stay fast. Run "
+                                     "`lab-tui lint` on the saved file to check it whole.")]
+            self.linted = self.generation
+            self.show_findings()
+            self.show_status()
+            return
         if self.skill is not None:
             self.lint_in_thread(copy.deepcopy(self.skill), None, self.generation)
         elif self.raw_mode:
             self.lint_in_thread(None, self.query_one("#raw", TextArea).text, self.generation)
 
-    @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
+    def text_size(self) -> int:
+        """About how much text the skill holds, counted without dumping it."""
+        if self.skill is not None:
+            return len(self.skill.task_description) + sum(
+                len(e.context or "") + len(e.question) + len(e.answer) for e in self.skill.examples)
+        return len(self.query_one("#raw", TextArea).text) if self.raw_mode else 0
+
+    @work(thread=True, exclusive=True, group="lint", exit_on_error=False, description="lint")
     def lint_in_thread(self, skill: Skill | None, raw: str | None, generation: int) -> None:
         """Lint off the UI thread; a raw text is linted as the CLI lints that file, lines and all.
 

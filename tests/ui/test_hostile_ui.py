@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,17 @@ async def test_a_foreign_database_is_reported_in_the_app_without_a_crash(skill_f
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert "another program" in messages(app)
+
+
+async def test_live_lint_pauses_on_a_huge_skill_and_says_so(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_huge_skill import huge_skill
+
+    path = tmp_path / "qna.yaml"
+    huge_skill(path, 0.5)
+    app = LabApp(path, tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.screen.workers.wait_for_complete()
+        assert [f.rule for f in app.screen.findings] == ["lint/paused"]
+        assert "Live lint is paused" in app.screen.findings[0].message
