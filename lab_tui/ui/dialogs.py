@@ -56,6 +56,10 @@ class SeedFileTree(DirectoryTree):
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix in SEED_SUFFIXES)]
 
+    def process_label(self, label):
+        """File names are outside text: shown literally, never with their escape sequences."""
+        return super().process_label(literal(label) if isinstance(label, str) else label)
+
 
 class OpenDialog(ModalScreen[Path | None]):
     """Type a path, pick a recent file, or browse a directory tree."""

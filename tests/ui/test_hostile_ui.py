@@ -179,3 +179,18 @@ async def test_live_lint_pauses_on_a_huge_skill_and_says_so(tmp_path):
         await app.screen.workers.wait_for_complete()
         assert [f.rule for f in app.screen.findings] == ["lint/paused"]
         assert "Live lint is paused" in app.screen.findings[0].message
+
+
+async def test_file_names_in_the_open_dialog_are_shown_without_escapes(skill_file, tmp_path, monkeypatch):
+    from lab_tui.ui.dialogs import OpenDialog, SeedFileTree
+
+    (tmp_path / "\x1b]0;pwned\x07[b]x[i].yaml").write_text("version: 3\n")
+    monkeypatch.chdir(tmp_path)
+    app = LabApp(skill_file, tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, OpenDialog))
+        tree = app.screen.query_one(SeedFileTree)
+        await until(pilot, lambda: len(tree.root.children) >= 2)
+        labels = [child.label.plain for child in tree.root.children]
+        assert "[b]x[i].yaml" in labels, labels  # the OSC title sequence is gone, the markup shown as text
