@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
+from lab_tui import safe_text
 from lab_tui.safe_text import clean, json_ready, redact
 
 HOSTILE = [
@@ -36,3 +40,16 @@ def test_redact_removes_the_key_and_any_bearer_or_sk_shape():
     out = redact(text, ["my-own-key-value", None, ""])
     assert "abc.def-123" not in out and "AbCdEf123456" not in out and "my-own-key-value" not in out
     assert out.startswith("Incorrect API key provided: Bearer [redacted]")
+
+
+def _calls_print(tree: ast.AST) -> list[int]:
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
+
+
+def test_cli_printers_go_through_the_sanitiser():
+    """No command prints with a bare print(): text goes through echo (cleaned) or echo_json (exact)."""
+    package = Path(safe_text.__file__).parent
+    files = [package / "cli.py", *sorted((package / "commands").glob("*.py"))]
+    offenders = {str(f.relative_to(package)): lines for f in files if (lines := _calls_print(ast.parse(f.read_text())))}
+    assert offenders == {}

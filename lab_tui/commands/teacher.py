@@ -34,7 +34,7 @@ def run(args) -> int:
     profile = type(profile)(**{**profile.public(), "max_attempts": 1, "timeout": min(profile.timeout, 30.0)})
     unreachable = nothing_listening(profile.api_base)
     if unreachable:
-        print(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")
+        echo(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")
         return 1
     ok, message = asyncio.run(_check(profile))
     echo(f"teacher {profile.model} at {profile.api_base}: {message}")
