@@ -463,6 +463,26 @@ def engine_unreachable(home):
     return done.returncode == 1
 
 
+def _failed_rows(home: Path, fault: str) -> list[str]:
+    done, _ = _run_exit(home, "--contexts", "2", "--questions", "1", faults=[Fault(fault, times=3)])
+    conn = sqlite3.connect(home / "lab.db")
+    reasons = [row[0] for row in conn.execute("SELECT reason FROM rows WHERE status = 'failed'")]
+    status = conn.execute("SELECT status FROM runs").fetchone()[0]
+    conn.close()
+    return reasons if done.returncode == 0 and status == "completed" else []
+
+
+@attack("10 (engine) an answer far over max_tokens is a failed row with its reason, not a huge database")
+def engine_huge(home):
+    reasons = _failed_rows(home, "huge")
+    return len(reasons) == 3 and (home / "lab.db").stat().st_size < 20_000_000
+
+
+@attack("13 (engine) an answer with empty choices is a failed row")
+def engine_no_choices(home):
+    return len(_failed_rows(home, "no_choices")) == 3
+
+
 def _usage_error(home: Path, *args: str) -> bool:
     done, sent = _run_exit(home, *args)
     db = home / "lab.db"
