@@ -34,7 +34,7 @@ class ChoiceDialog(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(literal(self.question), classes="dialog-question")
-            with Horizontal(classes="dialog-buttons"):
+            with Horizontal(classes="dialog-buttons" + (" many" if len(self.choices) > 3 else "")):
                 for choice_id, label in self.choices:
                     yield Button(label, id=choice_id, variant="primary" if choice_id == self.first else "default")
 
