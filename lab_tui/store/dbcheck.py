@@ -23,14 +23,17 @@ class DatabaseProblem(UserError):
 def check_db(path: Path) -> str:
     """"new", "writable" or "read-only"; a corrupt, foreign or newer-schema file raises `DatabaseProblem`.
 
-    Only reads (through a read-only connection), so a file that is refused is never changed.
+    Only reads, so a file that is refused is never changed. A file we may write is read through
+    an ordinary connection: a read-only one (`mode=ro`) beside live WAL writers can make their
+    next statement fail with "disk I/O error".
     """
     if not path.exists():
         return "new"
     if path.is_dir():
         raise DatabaseProblem(f"{path} is a folder, not a database file: give --db a file path.")
+    writable = _writable(path)
     try:
-        conn = read_only_connection(path)
+        conn = sqlite3.connect(path) if writable else read_only_connection(path)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -49,7 +52,7 @@ def check_db(path: Path) -> str:
     if version == 0 and tables and "runs" not in tables:
         raise DatabaseProblem(f"{path} is an SQLite database of another program (no lab-tui tables): "
                               "give --db a new or lab-tui file; nothing was changed.")
-    if _writable(path):
+    if writable:
         return "writable"
     if version < SCHEMA_VERSION:
         raise DatabaseProblem(
@@ -59,13 +62,16 @@ def check_db(path: Path) -> str:
 
 
 def _writable(path: Path) -> bool:
-    """Whether we may change the file and create its -wal/-shm files beside it (without taking a lock)."""
-    try:
-        os.close(os.open(path, os.O_RDWR))
-    except OSError:
-        return False
+    """Whether we may change the file and create its -wal/-shm files beside it.
+
+    Asked with access(2), never by opening the file: closing any descriptor of an SQLite file
+    drops every POSIX lock this process holds on it, under the feet of its open connections.
+    """
+    effective = os.access in os.supports_effective_ids
     folder = path.resolve().parent
-    return not os.statvfs(folder).f_flag & os.ST_RDONLY and os.access(folder, os.W_OK | os.X_OK)
+    return (not os.statvfs(folder).f_flag & os.ST_RDONLY
+            and os.access(path, os.W_OK, effective_ids=effective)
+            and os.access(folder, os.W_OK | os.X_OK, effective_ids=effective))
 
 
 def read_only_connection(path: Path) -> sqlite3.Connection:

@@ -535,7 +535,7 @@ async def main():
         if case == "disk_change":
             skill.write_text(skill.read_text().replace("Draft", "Theirs: draft", 1))
             screen.skill.task_description = "Mine."
-            screen.dirty = True
+            screen.unsaved = True
             await pilot.press("ctrl+s")
             await pilot.pause()
             print(isinstance(app.screen, ChoiceDialog) and "Theirs" in skill.read_text())
