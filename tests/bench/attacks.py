@@ -369,13 +369,14 @@ def locked_verdict(home):
     db = open_db(path)
     db.execute("UPDATE pairs SET status = 'pending'")
     db.execute("PRAGMA busy_timeout=50")
-    pair = review.next_pair(db, "ana", review.ReviewFilter())
+    ana = review.Session("ana")
+    pair = review.next_pair(db, ana, review.ReviewFilter())
     holder = sqlite3.connect(path, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     timer = threading.Timer(0.5, holder.commit)
     timer.start()
     try:
-        review.record_verdict(db, pair["id"], "ana", "accepted", pair["version"])
+        review.record_verdict(db, pair["id"], ana, "accepted", pair["version"])
     except sqlite3.OperationalError:
         return False
     finally:
