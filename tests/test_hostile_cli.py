@@ -49,9 +49,9 @@ def test_lint_reports_an_untraversable_folder_and_a_path_inside_it(tmp_path):
     assert inside.stderr.decode() == f"lab-tui lint: cannot reach {locked / 'qna.yaml'}: Permission denied\n"
 
 
-def test_export_into_a_missing_folder_is_a_usage_error(tmp_path, capsys):
+def test_export_into_a_missing_folder_is_a_clear_error_before_the_database_is_read(tmp_path, capsys):
     out = tmp_path / "missing" / "dir" / "out.jsonl"
-    assert main(["export", "--run", "r1", "-o", str(out), "--db", str(tmp_path / "lab.db")]) == 2
+    assert main(["export", "--run", "r1", "-o", str(out), "--db", str(tmp_path / "lab.db")]) == 1
     assert capsys.readouterr().err == f"lab-tui export: cannot write {out}: the folder {out.parent} does not exist\n"
     assert not (tmp_path / "lab.db").exists()
 

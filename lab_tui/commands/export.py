@@ -1,8 +1,8 @@
 """`lab-tui export`: runs' pairs as a training file (InstructLab's messages format by default), with a
 header file and a skills recipe beside it; or to standard output.
 
-An output path in a folder that does not exist is a usage error (exit 2), checked before the
-database is read; a write that fails (disk full, permission) exits 1 and leaves any earlier file whole.
+An output path in a folder that does not exist exits 1 with a clear message before the database
+is read; a write that fails (disk full, permission) exits 1 too and leaves any earlier file whole.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="file to write (FILE.header.json and, for messages, FILE.recipe.yaml go beside it), "
                              "or - for standard output (records only)")
     add_db_option(parser)
-    parser.epilog = ("Exit status: 0 when written, 1 when the run or database is not there or the file cannot be "
-                     "written, 2 for usage errors (an output FILE in a folder that does not exist is one).")
+    parser.epilog = ("Exit status: 0 when written; 1 when the run or database is not there or the file cannot be "
+                     "written (an output FILE in a folder that does not exist is one); 2 for usage errors.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.output).parent
     if args.output != "-" and not folder.is_dir():
         echo(f"lab-tui export: cannot write {args.output}: the folder {folder} does not exist", err=True)
-        return 2
+        return 1
     db_path = resolve_db(args)
     db = open_existing_db(db_path)
     if db is None:

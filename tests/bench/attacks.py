@@ -423,10 +423,10 @@ def lint_inside(home):
     return done.returncode == 2 and b"Permission denied" in done.stderr and b"Traceback" not in done.stderr
 
 
-@attack("17 export -o missing/dir/out.jsonl is a clear usage error")
+@attack("17 export -o missing/dir/out.jsonl is a clear error (exit 1, as its --help says)")
 def export_missing_dir(home):
     done = cli(home, "export", "--run", "r1", "-o", str(home / "missing" / "dir" / "out.jsonl"))
-    return done.returncode == 2 and b"does not exist" in done.stderr and b"Traceback" not in done.stderr
+    return done.returncode == 1 and b"does not exist" in done.stderr and b"Traceback" not in done.stderr
 
 
 @attack("17 lab-tui runs --format json | head -1 ends quietly")
