@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
 from lab_tui import __version__
+from lab_tui.errors import UserError
+from lab_tui.safe_text import echo
 
 COMMANDS = {
     "lint": "Lint seed files (qna.yaml, *.yaml, *.jsonl); walks directories.",
@@ -25,6 +28,8 @@ COMMANDS = {
 }
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a process ended by SIGPIPE (`lab-tui runs | head -1`)."""
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -61,16 +66,36 @@ def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     return parser, module
 
 
+def _warn_about_settings() -> None:
+    """A settings file lab-tui cannot use is said once on stderr (commands run on defaults for it)."""
+    from lab_tui.config import load_settings
+
+    problem = load_settings().problem
+    if problem:
+        echo(f"lab-tui: {problem}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand or the app. Every command's user errors and a closed pipe are handled here, once."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
     try:
-        if argv and argv[0] in COMMANDS:
-            parser, module = _command_parser(argv[0])
-            args = parser.parse_args(argv[1:])
-            return int(module.run(args) or 0)
+        if command:
+            _warn_about_settings()
+            parser, module = _command_parser(command)
+            code = int(module.run(parser.parse_args(argv[1:])) or 0)
+            sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+            return code
         args = _app_parser().parse_args(argv)
+        from lab_tui.ui.launch import launch_app
+
+        return launch_app(skill_path=args.skill, db_path=resolve_db(args), **({"base": args.base} if args.base else {}))
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    from lab_tui.ui.launch import launch_app
-
-    return launch_app(skill_path=args.skill, db_path=resolve_db(args), **({"base": args.base} if args.base else {}))
+    except UserError as error:
+        echo(f"lab-tui{' ' + command if command else ''}: {error}", err=True)
+        return 1
+    except BrokenPipeError:
+        # The reader closed the pipe (`| head -1`): end quietly; later writes go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

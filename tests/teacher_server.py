@@ -28,9 +28,11 @@ LIST = re.compile(r"Write (\d+) questions")
 @dataclass
 class Fault:
     kind: str
-    """429 | 500 | timeout | malformed | truncated | auth | badscore | bad_request | context_window |
+    """429 | 500 | timeout | malformed | truncated | auth | auth_echo | badscore | bad_request | context_window |
     sloppy (tags as small models bend them) | no_choices | huge (an answer far over max_tokens) |
-    same (one fixed answer whatever the prompt: duplicates)"""
+    same (one fixed answer whatever the prompt: duplicates)
+
+    auth_echo: a 401 whose message echoes the Authorization header, as some providers do."""
     times: int = 1
     match: str | None = None
     """Only requests whose prompt contains this text (None: any request)."""
@@ -181,7 +183,7 @@ class TeacherServer:
                     time.sleep(max(0.0, config.latency * (1 + config.jitter * (2 * rng.random() - 1))))
                 fault = server._take_fault(prompt)
                 kind = fault.kind if fault else "ok"
-                status = {"429": 429, "500": 500, "auth": 401, "bad_request": 400, "context_window": 400}.get(kind, 200)
+                status = {"429": 429, "500": 500, "auth": 401, "auth_echo": 401, "bad_request": 400, "context_window": 400}.get(kind, 200)
                 with server._lock:
                     server.log.append(Logged(digest, status, kind))
                     server.bodies.append(body)
@@ -191,6 +193,10 @@ class TeacherServer:
                     return
                 if kind == "500":
                     self._send(500, {"error": {"message": "The teacher fell over", "type": "server_error"}})
+                    return
+                if kind == "auth_echo":
+                    echoed = f"Incorrect API key provided: {self.headers.get('Authorization', '')}"
+                    self._send(401, {"error": {"message": echoed, "type": "invalid_request_error"}})
                     return
                 if kind == "auth":
                     self._send(401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}})

@@ -1,5 +1,9 @@
 """`lab-tui export`: runs' pairs as a training file (InstructLab's messages format by default), with a
-header file and a skills recipe beside it; or to standard output."""
+header file and a skills recipe beside it; or to standard output.
+
+An output path in a folder that does not exist exits 1 with a clear message before the database
+is read; a write that fails (disk full, permission) exits 1 too and leaves any earlier file whole.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from pathlib import Path
 
 from lab_tui.cli import add_db_option, resolve_db
+from lab_tui.safe_text import echo
 from lab_tui.store.export import (DEFAULT_SEED, DEFAULT_STATUS, EXPORT_STATUSES, FORMAT_ALIASES, FORMATS,
                                   SYSTEM_PROMPTS, build_export, system_prompt, to_jsonl, write_export)
 from lab_tui.store.queries import UnknownRunError, open_existing_db
@@ -52,38 +57,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="file to write (FILE.header.json and, for messages, FILE.recipe.yaml go beside it), "
                              "or - for standard output (records only)")
     add_db_option(parser)
+    parser.epilog = ("Exit status: 0 when written; 1 when the run or database is not there or the file cannot be "
+                     "written (an output FILE in a folder that does not exist is one); 2 for usage errors.")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         prompt = system_prompt(args.system_prompt)
     except ValueError as error:
-        print(f"lab-tui export: {error}", file=sys.stderr)
+        echo(f"lab-tui export: {error}", err=True)
         return 2
+    folder = Path(args.output).parent
+    if args.output != "-" and not folder.is_dir():
+        echo(f"lab-tui export: cannot write {args.output}: the folder {folder} does not exist", err=True)
+        return 1
     db_path = resolve_db(args)
     db = open_existing_db(db_path)
     if db is None:
-        print(f"lab-tui export: no database at {db_path}", file=sys.stderr)
+        echo(f"lab-tui export: no database at {db_path}", err=True)
         return 1
     try:
         export = build_export(db, args.run, format=args.format, status=args.status,
                               include_filtered=args.include_filtered, prompt=prompt,
                               max_per_skill=args.max_per_skill, seed=args.seed)
     except UnknownRunError as error:
-        print(f"lab-tui export: {error}", file=sys.stderr)
+        echo(f"lab-tui export: {error}", err=True)
         return 1
     count = len(export.records)
     if args.output == "-":
         sys.stdout.write(to_jsonl(export.records))
         sys.stdout.flush()
-        print(f"wrote {count} record(s) to standard output (no header or recipe: those go beside a file)",
-              file=sys.stderr)
+        echo(f"wrote {count} record(s) to standard output (no header or recipe: those go beside a file)", err=True)
         return 0
     try:
         written = write_export(Path(args.output), export)
     except OSError as error:
-        print(f"lab-tui export: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+        echo(f"lab-tui export: cannot write {args.output}: {error.strerror}", err=True)
         return 1
-    print(f"wrote {count} record(s) to {args.output}; system prompt: {prompt.choice}; "
-          f"beside it: {', '.join(path.name for path in written[1:])}", file=sys.stderr)
+    echo(f"wrote {count} record(s) to {args.output}; system prompt: {prompt.choice}; "
+         f"beside it: {', '.join(path.name for path in written[1:])}", err=True)
     return 0

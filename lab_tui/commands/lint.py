@@ -1,18 +1,19 @@
 """`lab-tui lint PATH... [--format text|json]`: lint seed files for scripts and CI.
 
 Exit 0 when no finding is an error, 1 when one is, 2 for usage errors (including a path that
-does not exist: a typo in a CI script should fail loudly, not pass as "no findings").
-Many files are linted in worker processes, one chunk per core.
+does not exist or cannot be reached: a typo in a CI script should fail loudly, not pass as "no
+findings"). A folder that cannot be read is an error finding of its own, never skipped silently,
+and one file that breaks the linter costs only its own entry. Many files are linted in worker
+processes, one chunk per core.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from lab_tui.safe_text import echo, echo_json
 from lab_tui.seeds.io import SEED_SUFFIXES
 
 PARALLEL_THRESHOLD = 16
@@ -21,8 +22,8 @@ PARALLEL_THRESHOLD = 16
 def configure(parser) -> None:
     from lab_tui.seeds.quality import CHARS_PER_TOKEN, DEFAULT_TOKEN_LIMIT
 
-    parser.epilog = ("Exit status: 0 when no finding is an error, 1 when one is, 2 for usage errors "
-                     "(a PATH that does not exist is one).")
+    parser.epilog = ("Exit status: 0 when no finding is an error, 1 when one is (a folder that cannot be read "
+                     "is one), 2 for usage errors (a PATH that does not exist or cannot be reached is one).")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                         help="seed files (qna.yaml, *.yaml, *.jsonl) or directories to walk for them")
     parser.add_argument("--format", choices=("text", "json"), default="text",
@@ -39,22 +40,43 @@ def configure(parser) -> None:
                              f"characters / {CHARS_PER_TOKEN} (default {DEFAULT_TOKEN_LIMIT})")
 
 
-def seed_files(paths: list[Path]) -> list[Path]:
-    """Files named on the command line, plus seed files found under directories."""
+def seed_files(paths: list[Path]) -> tuple[list[Path], list[dict]]:
+    """Files named on the command line plus seed files found under directories, and an entry with
+    an error finding for every folder the walk could not read."""
     found: list[Path] = []
+    unreadable: list[dict] = []
+
+    def cannot_read(error: OSError) -> None:
+        unreadable.append(_unreadable_entry(error.filename, f"This folder cannot be read: {error.strerror}."))
+
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SEED_SUFFIXES))
+            found.extend(sorted(Path(folder, name) for folder, _, files in os.walk(path, onerror=cannot_read)
+                                for name in files if Path(name).suffix in SEED_SUFFIXES))
         else:
             found.append(path)
-    return found
+    return found, unreadable
+
+
+def _unreadable_entry(name: str, message: str) -> dict:
+    return {"file": name, "findings": [{"rule": "file/unreadable", "severity": "error", "message": message,
+                                        "example": None, "field": None, "line": None}]}
 
 
 def _lint_chunk(args: tuple[list[str], int]) -> list[dict]:
     from lab_tui.seeds.lint import lint_path
 
     files, token_limit = args
-    return [{"file": f, "findings": [x.as_json() for x in lint_path(f, token_limit=token_limit)]} for f in files]
+    entries = []
+    for name in files:
+        try:
+            findings = [x.as_json() for x in lint_path(name, token_limit=token_limit)]
+        except Exception as error:  # noqa: BLE001 - one file that breaks the linter must not hide the others
+            entries.append(_unreadable_entry(name, f"lab-tui could not lint this file ({type(error).__name__}: "
+                                                   f"{str(error)[:200]}); please report it."))
+            continue
+        entries.append({"file": name, "findings": findings})
+    return entries
 
 
 def lint_files(files: list[Path], token_limit: int) -> list[dict]:
@@ -68,39 +90,53 @@ def lint_files(files: list[Path], token_limit: int) -> list[dict]:
         return [entry for result in pool.map(_lint_chunk, chunks) for entry in result]
 
 
+def _unreachable(paths: list[Path]) -> list[str]:
+    """Why each PATH that does not exist or cannot be reached is a usage error, in words."""
+    problems = []
+    for path in paths:
+        try:
+            path.stat()
+        except FileNotFoundError:
+            problems.append(f"no such file or directory: {path}")
+        except OSError as error:
+            problems.append(f"cannot reach {path}: {error.strerror}")
+    return problems
+
+
 def run(args) -> int:
     from lab_tui.seeds.quality import DEFAULT_TOKEN_LIMIT
 
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        print(f"lab-tui lint: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr)
+    problems = _unreachable(args.paths)
+    if problems:
+        for problem in problems:
+            echo(f"lab-tui lint: {problem}", err=True)
         return 2
     if args.base is not None and not args.changed:
-        print("lab-tui lint: --base only makes sense with --changed", file=sys.stderr)
+        echo("lab-tui lint: --base only makes sense with --changed", err=True)
         return 2
+    unreadable: list[dict] = []
     if args.changed:
         from lab_tui.seeds.taxonomy import TaxonomyError, skill_targets
 
         try:
             files, notes = skill_targets(args.paths, args.base)
         except TaxonomyError as error:
-            print(f"lab-tui lint: {error}", file=sys.stderr)
+            echo(f"lab-tui lint: {error}", err=True)
             return 2
         for note in notes:
-            print(f"lab-tui lint: {note}", file=sys.stderr)
+            echo(f"lab-tui lint: {note}", err=True)
     else:
-        files = seed_files(args.paths)
-    results = lint_files(files, args.token_limit or DEFAULT_TOKEN_LIMIT)
+        files, unreadable = seed_files(args.paths)
+    results = unreadable + lint_files(files, args.token_limit or DEFAULT_TOKEN_LIMIT)
     if args.format == "json":
-        json.dump(results, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        echo_json(results)
     else:
         for entry in results:
             for f in entry["findings"]:
                 where = f"{entry['file']}:{f['line']}" if f["line"] else entry["file"]
                 example = f" (example {f['example'] + 1}" + (f", {f['field']})" if f["field"] else ")") \
                     if f["example"] is not None else ""
-                print(f"{where}: {f['severity']} {f['rule']}: {f['message']}{example}")
+                echo(f"{where}: {f['severity']} {f['rule']}: {f['message']}{example}")
         counts = {s: sum(f["severity"] == s for e in results for f in e["findings"]) for s in ("error", "warning", "info")}
-        print(f"{len(results)} file(s): {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info")
+        echo(f"{len(results)} file(s): {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info")
     return 1 if any(f["severity"] == "error" for e in results for f in e["findings"]) else 0

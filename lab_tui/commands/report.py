@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from rich.console import Console
 
 from lab_tui.cli import add_db_option, resolve_db
 from lab_tui.pipeline.report import REPORT_VERSION, build_report, render_report
+from lab_tui.safe_text import echo, echo_json
 from lab_tui.store.queries import UnknownRunError, get_run, open_existing_db
 
 
@@ -38,15 +38,15 @@ def run(args: argparse.Namespace) -> int:
     db_path = resolve_db(args)
     db = open_existing_db(db_path)
     if db is None:
-        print(f"lab-tui report: no database at {db_path}", file=sys.stderr)
+        echo(f"lab-tui report: no database at {db_path}", err=True)
         return 1
     try:
         report = load_report(db, args.run_id)
     except UnknownRunError as error:
-        print(f"lab-tui report: {error}", file=sys.stderr)
+        echo(f"lab-tui report: {error}", err=True)
         return 1
     if args.format == "json":
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        echo_json(report)
     else:
         Console(highlight=False).print(render_report(report))
     return 0

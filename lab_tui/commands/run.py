@@ -11,17 +11,10 @@ import argparse
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
-from rich.text import Text
-
 from lab_tui.cli import add_db_option, resolve_db
-
-
-def safe(text: str) -> str:
-    """Untrusted text (paths, teacher messages) for the terminal: control characters removed."""
-    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
+from lab_tui.safe_text import echo, literal
 
 
 PIPED_WIDTH = 200
@@ -106,23 +99,23 @@ def _follow():
 
 def run(args) -> int:
     if args.resume is None and not args.skill:
-        print("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", file=sys.stderr)
+        echo("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", err=True)
         return 2
     if (args.changed or args.base) and not any(path.is_dir() for path in args.skill):
-        print("lab-tui run: --changed and --base take a taxonomy folder", file=sys.stderr)
+        echo("lab-tui run: --changed and --base take a taxonomy folder", err=True)
         return 2
     from lab_tui.seeds.taxonomy import TaxonomyError, skill_targets
 
     try:
         skills, notes = skill_targets(args.skill, args.base, changed=args.changed)
     except TaxonomyError as error:
-        print(f"lab-tui run: {safe(str(error))}", file=sys.stderr)
+        echo(f"lab-tui run: {error}", err=True)
         return 2
     for note in notes:
-        print(f"lab-tui run: {safe(note)}", file=sys.stderr)
+        echo(f"lab-tui run: {note}", err=True)
     if (args.resume or "").startswith("batch-") or len(skills) > 1 or any(path.is_dir() for path in args.skill):
         if args.preview:
-            print("lab-tui run: --preview runs one skill", file=sys.stderr)
+            echo("lab-tui run: --preview runs one skill", err=True)
             return 2
         return asyncio.run(_batch(args, skills))
     args.skill = skills[0] if skills else None
@@ -154,7 +147,7 @@ async def _batch(args, skills: list[Path]) -> int:
             names = {run_id: reads.run_row(open_db(db_path), run_id)["skill_path"] for run_id in run_ids}
         else:
             if not skills:
-                print("lab-tui run: no skill to run (nothing changed against the base?)", file=sys.stderr)
+                echo("lab-tui run: no skill to run (nothing changed against the base?)", err=True)
                 return 2
             params = RunParams(flow=args.flow, contexts=args.contexts, questions=args.questions,
                                concurrency=args.concurrency or profile.max_concurrency, overrides=dict(args.set))
@@ -162,14 +155,14 @@ async def _batch(args, skills: list[Path]) -> int:
             batch_id, run_ids = started.batch_id, list(started.runs)
             names = {run_id: str(path) for run_id, path in started.runs.items()}
     except (ProfileError, FlowError) as error:
-        print(f"lab-tui run: {error}", file=sys.stderr)
+        echo(f"lab-tui run: {error}", err=True)
         return 2
-    print(f"batch: {batch_id}", flush=True)
+    echo(f"batch: {batch_id}", flush=True)
     for run_id in run_ids:
-        print(f"run: {run_id} {safe(names[run_id])}", flush=True)
+        echo(f"run: {run_id} {names[run_id]}", flush=True)
     refused = {} if args.resume else started.refused
     for path, reason in refused.items():
-        print(f"lab-tui run: {safe(str(path))}: not started: {safe(reason)}", file=sys.stderr)
+        echo(f"lab-tui run: {path}: not started: {reason}", err=True)
     cancel, latest, on_event = _follow()
 
     def table() -> Table:
@@ -179,7 +172,7 @@ async def _batch(args, skills: list[Path]) -> int:
         for run_id in run_ids:
             progress = latest.get(run_id)
             stages = progress.stages if progress else ()
-            view.add_row(run_id, safe(Path(names[run_id]).parent.name or names[run_id]),
+            view.add_row(run_id, literal(Path(names[run_id]).parent.name or names[run_id]),
                          str(progress.requests_done if progress else 0),
                          str(stages[-1].kept or stages[-1].done if stages else 0),
                          str(sum(stage.failed for stage in stages)))
@@ -201,12 +194,12 @@ async def _batch(args, skills: list[Path]) -> int:
     for run_id, outcome in results.items():
         status = outcome.status if not isinstance(outcome, BaseException) else f"failed: {outcome}"
         failed += status != "completed"
-        console.print(Text(f"{run_id} {status}"))
+        console.print(literal(f"{run_id} {status}"))
     if cancel.is_set():
-        print(f"Interrupted. Resume with: lab-tui run --resume {batch_id}", file=sys.stderr)
+        echo(f"Interrupted. Resume with: lab-tui run --resume {batch_id}", err=True)
         return 130
     if failed or refused:
-        print(f"Not every skill completed. Resume with: lab-tui run --resume {batch_id}", file=sys.stderr)
+        echo(f"Not every skill completed. Resume with: lab-tui run --resume {batch_id}", err=True)
         return 1
     return 0
 
@@ -230,7 +223,7 @@ async def _run(args) -> int:
         if args.resume is None or any(overrides.values()) or args.profile != "default":
             profile = load_profile(args.profile, **overrides)
     except ProfileError as error:
-        print(f"lab-tui run: {error}", file=sys.stderr)
+        echo(f"lab-tui run: {error}", err=True)
         return 2
     if args.resume:
         run_id = args.resume
@@ -238,7 +231,7 @@ async def _run(args) -> int:
         loaded = load_skill(args.skill)
         if loaded.skill is None:
             finding = loaded.findings[0]
-            print(f"lab-tui run: {args.skill}:{finding.line or ''}: {finding.message}", file=sys.stderr)
+            echo(f"lab-tui run: {args.skill}:{finding.line or ''}: {finding.message}", err=True)
             return 1
         params = RunParams(flow=args.flow, contexts=args.contexts, questions=args.questions,
                            concurrency=args.concurrency or profile.max_concurrency, overrides=dict(args.set),
@@ -246,9 +239,9 @@ async def _run(args) -> int:
         try:
             run_id = start_run(open_db(db_path), loaded.skill, profile, params)
         except (FlowError, ProfileError) as error:
-            print(f"lab-tui run: {error}", file=sys.stderr)
+            echo(f"lab-tui run: {error}", err=True)
             return 2
-    print(f"run: {run_id}", flush=True)
+    echo(f"run: {run_id}", flush=True)
 
     cancel, latest, on_event = _follow()
 
@@ -261,13 +254,13 @@ async def _run(args) -> int:
             result = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel, profile=profile,
                                     concurrency=args.concurrency)
     except FlowError as error:
-        print(f"lab-tui run: {error}", file=sys.stderr)
+        echo(f"lab-tui run: {error}", err=True)
         return 1
     except RunAborted as error:
-        print(f"lab-tui run: the run stopped: {error}\nResume with: lab-tui run --resume {run_id}", file=sys.stderr)
+        echo(f"lab-tui run: the run stopped: {error}\nResume with: lab-tui run --resume {run_id}", err=True)
         return 1
     except Exception as error:  # reported, and the run is marked failed by the engine
-        print(f"lab-tui run: the run could not complete: {type(error).__name__}: {error}", file=sys.stderr)
+        echo(f"lab-tui run: the run could not complete: {type(error).__name__}: {error}", err=True)
         return 1
     finally:
         await close_clients()
@@ -278,28 +271,27 @@ async def _run(args) -> int:
         console.print(run_tree(db, run_id))
     _summary(console, result, db_path)
     if result.status == "cancelled":
-        print(f"Interrupted. Resume with: lab-tui run --resume {run_id}", file=sys.stderr)
+        echo(f"Interrupted. Resume with: lab-tui run --resume {run_id}", err=True)
         return 130
     return 0
 
 
 def _summary(console, result, db_path) -> None:
-    from rich.text import Text
-
     from lab_tui.pipeline.progress import progress_table
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
     console.print(progress_table(None) if not result.stages else _final_table(result))
     counts = reads.pair_outcomes(open_db(db_path), result.run_id)
-    console.print(f"status: {result.status} · pairs kept: {counts.get('kept', 0)} · with a response dropped by a "
-                  f"judge: {counts.get('filtered', 0)} · distinct {result.first_label}: {result.distinct_first} · "
-                  f"tokens: {sum(s.tokens_in for s in result.stages)} in / {sum(s.tokens_out for s in result.stages)} out"
-                  f" · wall time: {result.wall_s:.1f} s")
+    console.print(literal(
+        f"status: {result.status} · pairs kept: {counts.get('kept', 0)} · with a response dropped by a "
+        f"judge: {counts.get('filtered', 0)} · distinct {result.first_label}: {result.distinct_first} · "
+        f"tokens: {sum(s.tokens_in for s in result.stages)} in / {sum(s.tokens_out for s in result.stages)} out"
+        f" · wall time: {result.wall_s:.1f} s"))
     if result.failures:
         console.print("failed rows by reason:")
         for reason, count in sorted(result.failures.items(), key=lambda item: -item[1]):
-            console.print(Text(f"  {count:>5}  {reason}"))
+            console.print(literal(f"  {count:>5}  {reason}"))
 
 
 def _final_table(result):

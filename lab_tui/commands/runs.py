@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from lab_tui.cli import add_db_option, resolve_db
+from lab_tui.safe_text import echo, echo_json, literal
 from lab_tui.store.queries import INTERRUPTED, list_runs, open_existing_db
 
 
@@ -26,7 +25,7 @@ def status_label(run: dict) -> str:
 
 
 def runs_table(runs: list[dict]) -> Table:
-    """Runs as a table; cells are `Text` so a path or model name is never read as Rich markup."""
+    """Runs as a table; cells are literal text, so a path or model name is never markup or an escape."""
     table = Table(box=None, pad_edge=False, show_edge=False)
     for name, justify in (
         ("run", "left"),
@@ -41,11 +40,11 @@ def runs_table(runs: list[dict]) -> Table:
         table.add_column(name, justify=justify, overflow="fold")
     for run in runs:
         table.add_row(
-            Text(run["id"]),
-            Text((run["created_at"] or "")[:19].replace("T", " ")),
-            Text(status_label(run)),
-            Text(run["skill"]),
-            Text(run["model"]),
+            literal(run["id"]),
+            literal((run["created_at"] or "")[:19].replace("T", " ")),
+            literal(status_label(run)),
+            literal(run["skill"]),
+            literal(run["model"]),
             str(run["pairs_kept"]),
             str(run["accepted"]),
             str(run["failed_rows"]),
@@ -60,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         for item in runs:
             item["status_label"] = status_label(item)
-        print(json.dumps(runs, indent=2, ensure_ascii=False))
+        echo_json(runs)
         return 0
     if not runs:
-        print(f"No runs yet in {db_path}.")
+        echo(f"No runs yet in {db_path}.")
         return 0
     console = Console(highlight=False)
     if not console.is_terminal:  # piped: whole cells, no folding, for scripts and grep

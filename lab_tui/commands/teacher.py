@@ -16,6 +16,8 @@ CONNECT_TIMEOUT_S = 1.5
 START_HINT = ("Start a teacher there, e.g. `vllm serve <model> --port {port}` or `ilab model serve`, "
               "or point --api-base (or a --profile) at one.")
 
+from lab_tui.safe_text import echo
+
 
 def configure(parser) -> None:
     parser.add_argument("action", choices=("check",))
@@ -32,10 +34,10 @@ def run(args) -> int:
     profile = type(profile)(**{**profile.public(), "max_attempts": 1, "timeout": min(profile.timeout, 30.0)})
     unreachable = nothing_listening(profile.api_base)
     if unreachable:
-        print(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")
+        echo(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")
         return 1
     ok, message = asyncio.run(_check(profile))
-    print(f"teacher {profile.model} at {profile.api_base}: {message}")
+    echo(f"teacher {profile.model} at {profile.api_base}: {message}")
     return 0 if ok else 1
 
 

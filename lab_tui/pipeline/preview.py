@@ -8,7 +8,6 @@ before paying for a full run. Model text is untrusted: shown literally, control 
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 
 import sqlite_utils
@@ -16,13 +15,8 @@ from rich.text import Text
 from rich.tree import Tree
 
 from lab_tui.pipeline.flow import stored_flow
+from lab_tui.safe_text import literal
 from lab_tui.store import rows as reads
-
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _literal(text: str) -> Text:
-    return Text(_CONTROL.sub("", text))
 
 
 def _label(row: dict, writes: dict[str, str]) -> Text:
@@ -33,7 +27,7 @@ def _label(row: dict, writes: dict[str, str]) -> Text:
         label.append(f" score {row['score']:g}")
     if row["reason"]:
         label.append(" · ")
-        label.append_text(_literal(row["reason"]))
+        label.append_text(literal(row["reason"]))
     body = None
     if row["status"] == "failed":
         body = data.get("raw")
@@ -43,7 +37,7 @@ def _label(row: dict, writes: dict[str, str]) -> Text:
         body = data.get(writes[row["stage"]])
     if body:
         label.append("\n")
-        label.append_text(_literal(body))
+        label.append_text(literal(body))
     return label
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab_tui.pipeline.flow import SEED_FIELDS, Flow, FlowError, stored_flow
+from lab_tui.safe_text import literal
 from lab_tui.seeds import similarity
 from lab_tui.store import queries
 from lab_tui.store import rows as reads
@@ -51,7 +52,6 @@ _SIGN_OFF = re.compile(rf"^{_CLOSING}\b(.{{0,40}},|[\s\w]{{0,20}}[,.!]?)$", re.I
 _BULLET = re.compile(r"^\s*[-*•]\s+\S")
 _NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+\S")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _lines(text: str) -> list[str]:
@@ -401,7 +401,7 @@ def _warnings(report: dict) -> list[str]:
 
 def _plain(text: object) -> Text:
     """Untrusted text as a literal Text: no markup, no control characters."""
-    return Text(_CONTROL.sub("", str(text)))
+    return literal(str(text))
 
 
 def _table(title: str, *columns: str, text: tuple[str, ...] = ()) -> Table:

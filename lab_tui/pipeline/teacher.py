@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Awaitable, Callable
 
 from lab_tui.config import load_settings, log_path
+from lab_tui.safe_text import redact
 
 DEFAULT_PROFILE = {
     "model": "openai/teacher",
@@ -211,6 +212,7 @@ def litellm_module():
 
         litellm.suppress_debug_info = True
         handler = logging.FileHandler(log_path(), encoding="utf-8")
+        handler.addFilter(_RedactingFilter())
         for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore"):
             logger = logging.getLogger(name)
             logger.handlers[:] = [handler]
@@ -259,6 +261,8 @@ class Teacher:
 
     def __init__(self, profile: TeacherProfile, concurrency: int | None = None) -> None:
         self.profile = profile
+        if profile.api_key() != KEYLESS_PLACEHOLDER:
+            _keys_in_use.add(profile.api_key())
         self.concurrency = concurrency or profile.max_concurrency
         self.slots = PrioritySlots(self.concurrency)
         self.in_flight = 0
@@ -337,8 +341,24 @@ class Teacher:
 
 
 def _short(error: Exception) -> str:
-    text = " ".join(str(error).split())
+    """The error in one line, with keys (and anything shaped like one) redacted before it is cut."""
+    text = redact(" ".join(str(error).split()), _keys_in_use)
     return text[:300]
+
+
+class _RedactingFilter(logging.Filter):
+    """litellm's and httpx's log lines lose every key in use (and anything shaped like one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage(), _keys_in_use), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), _keys_in_use)
+            record.exc_info = None
+        return True
+
+
+_keys_in_use: set[str] = set()
+"""Keys this process has sent, so the log filter can take them out."""
 
 
 async def close_clients() -> None:

@@ -29,6 +29,11 @@ def parse_jsonl_skill(text: str, path: Path | None = None) -> LoadResult:
             findings.append(Finding("jsonl/syntax", "error", f"Line {number} is not JSON: {error.msg}.",
                                     line=number, column=error.colno))
             continue
+        except RecursionError:
+            findings.append(Finding("jsonl/too-deep", "error",
+                                    f"Line {number} nests too deeply to read: a seed record is one flat object.",
+                                    line=number))
+            continue
         if not isinstance(record, dict):
             findings.append(Finding("jsonl/not-an-object", "error",
                                     f"Line {number} must be a JSON object with {', '.join(JSONL_KEYS)}.", line=number))

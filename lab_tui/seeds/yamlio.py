@@ -35,32 +35,105 @@ class LoadResult:
     text: str | None = None
     root: Any = None
     """The YAML node tree the contents were built from (lines and styles), so linting parses once."""
+    stamp: Any = None
+    """The file as read (`io.FileStamp`), so a save can tell whether someone changed it since."""
 
 
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 100
+"""Nesting a skill never needs (it has four levels); deeper documents are refused before any recursion."""
+MAX_ALIAS_EXPANSION = 100_000
+"""Values that aliases may add on top of the document's own: a 600-byte "billion laughs" adds billions."""
+
+
+class _Refused(Exception):
+    """A document lab-tui will not build (too deep, or aliases that expand without bound)."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
 
 
 def _load_tree(text: str) -> tuple[yaml.Node | None, Any]:
     """Parse once into a node tree and the data built from it; libyaml when installed.
 
-    A syntax error is re-raised from the pure-Python parser, whose messages and marks the tests
-    and users see, so the two parsers never disagree about where a file is broken. libyaml also
-    accepts tabs as separators where the pure-Python scanner (the one InstructLab's validator
-    uses) refuses them (`created_by:<TAB>x`), so text with a tab is scanned by that one too.
+    The node tree is measured before anything is built from it (`_refuse_if_unbounded`). A syntax
+    error is re-raised from the pure-Python parser, whose messages and marks the tests and users
+    see, so the two parsers never disagree about where a file is broken; that parser only
+    composes (never builds), and running out of stack there is a finding, not a crash. libyaml
+    also accepts tabs as separators where the pure-Python scanner (the one InstructLab's
+    validator uses) refuses them (`created_by:<TAB>x`), so text with a tab is scanned by that one too.
     """
     try:
         loader = _FastLoader(text)
         try:
             root = loader.get_single_node()
+            _refuse_if_unbounded(root)
             contents = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
-    except yaml.YAMLError:
-        yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        if "nesting depth" in str(getattr(error, "problem", "")):  # libyaml's own limit (1000 levels)
+            raise _Refused(_too_deep()) from None
+        try:
+            yaml.compose(text, Loader=yaml.SafeLoader)
+        except RecursionError:
+            raise _Refused(_too_deep()) from None
         raise
+    except RecursionError:
+        raise _Refused(_too_deep()) from None
     if "\t" in text:
-        yaml.safe_load(text)
+        yaml.compose(text, Loader=yaml.SafeLoader)
     return root, contents
+
+
+def _too_deep() -> Finding:
+    return Finding("yaml/too-deep", "error",
+                   f"This document nests more than {MAX_DEPTH} levels deep; a skill has four (keys, seed_examples, "
+                   "an example, its fields), so lab-tui does not read it.", line=1, column=1)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _refuse_if_unbounded(root: yaml.Node | None) -> None:
+    """Measure the node graph (aliases share nodes, so it is a DAG, or has a cycle) without recursion:
+    its height, and how many values building it would make."""
+    height: dict[int, int] = {}
+    expanded: dict[int, int] = {}
+    ancestors: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            ancestors.discard(key)
+            children = _children(node)
+            height[key] = 1 + max((height[id(c)] for c in children), default=0)
+            expanded[key] = 1 + sum(expanded[id(c)] for c in children)
+            if height[key] > MAX_DEPTH:
+                raise _Refused(_too_deep())
+            if expanded[key] - len(expanded) > MAX_ALIAS_EXPANSION:
+                raise _Refused(Finding(
+                    "yaml/alias-bomb", "error",
+                    f"Aliases (*name) in this document would expand it to more than {MAX_ALIAS_EXPANSION:,} values "
+                    "beyond its own, so lab-tui does not build it. A skill needs no anchors or aliases.",
+                    line=node.start_mark.line + 1, column=node.start_mark.column + 1))
+            continue
+        if key in height:
+            continue
+        if key in ancestors:
+            raise _Refused(Finding("yaml/recursive-alias", "error",
+                                   "An alias (*name) refers to a value that contains it, so the document is endless.",
+                                   line=node.start_mark.line + 1, column=node.start_mark.column + 1))
+        if len(ancestors) >= MAX_DEPTH:
+            raise _Refused(_too_deep())
+        ancestors.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in height)
 
 
 def _syntax_finding(error: yaml.YAMLError) -> Finding:
@@ -87,6 +160,8 @@ def _as_text(value: Any) -> str:
 def parse_yaml_skill(text: str, path: Path | None = None) -> LoadResult:
     try:
         root, contents = _load_tree(text)
+    except _Refused as refused:
+        return LoadResult(None, [refused.finding], None, text)
     except yaml.YAMLError as error:
         return LoadResult(None, [_syntax_finding(error)], None, text)
     if not contents:  # nothing, {}, [] or only comments: InstructLab warns and skips such a file
@@ -303,7 +378,7 @@ def _render_example(example: SeedExample, dash_column: int, key_column: int) -> 
 def _edit_in_place(skill: Skill, text: str) -> str | None:
     """The original text with only the changed values, examples and version edited; None if that cannot be."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_FastLoader)
         original = parse_yaml_skill(text).skill
     except yaml.YAMLError:
         return None
@@ -370,7 +445,7 @@ def _edit_in_place(skill: Skill, text: str) -> str | None:
 def compose(text: str) -> yaml.Node | None:
     """The YAML node tree (None when the text does not parse): it knows every value's line and style."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_FastLoader)
     except yaml.YAMLError:
         return None
 

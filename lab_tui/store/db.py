@@ -13,7 +13,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+from lab_tui.store.dbcheck import SCHEMA_VERSION, DatabaseProblem, check_db, read_only_connection
+
+__all__ = ["DatabaseProblem", "SCHEMA_VERSION", "check_db", "is_read_only", "open_db"]
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -143,8 +146,14 @@ def _migrate_v1(db: sqlite_utils.Database, path: Path) -> None:
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at `path` for use on the calling thread."""
+    """Open (creating if needed) the database at `path` for use on the calling thread.
+
+    A file lab-tui cannot write is opened read-only (see `is_read_only`); one it must not use
+    raises `DatabaseProblem` before anything is written.
+    """
     path = Path(path)
+    if check_db(path) == "read-only":
+        return _open_read_only(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA journal_mode=WAL")
@@ -161,3 +170,14 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     for column in {"progress", "batch_id"} - set(db["runs"].columns_dict):  # added within schema 2
         db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
     return db
+
+
+def _open_read_only(path: Path) -> sqlite_utils.Database:
+    conn = read_only_connection(path)
+    conn.execute("PRAGMA query_only=ON")
+    return sqlite_utils.Database(conn)
+
+
+def is_read_only(db: sqlite_utils.Database) -> bool:
+    """Whether this database was opened read-only (a file lab-tui may read, review and export, not change)."""
+    return bool(db.execute("PRAGMA query_only").fetchone()[0])

@@ -18,18 +18,23 @@ from __future__ import annotations
 
 import getpass
 import os
+import sqlite3
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import sqlite_utils
 
+from lab_tui.store.db import is_read_only
 from lab_tui.store.queries import REVIEW_STATUSES
 from lab_tui.store.runs import now
 
 LEASE_S = 600.0
+LOCK_WAIT_S = 300.0
+"""How long a verdict keeps retrying against a database another process holds locked (each try waits
+for the connection's busy timeout first)."""
 
 
 class VerdictConflict(Exception):
@@ -38,6 +43,15 @@ class VerdictConflict(Exception):
     def __init__(self, pair_id: str, reviewer: str | None, status: str):
         by = f" by {reviewer}" if reviewer else ""
         super().__init__(f"pair {pair_id} was changed meanwhile{by} (now {status})")
+        self.pair_id = pair_id
+
+
+class ReadOnlyReview(VerdictConflict):
+    """The database is read-only: pairs can be read and exported, verdicts are not saved."""
+
+    def __init__(self, pair_id: str):
+        Exception.__init__(self, "this database is read-only: the verdict was not saved (make the file writable "
+                                 "to review, or export what is there)")
         self.pair_id = pair_id
 
 
@@ -105,7 +119,14 @@ def _immediate(db: sqlite_utils.Database) -> Iterator[None]:
     """A write transaction that takes the lock up front, so read-then-write is atomic across processes."""
     if db.conn.in_transaction:
         db.conn.commit()
-    db.execute("BEGIN IMMEDIATE")
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:  # another process holding the lock longer than the busy timeout: keep the verdict, try again
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
     try:
         yield
     except BaseException:
@@ -136,11 +157,12 @@ def next_pair(db: sqlite_utils.Database, session: Session, where: ReviewFilter, 
     sql = (f"SELECT rowid AS position, * FROM pairs WHERE rowid > ? AND {clause} "
            "AND (status != 'pending' OR claimed_by IS NULL OR claimed_by = ? OR claimed_at < ?) "
            "ORDER BY rowid LIMIT 1")
-    with _immediate(db):
+    read_only = is_read_only(db)  # nobody can decide on it, so nothing to claim
+    with nullcontext() if read_only else _immediate(db):
         pair = _row(db, sql, [after, *params, session.id, stamp - lease_s])
         if pair is None and wrap and after:
             pair = _row(db, sql, [0, *params, session.id, stamp - lease_s])
-        if pair is not None and pair["status"] == "pending":
+        if pair is not None and pair["status"] == "pending" and not read_only:
             db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?", [session.id, stamp, pair["id"]])
             pair["claimed_by"], pair["claimed_at"] = session.id, stamp
     return pair
@@ -148,6 +170,8 @@ def next_pair(db: sqlite_utils.Database, session: Session, where: ReviewFilter, 
 
 def release(db: sqlite_utils.Database, pair_id: str, session: Session) -> None:
     """Give a claim back (the reviewer moved on without deciding)."""
+    if is_read_only(db):
+        return
     with _immediate(db):
         db.execute("UPDATE pairs SET claimed_by = NULL, claimed_at = NULL WHERE id = ? AND claimed_by = ?",
                    [pair_id, session.id])
@@ -184,6 +208,8 @@ def record_verdict(db: sqlite_utils.Database, pair_id: str, session: Session, st
     """
     if status not in REVIEW_STATUSES:
         raise ValueError(f"unknown verdict {status!r}")
+    if is_read_only(db):
+        raise ReadOnlyReview(pair_id)
     with _immediate(db):
         current = get_pair(db, pair_id) or {}
         state = {
@@ -203,6 +229,8 @@ def undo(db: sqlite_utils.Database, pair_id: str, session: Session, expected_ver
     The restored pair is claimed by `session` again when it goes back to pending, so the
     reviewer who undid it is the one who sees it next.
     """
+    if is_read_only(db):
+        raise ReadOnlyReview(pair_id)
     with _immediate(db):
         stack: list[tuple[int | None, dict]] = [
             (None, {"status": "pending", "edited_question": None, "edited_response": None, "note": None})]

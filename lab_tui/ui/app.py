@@ -26,9 +26,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from lab_tui.config import load_settings
+from lab_tui.errors import UserError
+from lab_tui.store.dbcheck import DatabaseProblem, check_db
+from lab_tui.ui import keymap as keymap_check
 from lab_tui.ui.dialogs import ChoiceDialog
 from lab_tui.ui.safe_text import clean
-from lab_tui.ui.themes import DEFAULT_THEME, load_theme, theme_files
+from lab_tui.ui.themes import DEFAULT_THEME, ThemeError, load_theme, theme_files
 
 
 @dataclass(frozen=True)
@@ -64,33 +67,59 @@ class LabApp(App):
         """The settings file's keymap (binding id to keys), so help and the palette show the keys in effect."""
         self.file_themes: list[str] = []
         self.shown_errors: set[tuple[str, str]] = set()
-        for name, pane in self.PANES.items():
+        self.pane_bindings = [Binding(pane.key, f"show_pane('{name}')", pane.title, show=False, id=f"app.pane.{name}")
+                              for name, pane in self.PANES.items()]
+        for name, binding in zip(self.PANES, self.pane_bindings):
             self.add_mode(name, partial(self.make_pane, name))
-            self._bindings.key_to_bindings.setdefault(pane.key, []).append(
-                Binding(pane.key, f"show_pane('{name}')", pane.title, show=False, id=f"app.pane.{name}"))
+            self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
 
     def make_pane(self, name: str) -> Screen:
         module, _, cls = self.PANES[name].screen.partition(":")
         screen = getattr(importlib.import_module(module), cls)()
         self.pane_screens[name] = screen
+        self.report_keymap(name, [*self.BINDINGS, *self.pane_bindings, *screen.BINDINGS])
         return screen
 
     def on_mount(self) -> None:
         settings = load_settings()
+        if settings.problem:
+            self.notify(clean(settings.problem), title="Settings not used", severity="error", timeout=20, markup=False)
         for path in theme_files():
             try:
                 theme = load_theme(path)
                 self.register_theme(theme)
                 self.file_themes.append(theme.name)
-            except (ValueError, TypeError, OSError) as error:
-                self.notify(f"Theme {path.name} was skipped: {error}", severity="warning", markup=False)
+            except ThemeError as error:
+                self.notify(clean(f"Theme skipped: {error}."), severity="warning", timeout=10, markup=False)
         self.theme = settings.get("theme") if settings.get("theme") in self.available_themes else DEFAULT_THEME
         self.theme_changed_signal.subscribe(self, lambda theme: load_settings().set("theme", theme.name))
-        keymap = settings.get("keymap")
-        if isinstance(keymap, dict):
-            self.user_keymap = {k: v for k, v in keymap.items() if isinstance(k, str) and isinstance(v, str)}
-            self.set_keymap(self.user_keymap)
+        self.user_keymap = settings.get("keymap", {})  # load_settings drops a keymap that is not all strings
+        self.set_keymap(self.user_keymap)
+        self.report_keymap("app", [*self.BINDINGS, *self.pane_bindings])
+        unknown = sorted(i for i in self.user_keymap if i.split(".", 1)[0] not in ("app", *self.PANES))
+        if unknown:
+            self.notify(clean(f"Keymap: no binding has the id {', '.join(unknown)}."), severity="warning",
+                        timeout=10, markup=False)
+        self.report_database()
         self.switch_mode(self.start_mode if self.start_mode in self.PANES else "seeds")
+
+    def report_keymap(self, scope: str, bindings: list[Binding]) -> None:
+        """Say which keymap ids of this scope bind nothing and which remapped keys clash."""
+        found = keymap_check.problems(self.user_keymap, scope, bindings)
+        if found:
+            self.notify(clean("Keymap: " + "; ".join(found) + "."), severity="warning", timeout=10, markup=False)
+
+    def report_database(self) -> None:
+        """A read-only database can be browsed and exported; say so before a verdict or a run meets it."""
+        try:
+            state = check_db(Path(self.db_path))
+        except DatabaseProblem as problem:
+            self.notify(clean(str(problem)), title="Database not usable", severity="error", timeout=20, markup=False)
+            return
+        if state == "read-only":
+            self.notify(clean(f"{self.db_path} is read-only: runs, reviews and exports can be read, but runs "
+                              "cannot start and verdicts are not saved."), title="Read-only database",
+                        severity="warning", timeout=20, markup=False)
 
     @on(Worker.StateChanged)
     def show_worker_error(self, event: Worker.StateChanged) -> None:
@@ -100,7 +129,8 @@ class LabApp(App):
         """
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            title, message = f"{event.worker.name or 'A task'} failed", clean(f"{type(error).__name__}: {error}")
+            said = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            title, message = f"{event.worker.name or 'A task'} failed", clean(said)
             if (title, message) not in self.shown_errors:
                 self.shown_errors.add((title, message))
                 self.notify(message, title=title, severity="error", timeout=15, markup=False)

@@ -34,7 +34,7 @@ class ChoiceDialog(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(literal(self.question), classes="dialog-question")
-            with Horizontal(classes="dialog-buttons"):
+            with Horizontal(classes="dialog-buttons" + (" many" if len(self.choices) > 3 else "")):
                 for choice_id, label in self.choices:
                     yield Button(label, id=choice_id, variant="primary" if choice_id == self.first else "default")
 
@@ -55,6 +55,10 @@ class SeedFileTree(DirectoryTree):
 
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix in SEED_SUFFIXES)]
+
+    def process_label(self, label):
+        """File names are outside text: shown literally, never with their escape sequences."""
+        return super().process_label(literal(label) if isinstance(label, str) else label)
 
 
 class OpenDialog(ModalScreen[Path | None]):
@@ -90,6 +94,37 @@ class OpenDialog(ModalScreen[Path | None]):
     @on(DirectoryTree.FileSelected)
     def browsed(self, event: DirectoryTree.FileSelected) -> None:
         self.dismiss(Path(event.path))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SaveAsDialog(ModalScreen[Path | None]):
+    """Ask for a new file to save to; an existing file or a missing folder is refused here, not overwritten."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, current: Path | None) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Save as: type a new file's path and press enter (escape cancels).", classes="dialog-question")
+            yield Input(value=str(self.current.with_name("copy-" + self.current.name)) if self.current else "",
+                        id="save-as-path", compact=True)
+            yield Label("", id="save-as-problem")
+
+    @on(Input.Submitted)
+    def typed(self, event: Input.Submitted) -> None:
+        path = Path(event.value.strip()).expanduser()
+        problem = ("Type a path." if not event.value.strip() else
+                   f"{path} already exists: choose a new name." if path.exists() or path.is_symlink() else
+                   f"The folder {path.parent} does not exist." if not path.parent.is_dir() else None)
+        if problem:
+            self.query_one("#save-as-problem", Label).update(literal(problem))
+        else:
+            self.dismiss(path)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

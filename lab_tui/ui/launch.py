@@ -22,7 +22,12 @@ def launch_app(skill_path: Path | None, db_path: Path, start_mode: str = "seeds"
     """Run the app until the user quits. `options` reach the panes as `app.options` (e.g. reviewer).
 
     A folder opens the Skills pane on it (a taxonomy clone, or any folder of skills) with no skill open.
+    A database lab-tui must not use (corrupt, another program's, a newer schema) is refused here,
+    before the terminal is taken over, with the CLI's one-line message (`DatabaseProblem`).
     """
+    from lab_tui.store.dbcheck import check_db
+
+    check_db(Path(db_path))
     from lab_tui.ui.app import LabApp
 
     if skill_path is not None and skill_path.is_dir():

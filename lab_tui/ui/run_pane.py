@@ -11,6 +11,7 @@ second in a thread worker. Parameters are typed in Inputs, so the pane's actions
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import deque
 from pathlib import Path
 
@@ -26,12 +27,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from lab_tui.errors import UserError
 from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted
 from lab_tui.pipeline.progress import stored_progress
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import list_runs
 from lab_tui.ui.pane import PaneScreen
-from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.safe_text import clean, literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
 REDRAW_EVERY_S = 0.1
@@ -382,8 +384,8 @@ class RunScreen(PaneScreen):
 
         try:
             run_id = await asyncio.to_thread(create)
-        except (OSError, ValueError) as error:  # FlowError and ProfileError are ValueErrors
-            self.notify(str(error), title="Run not started", severity="error", markup=False)
+        except (OSError, ValueError, UserError, sqlite3.Error) as error:  # FlowError, ProfileError: ValueErrors
+            self.notify(clean(str(error)), title="Run not started", severity="error", markup=False)
             return
         self.launch(run_id)
 

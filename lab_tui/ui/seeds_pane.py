@@ -9,7 +9,6 @@ parse opens as raw text beside its error, so nothing in it is lost and it can be
 from __future__ import annotations
 
 import copy
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,18 +22,23 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from lab_tui.config import load_settings, write_atomic
+from lab_tui.config import load_settings
 from lab_tui.seeds import (FIX_LABELS, Finding, LoadResult, SeedExample, Skill, apply_fix, dump_skill, lint_skill,
                            load_skill, parse_skill_text, save_skill, upgrade_to_v3)
+from lab_tui.seeds.io import UNCHECKED, FileChanged, save_text
 from lab_tui.seeds.lint import lint_loaded
 from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
 from lab_tui.seeds.yamlio import node_lines
-from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog
+from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog, SaveAsDialog
 from lab_tui.ui.pane import PaneScreen
-from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.safe_text import clean, literal, one_line
+from lab_tui.ui.widgets.safe_text_area import SafeTextArea
 from lab_tui.ui.widgets.status_bar import StatusBar
 
 LINT_DELAY_S = 0.3
+LIVE_LINT_LIMIT = 200_000
+"""Characters above which findings stop refreshing while typing: linting costs about a second per
+megabyte of pure Python, which a worker thread still takes from the UI thread (the GIL)."""
 AUTOSAVE_EVERY_S = 2.0
 RECENT_LIMIT = 10
 FIELDS = ("context", "question", "answer")
@@ -48,6 +52,14 @@ def local_time(iso: str) -> str:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return iso
+
+
+@dataclass
+class RecoveryWritten(Message):
+    """An autosave copy was written off the UI thread; `saves` says which save it followed."""
+
+    text: str
+    saves: int
 
 
 @dataclass
@@ -86,6 +98,8 @@ class SeedsScreen(PaneScreen):
         self.skill: Skill | None = None
         self.disk_text: str | None = None
         """The file's text as last read or written: what "unsaved changes" are measured against."""
+        self.disk_stamp = None
+        """The file as last read or written (`FileStamp`, None: it did not exist): a save checks it still is."""
         self.current = 0
         self.unsaved = False
         self.findings: list[Finding] = []
@@ -93,6 +107,9 @@ class SeedsScreen(PaneScreen):
         self.linted = 0
         """The generation whose findings are on screen (tests wait for it to reach `generation`)."""
         self._autosaved: str | None = None
+        self._autosaving = False
+        self._saves = 0
+        """Saves so far: a recovery copy made before the latest save is stale and not written."""
         self._lint_timer = None
 
     def compose(self) -> ComposeResult:
@@ -106,16 +123,16 @@ class SeedsScreen(PaneScreen):
             with ContentSwitcher(initial="seeds-editors", id="seeds-main"):
                 with VerticalScroll(id="seeds-editors", can_focus=False):
                     yield Label("Task description", classes="section")
-                    yield TextArea(id="task", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="task", soft_wrap=True, classes="editor")
                     yield Label("Context", id="context-label", classes="section")
-                    yield TextArea(id="context", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="context", soft_wrap=True, classes="editor")
                     yield Label("Question", classes="section")
-                    yield TextArea(id="question", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="question", soft_wrap=True, classes="editor")
                     yield Label("Answer", classes="section")
-                    yield TextArea(id="answer", soft_wrap=True, classes="editor")
+                    yield SafeTextArea(id="answer", soft_wrap=True, classes="editor")
                 with Vertical(id="seeds-raw"):
                     yield Label("Not valid: fix it here, ctrl+s saves (keeps .bak)", classes="section")
-                    yield TextArea(id="raw", show_line_numbers=True, soft_wrap=True)
+                    yield SafeTextArea(id="raw", show_line_numbers=True, soft_wrap=True)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -141,12 +158,12 @@ class SeedsScreen(PaneScreen):
         if not path.exists():
             self.show_result(path, LoadResult(Skill(path=path, format="jsonl" if path.suffix == ".jsonl"
                                                     else "qna_yaml")), disk_text=None)
-            self.app.notify(f"{path} does not exist yet: ctrl+s creates it.", markup=False)
+            self.app.notify(clean(f"{path} does not exist yet: ctrl+s creates it."), markup=False)
             return
         result = load_skill(path)
         if result.text is None:
             first = result.findings[0] if result.findings else None
-            self.app.notify(f"{path}: {first.message if first else 'cannot open'}", title="Cannot open",
+            self.app.notify(clean(f"{path}: {first.message if first else 'cannot open'}"), title="Cannot open",
                             severity="error", timeout=10, markup=False)
             if self.path is None:
                 self.path, self.findings = path, result.findings
@@ -170,6 +187,7 @@ class SeedsScreen(PaneScreen):
         self.path = path
         self.skill = result.skill
         self.disk_text = disk_text
+        self.disk_stamp = result.stamp
         self.current = 0
         self.unsaved = False
         self._autosaved = None
@@ -190,9 +208,10 @@ class SeedsScreen(PaneScreen):
     def restore(self, text: str) -> None:
         """Bring back an autosaved copy; it stays unsaved (and its recovery copy kept) until ctrl+s."""
         result = parse_skill_text(text, self.path)
-        disk_text = self.disk_text
-        self.show_result(self.path, result if result.skill is not None else LoadResult(None, result.findings,
-                                                                                        text=text), disk_text)
+        disk_text, result.stamp = self.disk_text, self.disk_stamp
+        self.show_result(self.path, result if result.skill is not None else LoadResult(None, result.findings, text=text,
+                                                                                        stamp=self.disk_stamp),
+                         disk_text)
         if self.skill is not None:
             self.skill.source_text = disk_text
         self.unsaved = True
@@ -231,28 +250,38 @@ class SeedsScreen(PaneScreen):
         return None
 
     def action_save(self) -> bool:
-        if self.path is None or self.current_text() is None:
+        return self.save(self.path, self.disk_stamp)
+
+    def save(self, path: Path | None, expected) -> bool:
+        """Write what is shown to `path` if the file there is still `expected` (see `seeds.io.save_text`);
+        a file changed on disk meanwhile is never overwritten without asking."""
+        if path is None or self.current_text() is None:
             self.app.notify("There is nothing to save.", severity="warning")
             return False
         try:
             if self.skill is not None:
-                save_skill(self.skill, self.path)
+                self.disk_stamp = save_skill(self.skill, path, expected)
                 self.disk_text = self.skill.source_text
             else:
                 text = self.current_text()
-                if self.path.exists():
-                    shutil.copy2(self.path, self.path.with_name(self.path.name + ".bak"))
-                write_atomic(self.path, text)
+                self.disk_stamp = save_text(path, text, expected)
                 self.disk_text = text
+        except FileChanged as changed:
+            self.ask_about_change(changed)
+            return False
         except OSError as error:
-            self.app.notify(f"Could not save {self.path}: {error.strerror}. Your edits are kept.",
+            self.app.notify(clean(f"Could not save {path}: {error.strerror}. Your edits are kept."),
                             severity="error", timeout=10, markup=False)
             return False
+        if path != self.path:
+            discard_recovery(self.path)
+            self.path = path
+        self._saves += 1
         self.unsaved = False
         discard_recovery(self.path)
         self._autosaved = None
         self.remember_recent(self.path)
-        self.app.notify(f"Saved {self.path}", markup=False)
+        self.app.notify(clean(f"Saved {self.path}"), markup=False)
         if self.raw_mode:
             self.open_path(self.path)
         else:
@@ -260,14 +289,57 @@ class SeedsScreen(PaneScreen):
             self.lint_now()
         return True
 
+    def ask_about_change(self, changed: FileChanged) -> None:
+        """Someone else saved the file (or removed it) since it was read: the user picks whose text wins."""
+        def decided(choice: str | None) -> None:
+            if choice == "reload":
+                discard_recovery(self.path)
+                self.open_path(self.path)
+            elif choice == "overwrite":
+                self.save(self.path, UNCHECKED)
+            elif choice == "elsewhere":
+                self.app.push_screen(SaveAsDialog(self.path), lambda path: path and self.save(path, None))
+
+        self.app.push_screen(
+            ChoiceDialog(f"{changed}. Your edits are not saved yet. Reload the file from disk (your edits are "
+                         "dropped), overwrite it with your version (theirs is kept as .bak), or save yours elsewhere?",
+                         [("reload", "Reload"), ("overwrite", "Overwrite"), ("elsewhere", "Save as…"),
+                          ("cancel", "Cancel")]),
+            decided,
+        )
+
     def autosave(self) -> None:
-        """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds."""
-        if not self.unsaved or self.path is None:
+        """Keep a recovery copy of unsaved edits, so a crash loses at most a few seconds.
+
+        The copy is dumped and written in a worker thread (a 5 MB skill takes a while); one the
+        user saved past meanwhile is removed again when the worker reports back."""
+        if not self.unsaved or self.path is None or self._autosaving:
             return
-        text = self.current_text()
-        if text is not None and text != self._autosaved:
-            write_recovery(self.path, text)
-            self._autosaved = text
+        skill = copy.deepcopy(self.skill) if self.skill is not None else None
+        raw = self.query_one("#raw", TextArea).text if self.raw_mode else None
+        if skill is None and raw is None:
+            return
+        self._autosaving = True
+        self.write_recovery_in_thread(self.path, skill, raw, self._autosaved, self._saves)
+
+    @work(thread=True, group="autosave", exit_on_error=False, description="autosave")  # no repr of a 5 MB skill
+    def write_recovery_in_thread(self, path: Path, skill: Skill | None, raw: str | None, last: str | None,
+                                 saves: int) -> None:
+        try:
+            text = dump_skill(skill) if skill is not None else raw
+            if text != last:
+                write_recovery(path, text)
+                self.post_message(RecoveryWritten(text, saves))
+        finally:
+            self._autosaving = False
+
+    @on(RecoveryWritten)
+    def recovery_written(self, message: RecoveryWritten) -> None:
+        if message.saves != self._saves:
+            if not self.unsaved and self.path is not None:
+                discard_recovery(self.path)  # saved while the copy was being written: it is stale
+            return
+        self._autosaved = message.text
 
     def confirm_leave(self, then) -> None:
         """Run `then()` once unsaved changes are saved or discarded; cancelling runs nothing."""
@@ -431,12 +503,29 @@ class SeedsScreen(PaneScreen):
     def lint_now(self) -> None:
         self._lint_timer = None
         self.generation += 1
+        size = self.text_size()
+        if size > LIVE_LINT_LIMIT:
+            self.findings = [Finding("lint/paused", "info",
+                                     f"Live lint is paused: this skill has {size / 1e6:.1f} MB of text (over "
+                                     f"{LIVE_LINT_LIMIT // 1000} KB), and typing must stay fast. Run "
+                                     "`lab-tui lint` on the saved file to check it whole.")]
+            self.linted = self.generation
+            self.show_findings()
+            self.show_status()
+            return
         if self.skill is not None:
             self.lint_in_thread(copy.deepcopy(self.skill), None, self.generation)
         elif self.raw_mode:
             self.lint_in_thread(None, self.query_one("#raw", TextArea).text, self.generation)
 
-    @work(thread=True, exclusive=True, group="lint", exit_on_error=False)
+    def text_size(self) -> int:
+        """About how much text the skill holds, counted without dumping it."""
+        if self.skill is not None:
+            return len(self.skill.task_description) + sum(
+                len(e.context or "") + len(e.question) + len(e.answer) for e in self.skill.examples)
+        return len(self.query_one("#raw", TextArea).text) if self.raw_mode else 0
+
+    @work(thread=True, exclusive=True, group="lint", exit_on_error=False, description="lint")
     def lint_in_thread(self, skill: Skill | None, raw: str | None, generation: int) -> None:
         """Lint off the UI thread; a raw text is linted as the CLI lints that file, lines and all.
 

@@ -148,6 +148,8 @@ async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill
         screen.query_one("#task", TextArea).focus()
         await pilot.press("Z")
         screen.autosave()
+        await screen.workers.wait_for_complete()  # the copy is made off the UI thread, then written
+        await pilot.pause()
     assert skill_file.read_text() == example_skill_path().read_text()
     assert read_recovery(skill_file).text.count("ZWrite internal") == 1
 
