@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import signal
+import sys
 from pathlib import Path
 
 from lab_tui.cli import add_db_option, resolve_db

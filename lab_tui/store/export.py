@@ -144,7 +144,6 @@ def _snapshot(run: dict) -> dict:
 
 def record(pair: dict, model: str = "", prompt: SystemPrompt | None = None) -> dict:
     """The `lab` record of a pair row (a dict of the `pairs` table's columns): all lab-tui knows."""
-    response = pair.get("edited_response") or pair["response"]
     question = pair.get("edited_question") or pair["question"]
     filtered = pair["outcome"] != "kept"
     metadata = {

@@ -27,7 +27,7 @@ def huge_skill(path: Path, megabytes: float) -> None:
     lines = int(megabytes * 1_000_000 / 5 / len(line))
     context = "".join(f"{i} {line}" for i in range(lines))
     body = "".join(
-        f"  - context: |\n" + "".join(f"      {row}\n" for row in context.splitlines())
+        "  - context: |\n" + "".join(f"      {row}\n" for row in context.splitlines())
         + f"    question: What happened to revenue in segment {n}?\n"
         f"    answer: It rose by four percent, with costs steady, in segment {n}.\n" for n in range(5))
     path.write_text("version: 3\ntask_description: Summarise segment results for a quarterly report.\n"
