@@ -82,6 +82,9 @@ class ReviewFilter:
     max_score: float | None = None
     reviewer: str | None = None
     search: str | None = None
+    batch_id: str | None = None
+    skill: str | None = None
+    """Part of the skill's path (its folder name, e.g. "inclusion")."""
 
     def where(self) -> tuple[str, list]:
         clauses: list[str] = []
@@ -97,8 +100,14 @@ class ReviewFilter:
         if self.max_score is not None:
             clauses.append("score <= ?")
             params.append(self.max_score)
+        if self.batch_id:
+            clauses.append("run_id IN (SELECT id FROM runs WHERE batch_id = ?)")
+            params.append(self.batch_id)
+        if self.skill:
+            clauses.append("run_id IN (SELECT id FROM runs WHERE skill_path LIKE ? ESCAPE '\\')")
+            params.append("%" + _like(self.skill) + "%")
         if self.search:
-            pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = "%" + _like(self.search) + "%"
             clauses.append("(question LIKE ? ESCAPE '\\' OR response LIKE ? ESCAPE '\\' "
                            "OR edited_question LIKE ? ESCAPE '\\' OR edited_response LIKE ? ESCAPE '\\')")
             params.extend([pattern] * 4)
@@ -109,9 +118,15 @@ class ReviewFilter:
         parts = [text for value, text in (
             (self.run_id, f"run {self.run_id}"), (self.outcome, self.outcome), (self.status, self.status),
             (self.reviewer, f"by {self.reviewer}"), (self.min_score, f"score ≥ {self.min_score}"),
-            (self.max_score, f"score ≤ {self.max_score}"), (self.search, f'"{self.search}"'))
+            (self.max_score, f"score ≤ {self.max_score}"), (self.search, f'"{self.search}"'),
+            (self.batch_id, f"batch {self.batch_id}"), (self.skill, f"skill {self.skill}"))
             if value not in (None, "")]
         return " · ".join(parts) or "all pairs"
+
+
+def _like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @contextmanager

@@ -104,6 +104,8 @@ FILTER_FIELDS = (
     ("max_score", "Maximum pair score"),
     ("reviewer", "Reviewer"),
     ("search", "Text in question or response"),
+    ("skill", "Skill (part of its path, e.g. its folder name)"),
+    ("batch_id", "Batch (lab-tui run with several skills)"),
 )
 
 
@@ -227,7 +229,7 @@ class ReviewScreen(PaneScreen):
         options = getattr(self.app, "options", {})
         self.session = Session(options.get("reviewer") or login_name())
         if self.filter == ReviewFilter():  # review_run() may have chosen a run before the pane was mounted
-            self.filter = ReviewFilter(run_id=options.get("run_id"))
+            self.filter = ReviewFilter(run_id=options.get("run_id"), batch_id=options.get("batch_id"))
         self.query_one(PairView).focus()
         await self.advance(0)
         self.seen_version = await self.db(review.changed_elsewhere)

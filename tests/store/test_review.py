@@ -129,3 +129,18 @@ def test_two_reviewer_processes_never_get_the_same_pair(builder, names):
     assert len(seen[0]) + len(seen[1]) == 300
     assert review.counts(builder.db, ReviewFilter())["accepted"] == 300
     assert builder.db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 300
+
+
+def test_a_batch_and_a_skill_filter_the_queue_by_their_runs(builder):
+    builder.run("a", batch_id="batch-1", skill_path="/tax/compositional_skills/inclusion/qna.yaml")
+    builder.run("b", batch_id="batch-1", skill_path="/tax/compositional_skills/synonyms_100%/qna.yaml")
+    builder.run("c", skill_path="/tax/compositional_skills/inclusion_extra/qna.yaml")
+    for run_id in ("a", "b", "c"):
+        builder.pair(run_id, f"{run_id}0")
+    counts = lambda flt: review.counts(builder.db, flt)["pending"]  # noqa: E731
+    assert counts(ReviewFilter(batch_id="batch-1")) == 2
+    assert counts(ReviewFilter(skill="inclusion")) == 2
+    assert counts(ReviewFilter(skill="synonyms_100%")) == 1 and counts(ReviewFilter(skill="inclusion%")) == 0
+    assert counts(ReviewFilter(batch_id="batch-1", skill="inclusion")) == 1
+    assert review.next_pair(builder.db, ANN, ReviewFilter(batch_id="batch-1", skill="synonyms"))["id"] == "b0"
+    assert ReviewFilter(batch_id="batch-1", skill="inclusion").describe().endswith("batch batch-1 · skill inclusion")

@@ -304,7 +304,8 @@ def test_review_command_opens_the_review_pane_with_run_and_reviewer(tmp_path, mo
     seen = {}
     monkeypatch.setattr(launch, "launch_app", lambda skill, db, **kw: seen.update(db=db, **kw) or 0)
     assert main(["review", "--db", str(tmp_path / "x.db"), "--run", "r9", "--reviewer", "zoe"]) == 0
-    assert seen == {"db": tmp_path / "x.db", "start_mode": "review", "reviewer": "zoe", "run_id": "r9"}
+    assert seen == {"db": tmp_path / "x.db", "start_mode": "review", "reviewer": "zoe", "run_id": "r9",
+                    "batch_id": None}
     assert main(["review", "--db", str(tmp_path / "x.db")]) == 0
     import getpass
     assert seen["reviewer"] == getpass.getuser() and seen["run_id"] is None
