@@ -261,3 +261,15 @@ async def test_no_key_reaches_the_database_the_log_or_an_export(servers, tmp_pat
         if path.exists():
             assert secret.encode() not in path.read_bytes(), path
 
+
+def test_teacher_check_asks_every_endpoint_and_says_which_answer(servers, capsys):
+    settings(fleet={"model": "openai/teacher", "endpoints": [{"api_base": servers[0].api_base},
+                                                             {"api_base": "http://127.0.0.1:9/v1"},
+                                                             {"api_base": servers[1].api_base}]})
+    assert main(["teacher", "check", "--profile", "fleet"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"teacher openai/teacher at {servers[0].api_base}: answers")
+    assert lines[1].startswith("teacher openai/teacher at http://127.0.0.1:9/v1: does not answer")
+    assert lines[2].startswith(f"teacher openai/teacher at {servers[1].api_base}: answers")
+    assert lines[3] == "2 of 3 endpoints answer"
+    assert len(servers[0].log) == len(servers[1].log) == 1
