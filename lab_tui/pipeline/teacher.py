@@ -121,9 +121,9 @@ def load_profile(name: str = "default", **overrides) -> TeacherProfile:
     if values.get("constrain_judges") not in (None, *CONSTRAINTS):
         raise ProfileError(f"teacher profile {name!r}: constrain_judges is one of {', '.join(CONSTRAINTS)}")
     if "endpoints" in (stored or {}):
-        if overrides.get("api_base"):
-            raise ProfileError(f"teacher profile {name!r} lists its endpoints; --api-base names one server "
-                               "(use another profile, or edit the endpoints in the settings file)")
+        if overrides.get("api_base") or overrides.get("api_key_env"):
+            raise ProfileError(f"teacher profile {name!r} lists its endpoints; --api-base and --api-key-env are "
+                               "for one server (edit the endpoints in the settings file instead)")
         values["endpoints"] = _endpoints(name, stored["endpoints"], (stored or {}).get("api_key_env"),
                                          values["max_concurrency"])
         total = sum(e.max_concurrency for e in values["endpoints"])
@@ -369,6 +369,11 @@ class Teacher:
         nothing answers there, and the run should say so now, not after timeout x attempts."""
         self.unreachable: set[str] = set()
         """Endpoints that refused or timed out before any endpoint answered: all of them stops the run."""
+        self.healthy: set[str] = set()
+        """Endpoints whose last attempt was answered. A refused connection (a server gone) is not
+        counted against a request while another endpoint is healthy: each time the gone one's
+        cool-down ends the Router tries it again, and the unlucky requests would otherwise run out
+        of attempts; with no endpoint healthy it counts, so rows still fail when all are gone."""
         self.counts = {base: EndpointCounts() for base in profile.bases()}
         self.started = time.monotonic()
         self.router = None
@@ -428,6 +433,7 @@ class Teacher:
                         latency_s=time.monotonic() - started, attempts=attempt, endpoint=endpoint,
                     )
                     self.counts[endpoint].answered += 1
+                    self.healthy.add(endpoint)
                     self.counts[endpoint].latency_sum += answer.latency_s
                     if on_answer:
                         result = on_answer(answer)
@@ -442,6 +448,10 @@ class Teacher:
                 continue
             kind, retryable = classify(error)
             self.counts[endpoint].errors += 1
+            self.healthy.discard(endpoint)
+            if kind == "connection" and self.healthy:
+                attempt -= 1  # it reached no server, and another endpoint answers: the request is not to blame
+                continue
             if kind in ("connection", "timeout") and not self.answered_once:
                 self.unreachable.add(endpoint)
             unreachable = kind in ("connection", "timeout") and not self.answered_once and \

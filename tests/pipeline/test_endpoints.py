@@ -166,6 +166,18 @@ async def test_a_429_from_one_endpoint_rests_that_one_only_for_its_retry_after(s
     await close_clients()
 
 
+async def test_a_gone_endpoint_tried_again_after_each_cool_down_does_not_use_up_requests_attempts(servers):
+    first, second = servers[:2]
+    teacher = Teacher(fleet(first, second, cooldown=0.1, max_attempts=2))
+    await ask_many(teacher, range(8))
+    second.stop()
+    answers = await ask_many(teacher, range(8, 88))
+    assert {answer.endpoint for answer in answers} == {first.api_base}
+    assert {f.api_base: f.errors > 2 for f in teacher.figures()} == {first.api_base: False, second.api_base: True}, \
+        "the gone endpoint was tried again after its cool-downs"
+    await close_clients()
+
+
 async def test_a_fleet_where_nothing_answers_stops_at_once_naming_every_endpoint():
     profile = fleet(cooldown=5.0, endpoints=(Endpoint("http://127.0.0.1:9/v1"), Endpoint("http://127.0.0.1:7/v1")))
     started = time.monotonic()
@@ -273,3 +285,22 @@ def test_teacher_check_asks_every_endpoint_and_says_which_answer(servers, capsys
     assert lines[2].startswith(f"teacher openai/teacher at {servers[1].api_base}: answers")
     assert lines[3] == "2 of 3 endpoints answer"
     assert len(servers[0].log) == len(servers[1].log) == 1
+
+
+def test_one_server_options_are_refused_for_a_profile_with_endpoints():
+    settings(fleet={"model": "openai/granite", "endpoints": [{"api_base": "http://a:8000/v1"}]})
+    for option in ({"api_base": "http://b:8000/v1"}, {"api_key_env": "OTHER_KEY"}):
+        with pytest.raises(ProfileError, match="lists its endpoints"):
+            load_profile("fleet", **option)
+
+
+def test_lab_tui_run_over_two_endpoints_summarises_each_one(servers, tmp_path, capsys):
+    settings(fleet={"model": "openai/teacher", "endpoints": [{"api_base": s.api_base, "max_concurrency": 2}
+                                                             for s in servers[:2]]})
+    assert main(["run", str(example_skill_path()), "--profile", "fleet", "--contexts", "1", "--questions", "1",
+                 "--db", str(tmp_path / "lab.db")]) == 0
+    out = capsys.readouterr().out
+    assert "endpoint" in out and "req/s" in out
+    for server in servers[:2]:
+        line = next(line for line in out.splitlines() if server.api_base in line)
+        assert line.split()[-1] == "ok" and int(line.split()[-3]) > 0, line
