@@ -440,24 +440,23 @@ class Teacher:
                         if asyncio.iscoroutine(result):
                             await result
                     return answer
-            if endpoint is None:  # the Router sent nothing: every endpoint rests, or the one it chose is full
+            if self._not_sent(error):  # every endpoint rests, or the one the Router chose is full
                 attempt -= 1
                 if not self.answered_once and self.unreachable >= set(self.counts):
-                    raise self._unreachable_error(attempt)
+                    raise self._unreachable_error(attempt, "connection", error) from error
                 await self._wait_for_an_endpoint(error)
                 continue
             kind, retryable = classify(error)
-            self.counts[endpoint].errors += 1
-            self.healthy.discard(endpoint)
+            if endpoint in self.counts:
+                self.counts[endpoint].errors += 1
+                self.healthy.discard(endpoint)
+                if kind in ("connection", "timeout") and not self.answered_once:
+                    self.unreachable.add(endpoint)
             if kind == "connection" and self.healthy:
                 attempt -= 1  # it reached no server, and another endpoint answers: the request is not to blame
                 continue
-            if kind in ("connection", "timeout") and not self.answered_once:
-                self.unreachable.add(endpoint)
-            unreachable = kind in ("connection", "timeout") and not self.answered_once and \
-                self.unreachable >= set(self.counts)
-            if unreachable:
-                raise self._unreachable_error(attempt, kind) from error
+            if kind in ("connection", "timeout") and not self.answered_once and self.unreachable >= set(self.counts):
+                raise self._unreachable_error(attempt, kind, error) from error
             if not retryable or attempt >= self.profile.max_attempts:
                 message = _short(error)
                 variable = self._key_env(endpoint)
@@ -481,15 +480,21 @@ class Teacher:
         return response, response._hidden_params["model_id"]
 
     def _endpoint_of(self, error: Exception) -> str | None:
-        """Which endpoint failed; None when the Router sent nothing (all cooling down, or a full endpoint)."""
+        """Which endpoint failed (None when the Router does not say)."""
         if not self.profile.endpoints:
             return self.profile.api_base or ""
-        from litellm.exceptions import RateLimitErrorCategory
+        return getattr(error, "failed_deployment_id", None)
 
-        if getattr(error, "category", None) == RateLimitErrorCategory.LITELLM_RATE_LIMIT:
-            return None
-        endpoint = getattr(error, "failed_deployment_id", None)
-        return endpoint if endpoint in self.counts else None
+    def _not_sent(self, error: Exception) -> bool:
+        """The Router sent nothing: every endpoint is cooling down, or the one it chose was full
+        (litellm's own limits refuse at once instead of queueing)."""
+        if not self.profile.endpoints:
+            return False
+        from litellm.exceptions import RateLimitErrorCategory
+        from litellm.types.router import RouterRateLimitError
+
+        return isinstance(error, RouterRateLimitError) or \
+            getattr(error, "category", None) == RateLimitErrorCategory.LITELLM_RATE_LIMIT
 
     async def _wait_for_an_endpoint(self, error: Exception) -> None:
         """Until an endpoint can take a request: the soonest end of a cool-down, or a request ending."""
@@ -502,10 +507,11 @@ class Teacher:
         except asyncio.TimeoutError:
             pass
 
-    def _unreachable_error(self, attempt: int, kind: str = "connection") -> TeacherError:
+    def _unreachable_error(self, attempt: int, kind: str, error: Exception) -> TeacherError:
+        """Nothing answers anywhere: one server says its own error, several are named together."""
         bases = ", ".join(self.counts)
-        return TeacherError(kind, f"no endpoint answered ({bases})" if len(self.counts) > 1 else "connection refused",
-                            attempt, fatal=True, api_base=bases)
+        message = f"no endpoint answered ({bases})" if len(self.counts) > 1 else _short(error)
+        return TeacherError(kind, message, attempt, fatal=True, api_base=bases or None)
 
     def _key_env(self, endpoint: str) -> str | None:
         for candidate in self.profile.endpoints:
