@@ -15,6 +15,7 @@ from lab_tui.cli import main
 from lab_tui.config import Settings, log_path, save_settings
 from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
 from lab_tui.pipeline.events import RunProgress
+from lab_tui.pipeline.progress import saved_progress
 from lab_tui.pipeline.teacher import (Endpoint, ProfileError, Teacher, TeacherProfile, close_clients,
                                       load_profile)
 from lab_tui.resources import example_skill_path
@@ -224,6 +225,7 @@ async def test_a_run_survives_an_endpoint_stopped_mid_run_and_records_who_answer
     figures = {f.api_base: f for f in last.endpoints}
     assert figures[second.api_base].errors >= 1 and figures[first.api_base].errors == 0
     assert sum(f.answered for f in figures.values()) == sum(endpoints.values())
+    assert saved_progress(db, run_id)[0].endpoints == last.endpoints, "another process reads the same figures"
 
 
 async def test_resume_over_a_changed_endpoint_list_sends_only_what_has_no_answer(servers, tmp_path):
