@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import time
+from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Awaitable, Callable
@@ -375,10 +376,11 @@ class Teacher:
         cool-down ends the Router tries it again, and the unlucky requests would otherwise run out
         of attempts; with no endpoint healthy it counts, so rows still fail when all are gone."""
         self.counts = {base: EndpointCounts() for base in profile.bases()}
-        self.started = time.monotonic()
+        self.started: float | None = None
+        """When the first request was sent: per-endpoint rates count from there."""
         self.router = None
-        self.freed = asyncio.Event()
-        """Set (and replaced) whenever a request ends: what a request refused by a full endpoint awaits."""
+        self.waiting: deque[asyncio.Future] = deque()
+        """Requests refused by a full endpoint, each woken in turn as a request ends."""
         self._cooling: tuple[float, frozenset[str]] = (0.0, frozenset())
 
     async def complete(self, messages: list[dict], *, temperature: float, max_tokens: int,
@@ -390,6 +392,8 @@ class Teacher:
         more is sent (`Stopped`), while requests already sent finish and are stored. `constrain`
         (a judge's allowed scores) asks the server to decode only that format, if the profile says
         the server can."""
+        if self.started is None:
+            self.started = time.monotonic()
         extra = {}
         if constrain and self.profile.constrain_judges:
             extra["extra_body"] = CONSTRAINTS[self.profile.constrain_judges](constrain)
@@ -398,22 +402,25 @@ class Teacher:
         while True:
             attempt += 1
             async with self.slots.slot(priority):
-                if stop is not None and stop.is_set():
-                    raise Stopped()
-                self.in_flight += 1
-                if on_attempt:
-                    on_attempt(attempt)
-                started = time.monotonic()
-                try:
-                    response, endpoint = await self._send(messages, temperature=temperature, max_tokens=max_tokens,
-                                                          seed=seed, **extra)
-                    error = None
-                except Exception as caught:  # classified below; nothing is swallowed
-                    error, endpoint = caught, self._endpoint_of(caught)
-                finally:
-                    self.in_flight -= 1
-                    self.freed.set()
-                    self.freed = asyncio.Event()
+                while True:  # a full endpoint is waited for in the slot: no churn through the others' turns
+                    if stop is not None and stop.is_set():
+                        raise Stopped()
+                    self.in_flight += 1
+                    if on_attempt:
+                        on_attempt(attempt)
+                    started = time.monotonic()
+                    try:
+                        response, endpoint = await self._send(messages, temperature=temperature,
+                                                              max_tokens=max_tokens, seed=seed, **extra)
+                        error = None
+                    except Exception as caught:  # classified below; nothing is swallowed
+                        error, endpoint = caught, self._endpoint_of(caught)
+                    finally:
+                        self.in_flight -= 1
+                        self._wake_one()
+                    if error is None or not self._endpoint_full(error):
+                        break
+                    await self._wait_for_an_endpoint(error)
                 if error is None:
                     choices = getattr(response, "choices", None) or []
                     if not choices:
@@ -440,7 +447,7 @@ class Teacher:
                         if asyncio.iscoroutine(result):
                             await result
                     return answer
-            if self._not_sent(error):  # every endpoint rests, or the one the Router chose is full
+            if self._not_sent(error):  # every endpoint rests
                 attempt -= 1
                 if not self.answered_once and self.unreachable >= set(self.counts):
                     raise self._unreachable_error(attempt, "connection", error) from error
@@ -486,26 +493,42 @@ class Teacher:
         return getattr(error, "failed_deployment_id", None)
 
     def _not_sent(self, error: Exception) -> bool:
-        """The Router sent nothing: every endpoint is cooling down, or the one it chose was full
-        (litellm's own limits refuse at once instead of queueing)."""
+        """The Router sent nothing: every endpoint is cooling down."""
+        if not self.profile.endpoints:
+            return False
+        from litellm.types.router import RouterRateLimitError
+
+        return isinstance(error, RouterRateLimitError)
+
+    def _endpoint_full(self, error: Exception) -> bool:
+        """The endpoint the Router chose is at its max_concurrency (litellm's own limits refuse at
+        once instead of queueing); happens while a cooled endpoint's share waits for the others."""
         if not self.profile.endpoints:
             return False
         from litellm.exceptions import RateLimitErrorCategory
-        from litellm.types.router import RouterRateLimitError
 
-        return isinstance(error, RouterRateLimitError) or \
-            getattr(error, "category", None) == RateLimitErrorCategory.LITELLM_RATE_LIMIT
+        return getattr(error, "category", None) == RateLimitErrorCategory.LITELLM_RATE_LIMIT
 
     async def _wait_for_an_endpoint(self, error: Exception) -> None:
-        """Until an endpoint can take a request: the soonest end of a cool-down, or a request ending."""
+        """Until an endpoint can take a request: the soonest end of a cool-down, or (a full
+        endpoint) the next request to end, one waiter per ending request (1 s at most)."""
         rest = getattr(error, "cooldown_time", None)
         if rest is not None:
             await asyncio.sleep(min(self.profile.backoff_cap, max(0.05, float(rest))))
             return
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
         try:
-            await asyncio.wait_for(self.freed.wait(), timeout=1.0)
+            await asyncio.wait_for(waiter, timeout=1.0)
         except asyncio.TimeoutError:
             pass
+
+    def _wake_one(self) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def _unreachable_error(self, attempt: int, kind: str, error: Exception) -> TeacherError:
         """Nothing answers anywhere: one server says its own error, several are named together."""
@@ -541,7 +564,7 @@ class Teacher:
 
     def figures(self) -> tuple[EndpointProgress, ...]:
         """Per endpoint: answers, answers a second, mean latency, in flight, errors, cooling down."""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max(time.monotonic() - (self.started or time.monotonic()), 1e-9)
         cooling = self._cooling_now()
         return tuple(EndpointProgress(base, c.answered, c.answered / elapsed,
                                       c.latency_sum / c.answered if c.answered else None,

@@ -179,6 +179,30 @@ async def test_a_gone_endpoint_tried_again_after_each_cool_down_does_not_use_up_
     await close_clients()
 
 
+async def test_requests_started_never_outnumber_the_slots_while_an_endpoint_is_gone(servers):
+    first, second = servers[:2]
+    teacher = Teacher(fleet(first, second, cooldown=5.0, endpoints=(
+        Endpoint(first.api_base, max_concurrency=2), Endpoint(second.api_base, max_concurrency=2),
+        Endpoint("http://127.0.0.1:9/v1", max_concurrency=2))))
+    started, most = set(), [0]
+
+    async def ask(n):
+        def attempt(number):
+            started.add(n)
+            most[0] = max(most[0], len(started))
+
+        await teacher.complete([{"role": "user", "content": ASK.format(n=n)}], temperature=0.7, max_tokens=100,
+                               on_attempt=attempt)
+        started.discard(n)
+
+    await asyncio.gather(*(ask(n) for n in range(40)))
+    refused = {f.api_base: f.errors for f in teacher.figures()}["http://127.0.0.1:9/v1"]
+    assert teacher.concurrency == 6 and most[0] <= 6 + refused, \
+        "a request waiting for a full endpoint keeps its slot (only a retry after a refusal gives it up)"
+    assert first.max_in_flight <= 2 and second.max_in_flight <= 2
+    await close_clients()
+
+
 async def test_a_fleet_where_nothing_answers_stops_at_once_naming_every_endpoint():
     profile = fleet(cooldown=5.0, endpoints=(Endpoint("http://127.0.0.1:9/v1"), Endpoint("http://127.0.0.1:7/v1")))
     started = time.monotonic()
