@@ -93,6 +93,31 @@ def requests_alone(bases: list[str], per_server: int, total: int) -> float:
     return asyncio.run(go())
 
 
+def bare_loop(bases: list[str], per_server: int, total: int) -> float:
+    """The same requests as bare `litellm.acompletion` calls dealt round-robin, each server under its
+    own semaphore: what the client costs without lab-tui or the Router (a reference, not a target)."""
+    import asyncio
+
+    from lab_tui.pipeline.teacher import litellm_module
+
+    litellm = litellm_module()
+
+    async def go() -> float:
+        slots = [asyncio.Semaphore(per_server) for _ in bases]
+
+        async def one(n: int) -> None:
+            async with slots[n % len(bases)]:
+                await litellm.acompletion(model="openai/teacher", api_base=bases[n % len(bases)], api_key="x",
+                                          num_retries=0, max_tokens=256,
+                                          messages=[{"role": "user", "content": f"Question {n} [Start of Question]"}])
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in range(total)))
+        return time.perf_counter() - started
+
+    return asyncio.run(go())
+
+
 def killed_mid_run(latency: float, per_server: int, contexts: int) -> None:
     from lab_tui.store.db import open_db
 
@@ -162,6 +187,13 @@ def main() -> None:
                 line += f"; ratio to one endpoint {ratio:.3f} (target <= {target:.3f}: " \
                         f"{'met' if ratio <= target else 'MISSED'})"
             print(line, flush=True)
+    servers = start_servers(4, args.latency, args.per_server)
+    try:
+        bare = bare_loop([base for _, base in servers], args.per_server, args.requests)
+    finally:
+        for process, _ in servers:
+            process.kill()
+    print(f"reference: the same {args.requests} requests as a bare litellm loop over 4 servers: {bare:.1f} s")
     killed_mid_run(args.latency, args.per_server, args.contexts)
 
 
