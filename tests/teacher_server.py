@@ -3,7 +3,8 @@
 Answers are deterministic functions of the prompt, in the LAB tag format the prompt asks for
 (the last `[Start of X]` tag named in the prompt is the one to answer with). Latency and faults
 (429 with Retry-After, 500, hangs past the client's timeout, untagged text, answers cut at max
-tokens, auth errors, scores that do not parse) are injected on demand, and every request is
+tokens, auth errors, scores that do not parse) are injected on demand, a server can be limited to
+C requests at once and stopped mid-run (`stop()`), and every request is
 logged so tests can assert that nothing answered and stored was ever asked twice.
 
 Run standalone for benchmarks: python tests/teacher_server.py --latency 0.5 --jitter 0.5
@@ -16,6 +17,7 @@ import hashlib
 import json
 import random
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +55,8 @@ class TeacherConfig:
     question_fail_every: int = 5
     """Every n-th question (by prompt digest) gets judge score 0."""
     faults: list[Fault] = field(default_factory=list)
+    max_concurrency: int | None = None
+    """Answer at most this many requests at once; the others wait their turn (as a saturated server)."""
 
 
 def _digest(text: str) -> str:
@@ -108,6 +112,8 @@ class TeacherServer:
         self.max_in_flight = 0
         """Most requests the server was answering at once: what a client's concurrency bound allowed."""
         self._lock = threading.Lock()
+        self._limit = threading.Semaphore(self.config.max_concurrency or 1 << 30)
+        self._connections: set = set()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._httpd.handle_error = lambda request, address: None  # a client that gave up (timeout) is expected
@@ -122,8 +128,19 @@ class TeacherServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop as a killed server does: no new connection, and the open ones (keep-alive, or a
+        request being answered) are dropped."""
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:
+            for connection in list(self._connections):
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def answered(self) -> list[str]:
         """Digests of the request bodies answered with 200, in order."""
@@ -146,6 +163,19 @@ class TeacherServer:
 
             def log_message(self, *args) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with server._lock:
+                    server._connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:  # dropped by stop()
+                    pass
 
             def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
                 data = json.dumps(payload).encode()
@@ -180,7 +210,8 @@ class TeacherServer:
                 config = server.config
                 if config.latency:
                     rng = random.Random(digest)
-                    time.sleep(max(0.0, config.latency * (1 + config.jitter * (2 * rng.random() - 1))))
+                    with server._limit:
+                        time.sleep(max(0.0, config.latency * (1 + config.jitter * (2 * rng.random() - 1))))
                 fault = server._take_fault(prompt)
                 kind = fault.kind if fault else "ok"
                 status = {"429": 429, "500": 500, "auth": 401, "auth_echo": 401, "bad_request": 400, "context_window": 400}.get(kind, 200)
@@ -240,8 +271,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--jitter", type=float, default=0.0)
+    parser.add_argument("--max-concurrency", type=int, help="answer at most this many requests at once")
     args = parser.parse_args()
-    with TeacherServer(TeacherConfig(latency=args.latency, jitter=args.jitter), port=args.port) as server:
+    config = TeacherConfig(latency=args.latency, jitter=args.jitter, max_concurrency=args.max_concurrency)
+    with TeacherServer(config, port=args.port) as server:
         print(server.api_base, flush=True)
         threading.Event().wait()
 

@@ -206,11 +206,12 @@ async def _batch(args, skills: list[Path]) -> int:
 
 
 async def _run(args) -> int:
+    from rich.console import Group
     from rich.live import Live
 
     from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
     from lab_tui.pipeline.flow import FlowError
-    from lab_tui.pipeline.progress import progress_table
+    from lab_tui.pipeline.progress import endpoint_table, progress_table
     from lab_tui.pipeline.teacher import ProfileError, close_clients, load_profile
     from lab_tui.seeds import load_skill
     from lab_tui.store import rows as reads
@@ -248,7 +249,9 @@ async def _run(args) -> int:
 
     class View:
         def __rich__(self):
-            return progress_table(latest.get(run_id))
+            progress = latest.get(run_id)
+            endpoints = endpoint_table(progress)
+            return progress_table(progress) if endpoints is None else Group(progress_table(progress), endpoints)
 
     try:
         with Live(View(), console=console, refresh_per_second=4, transient=not console.is_terminal):
@@ -278,11 +281,16 @@ async def _run(args) -> int:
 
 
 def _summary(console, result, db_path) -> None:
-    from lab_tui.pipeline.progress import progress_table
+    from lab_tui.pipeline.events import RunProgress
+    from lab_tui.pipeline.progress import endpoint_table, progress_table
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
     console.print(progress_table(None) if not result.stages else _final_table(result))
+    endpoints = endpoint_table(RunProgress(result.run_id, result.stages, result.wall_s, 0, 0.0, None, None,
+                                           result.endpoints))
+    if endpoints is not None:
+        console.print(endpoints)
     counts = reads.pair_outcomes(open_db(db_path), result.run_id)
     console.print(literal(
         f"status: {result.status} · pairs kept: {counts.get('kept', 0)} · with a response dropped by a "

@@ -1,4 +1,5 @@
-"""`lab-tui teacher check`: one line saying whether the teacher answers.
+"""`lab-tui teacher check`: one line saying whether the teacher answers (one per endpoint of a
+profile that lists several, then how many answer).
 
 A TCP connect to the API base comes first, so "nothing is running there" is said within
 `CONNECT_TIMEOUT_S` with how to start a teacher, instead of after litellm's import and retries.
@@ -32,6 +33,8 @@ def run(args) -> int:
 
     profile = load_profile(args.profile, model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     profile = type(profile)(**{**profile.public(), "max_attempts": 1, "timeout": min(profile.timeout, 30.0)})
+    if profile.endpoints:
+        return _check_endpoints(profile)
     unreachable = nothing_listening(profile.api_base)
     if unreachable:
         echo(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")
@@ -65,6 +68,20 @@ def nothing_listening(api_base: str | None) -> str | None:
     except OSError as error:
         reason = f"cannot connect to {where} ({error.strerror or error})."
     return f"{reason} {START_HINT.format(port=port)}"
+
+
+def _check_endpoints(profile) -> int:
+    """A profile with several endpoints: a line for each, then how many answer; 0 when all do."""
+    answering = 0
+    for endpoint in profile.endpoints:
+        server = profile.for_endpoint(endpoint)
+        unreachable = nothing_listening(server.api_base)
+        ok, message = (False, f"does not answer: connection: {unreachable}") if unreachable else \
+            asyncio.run(_check(server))
+        answering += ok
+        print(f"teacher {server.model} at {server.api_base}: {message}")
+    print(f"{answering} of {len(profile.endpoints)} endpoints answer")
+    return 0 if answering == len(profile.endpoints) else 1
 
 
 async def _check(profile) -> tuple[bool, str]:

@@ -36,7 +36,7 @@ from typing import Callable
 
 import sqlite_utils
 
-from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
+from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
 from lab_tui.pipeline.flow import Block, Flow, FlowError, default_flow_for, load_flow, stored_flow
 from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
 from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, litellm_module,
@@ -89,6 +89,8 @@ class RunResult:
     first_label: str
     wall_s: float
     error: str | None = None
+    endpoints: tuple[EndpointProgress, ...] = ()
+    """Each endpoint's share, for a teacher with several."""
 
 
 class RunAborted(Exception):
@@ -207,7 +209,8 @@ class Engine:
         remaining = max(0, self.expected_requests() - self.requests_done) if self.pending else 0
         return RunProgress(self.run_id, tuple(s.progress() for s in self.stages.values()), elapsed,
                            self.requests_done, rate, remaining / rate if rate > 0 else None,
-                           self.latency_sum / self.latency_count if self.latency_count else None)
+                           self.latency_sum / self.latency_count if self.latency_count else None,
+                           tuple(figure for teacher in self.teachers.values() for figure in teacher.figures()))
 
     def expected_requests(self) -> int:
         """Requests the run will send, with filters assumed to keep, and requests to succeed, as
@@ -311,14 +314,15 @@ class Engine:
         def answered(answer: Answer) -> None:
             store.finish_request(self.db, request_id, response=answer.text, finish_reason=answer.finish_reason,
                                  tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, latency_s=answer.latency_s,
-                                 attempts=answer.attempts, error=None, answered_at=store.now())
+                                 attempts=answer.attempts, error=None, answered_at=store.now(),
+                                 endpoint=answer.endpoint)
 
         try:
             answer = await teacher.complete(messages, temperature=block.temperature, max_tokens=block.max_tokens,
                                             on_answer=answered, on_attempt=attempt, stop=self.stop, priority=-index,
                                             constrain=block.scores if block.kind == "judge" else None)
         except TeacherError as error:
-            store.finish_request(self.db, request_id, attempts=error.attempts, error=str(error))
+            store.finish_request(self.db, request_id, attempts=error.attempts, error=str(error), endpoint=error.api_base)
             if error.fatal:
                 self.stop.set()  # before any waiting request gets the slot this one frees
                 raise RunAborted(error.advice()) from error
@@ -606,4 +610,4 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
     first = flow.blocks[0]
     return RunResult(run_id, status, engine.progress().stages, dict(engine.failures),
                      reads.distinct_outputs(db, run_id, first.name, first.writes), first.label or first.name,
-                     time.monotonic() - engine.started, error)
+                     time.monotonic() - engine.started, error, engine.progress().endpoints)

@@ -30,6 +30,20 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
+class EndpointProgress:
+    """One teacher server's share of a run (a profile with several endpoints has one each)."""
+    api_base: str
+    answered: int = 0
+    requests_per_s: float = 0.0
+    mean_latency_s: float | None = None
+    in_flight: int = 0
+    errors: int = 0
+    """Attempts that failed there (each retried elsewhere or later, or the row failed)."""
+    cooling: bool = False
+    """Resting after failures: litellm's Router sends it nothing until its cool-down ends."""
+
+
+@dataclass(frozen=True)
 class RunProgress:
     run_id: str
     stages: tuple[StageProgress, ...]
@@ -38,6 +52,7 @@ class RunProgress:
     requests_per_s: float
     eta_s: float | None
     mean_latency_s: float | None
+    endpoints: tuple[EndpointProgress, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from rich.table import Table
 from rich.text import Text
 
-from lab_tui.pipeline.events import RunProgress, StageProgress
+from lab_tui.pipeline.events import EndpointProgress, RunProgress, StageProgress
 from lab_tui.pipeline.flow import FlowError, stored_flow
 from lab_tui.store.rows import progress_counts, run_progress
 
@@ -46,7 +46,24 @@ def saved_progress(db, run_id: str) -> tuple[RunProgress, str] | None:
         return None
     values = json.loads(row[0])
     values["stages"] = tuple(StageProgress(**stage) for stage in values["stages"])
+    values["endpoints"] = tuple(EndpointProgress(**endpoint) for endpoint in values.get("endpoints", ()))
     return RunProgress(**values), row[1]
+
+
+def endpoint_table(progress: RunProgress | None) -> Table | None:
+    """One line per endpoint of a profile with several: answers a second, latency, in flight,
+    errors, and whether litellm's Router is resting it. None for a one-server teacher."""
+    if progress is None or len(progress.endpoints) < 2:
+        return None
+    table = Table(box=None, pad_edge=False, expand=False)
+    table.add_column("endpoint", no_wrap=True, min_width=28)
+    for column in ("req/s", "latency", "flight", "answered", "errors", "state"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for endpoint in progress.endpoints:
+        latency = f"{endpoint.mean_latency_s:.2f} s" if endpoint.mean_latency_s is not None else "–"
+        table.add_row(Text(endpoint.api_base), f"{endpoint.requests_per_s:.1f}", latency, str(endpoint.in_flight),
+                      str(endpoint.answered), str(endpoint.errors), "cooling" if endpoint.cooling else "ok")
+    return table
 
 
 def stored_progress(db, run_id: str) -> tuple[RunProgress, str]:

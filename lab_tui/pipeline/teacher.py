@@ -1,10 +1,16 @@
-"""The one place a teacher profile becomes `litellm.acompletion` calls.
+"""The one place a teacher profile becomes litellm calls.
 
 litellm is imported on first use (it costs ~3 s and ~200 MB), with its cost map read locally so
 the import never reaches for the network, its banners silenced and its loggers sent to the log
 file. Retries are ours (litellm's are off) so every attempt is counted: 429, 5xx, timeouts and
 refused connections back off exponentially with full jitter, honouring Retry-After, sleeping
 outside the concurrency slot; auth errors, bad requests and context-window errors fail at once.
+
+A profile with several `endpoints` (one model served by several boxes) sends through litellm's
+Router: it picks the least busy endpoint that is not cooling down, holds each endpoint to its
+`max_concurrency` (and rpm/tpm), and cools an endpoint down when it fails (for Retry-After on a
+429). The Router never retries: our loop does, so the next attempt of a request that failed on one
+endpoint goes at once to another, and waits only when every endpoint is cooling down.
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ import logging
 import os
 import random
 import time
+from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from lab_tui.config import load_settings, log_path
+from lab_tui.pipeline.events import EndpointProgress
 from lab_tui.safe_text import redact
 
 DEFAULT_PROFILE = {
@@ -32,6 +41,16 @@ DEFAULT_PROFILE = {
 }
 KEYLESS_PLACEHOLDER = "no-key-needed"
 """litellm's OpenAI path refuses an empty key; local servers ignore this one."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One server of a profile's model: its URL, the *name* of its key variable, its limits."""
+    api_base: str
+    api_key_env: str | None = None
+    max_concurrency: int = 16
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,16 @@ class TeacherProfile:
     constrain_judges: str | None = None
     """Constrain judges' answers to the score format where the server supports it: "vllm" (vLLM >= 0.12
     `structured_outputs`), "vllm-legacy" (`guided_regex`, older vLLM) or "llama.cpp" (`grammar`)."""
+    endpoints: tuple[Endpoint, ...] = ()
+    """Several servers of one model (sent through litellm's Router); empty: the one `api_base`."""
+    cooldown: float = 5.0
+    """Seconds an endpoint that failed rests before it is tried again (a 429's Retry-After if longer)."""
+    allowed_fails: int = 0
+    """Failures an endpoint may have in a minute before it is cooled down."""
+
+    def __post_init__(self) -> None:  # a profile read back from a run's JSON holds plain dicts
+        object.__setattr__(self, "endpoints", tuple(e if isinstance(e, Endpoint) else Endpoint(**e)
+                                                    for e in self.endpoints))
 
     def public(self) -> dict:
         """The profile as stored with a run: names only, no secrets."""
@@ -55,6 +84,15 @@ class TeacherProfile:
 
     def api_key(self) -> str:
         return (os.environ.get(self.api_key_env) if self.api_key_env else None) or KEYLESS_PLACEHOLDER
+
+    def bases(self) -> tuple[str, ...]:
+        """Every URL this profile sends to."""
+        return tuple(e.api_base for e in self.endpoints) if self.endpoints else (self.api_base or "",)
+
+    def for_endpoint(self, endpoint: Endpoint) -> "TeacherProfile":
+        """The single-server profile of one endpoint (what `teacher check` asks, one by one)."""
+        return TeacherProfile(**{**self.public(), "endpoints": (), "api_base": endpoint.api_base,
+                                 "api_key_env": endpoint.api_key_env, "max_concurrency": endpoint.max_concurrency})
 
 
 class ProfileError(ValueError):
@@ -84,10 +122,61 @@ def load_profile(name: str = "default", **overrides) -> TeacherProfile:
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("constrain_judges") not in (None, *CONSTRAINTS):
         raise ProfileError(f"teacher profile {name!r}: constrain_judges is one of {', '.join(CONSTRAINTS)}")
+    if "endpoints" in (stored or {}):
+        if overrides.get("api_base") or overrides.get("api_key_env"):
+            raise ProfileError(f"teacher profile {name!r} lists its endpoints; --api-base and --api-key-env are "
+                               "for one server (edit the endpoints in the settings file instead)")
+        values["endpoints"] = _endpoints(name, stored["endpoints"], (stored or {}).get("api_key_env"),
+                                         values["max_concurrency"])
+        total = sum(e.max_concurrency for e in values["endpoints"])
+        explicit = (stored or {}).get("max_concurrency")
+        values.update(api_base=None, api_key_env=None, max_concurrency=min(total, explicit) if explicit else total)
     try:
         return TeacherProfile(**values)
     except TypeError as error:
         raise ProfileError(f"teacher profile {name!r}: {error}") from error
+
+
+def _endpoints(name: str, raw, key_env: str | None, concurrency: int) -> tuple[Endpoint, ...]:
+    """A profile's endpoint list, checked before anything is sent: at least one, each an http(s)
+    URL, none twice, limits that are whole numbers, and every key variable named actually set."""
+    where = f"teacher profile {name!r}"
+    if not isinstance(raw, list) or not raw:
+        raise ProfileError(f"{where} lists no endpoints (give at least one {{\"api_base\": URL}})")
+    endpoints, seen = [], {}
+    for number, item in enumerate(raw, 1):
+        if not isinstance(item, dict):
+            raise ProfileError(f"{where}: endpoint {number} is not a mapping with an api_base")
+        unknown = sorted(set(item) - set(Endpoint.__dataclass_fields__))
+        if unknown:
+            raise ProfileError(f"{where}: endpoint {number} has unknown keys {', '.join(unknown)} (known: "
+                               f"{', '.join(Endpoint.__dataclass_fields__)})")
+        base = item.get("api_base")
+        parts = urlsplit(base) if isinstance(base, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not base.isprintable() \
+                or " " in base:
+            raise ProfileError(f"{where}: endpoint {number}'s api_base {base!r} is not an http(s) URL "
+                               "(e.g. http://gpu-1:8000/v1)")
+        try:
+            parts.port
+        except ValueError:
+            raise ProfileError(f"{where}: endpoint {number}'s api_base {base!r} has a port that is not a number") from None
+        same = f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+        if same in seen:
+            raise ProfileError(f"{where}: endpoints {seen[same]} and {number} are the same server ({base})")
+        seen[same] = number
+        for limit in ("max_concurrency", "rpm", "tpm"):
+            value = item.get(limit)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ProfileError(f"{where}: endpoint {number}'s {limit} is {value!r}, not a whole number of at least 1")
+        variable = item.get("api_key_env", key_env)
+        if variable is not None and not isinstance(variable, str):
+            raise ProfileError(f"{where}: endpoint {number}'s api_key_env is {variable!r}, not a variable's name")
+        if variable is not None and not os.environ.get(variable):
+            raise ProfileError(f"{where}: endpoint {number} ({base}) takes its key from ${variable}, which is not set")
+        endpoints.append(Endpoint(**{**item, "api_key_env": variable,
+                                     "max_concurrency": item.get("max_concurrency") or concurrency}))
+    return tuple(endpoints)
 
 
 def _judge_regex(scores: tuple[float, ...]) -> str:
@@ -122,6 +211,15 @@ class Answer:
     tokens_out: int
     latency_s: float
     attempts: int
+    endpoint: str | None = None
+    """The URL that answered (a resumed run's stored answers keep theirs in the store)."""
+
+
+@dataclass
+class EndpointCounts:
+    answered: int = 0
+    errors: int = 0
+    latency_sum: float = 0.0
 
 
 class Stopped(Exception):
@@ -202,6 +300,7 @@ class PrioritySlots:
 
 
 _litellm = None
+_routers: list = []
 
 
 def litellm_module():
@@ -257,18 +356,37 @@ def retry_after(error: Exception) -> float | None:
 
 
 class Teacher:
-    """Sends chat requests under one bound on requests in flight."""
+    """Sends chat requests under one bound on requests in flight, to one server or, for a profile
+    with endpoints, through litellm's Router over all of them."""
 
     def __init__(self, profile: TeacherProfile, concurrency: int | None = None) -> None:
         self.profile = profile
-        if profile.api_key() != KEYLESS_PLACEHOLDER:
-            _keys_in_use.add(profile.api_key())
+        for variable in {profile.api_key_env, *(e.api_key_env for e in profile.endpoints)} - {None}:
+            if os.environ.get(variable):  # redacted from every error text and log line
+                _keys_in_use.add(os.environ[variable])
+        capacity = sum(e.max_concurrency for e in profile.endpoints)
         self.concurrency = concurrency or profile.max_concurrency
+        if capacity:  # more would only meet the endpoints' own limits
+            self.concurrency = min(self.concurrency, capacity)
         self.slots = PrioritySlots(self.concurrency)
         self.in_flight = 0
         self.answered_once = False
         """Until the teacher has answered once, a refused connection or a timeout is not retried:
         nothing answers there, and the run should say so now, not after timeout x attempts."""
+        self.unreachable: set[str] = set()
+        """Endpoints that refused or timed out before any endpoint answered: all of them stops the run."""
+        self.healthy: set[str] = set()
+        """Endpoints whose last attempt was answered. A refused connection (a server gone) is not
+        counted against a request while another endpoint is healthy: each time the gone one's
+        cool-down ends the Router tries it again, and the unlucky requests would otherwise run out
+        of attempts; with no endpoint healthy it counts, so rows still fail when all are gone."""
+        self.counts = {base: EndpointCounts() for base in profile.bases()}
+        self.started: float | None = None
+        """When the first request was sent: per-endpoint rates count from there."""
+        self.router = None
+        self.waiting: deque[asyncio.Future] = deque()
+        """Requests refused by a full endpoint, each woken in turn as a request ends."""
+        self._cooling: tuple[float, frozenset[str]] = (0.0, frozenset())
 
     async def complete(self, messages: list[dict], *, temperature: float, max_tokens: int,
                        seed: int | None = None, on_answer: Callable[[Answer], Awaitable[None] | None] | None = None,
@@ -279,7 +397,8 @@ class Teacher:
         more is sent (`Stopped`), while requests already sent finish and are stored. `constrain`
         (a judge's allowed scores) asks the server to decode only that format, if the profile says
         the server can."""
-        litellm = litellm_module()
+        if self.started is None:
+            self.started = time.monotonic()
         extra = {}
         if constrain and self.profile.constrain_judges:
             extra["extra_body"] = CONSTRAINTS[self.profile.constrain_judges](constrain)
@@ -288,28 +407,30 @@ class Teacher:
         while True:
             attempt += 1
             async with self.slots.slot(priority):
-                if stop is not None and stop.is_set():
-                    raise Stopped()
-                self.in_flight += 1
-                if on_attempt:
-                    on_attempt(attempt)
-                started = time.monotonic()
-                try:
-                    response = await litellm.acompletion(
-                        model=self.profile.model, messages=messages, api_base=self.profile.api_base,
-                        api_key=self.profile.api_key(), timeout=self.profile.timeout, num_retries=0,
-                        temperature=temperature, max_tokens=max_tokens, seed=seed, **extra,
-                    )
-                    error = None
-                except Exception as caught:  # classified below; nothing is swallowed
-                    error = caught
-                finally:
-                    self.in_flight -= 1
+                while True:  # a full endpoint is waited for in the slot: no churn through the others' turns
+                    if stop is not None and stop.is_set():
+                        raise Stopped()
+                    self.in_flight += 1
+                    if on_attempt:
+                        on_attempt(attempt)
+                    started = time.monotonic()
+                    try:
+                        response, endpoint = await self._send(messages, temperature=temperature,
+                                                              max_tokens=max_tokens, seed=seed, **extra)
+                        error = None
+                    except Exception as caught:  # classified below; nothing is swallowed
+                        error, endpoint = caught, self._endpoint_of(caught)
+                    finally:
+                        self.in_flight -= 1
+                        self._wake_one()
+                    if error is None or not self._endpoint_full(error):
+                        break
+                    await self._wait_for_an_endpoint(error)
                 if error is None:
                     choices = getattr(response, "choices", None) or []
                     if not choices:
                         raise TeacherError("bad_answer", "the teacher's answer holds no choices", attempt,
-                                           api_base=self.profile.api_base)
+                                           api_base=endpoint)
                     choice = choices[0]
                     text = getattr(getattr(choice, "message", None), "content", None) or ""
                     finish = choice.finish_reason
@@ -321,23 +442,156 @@ class Teacher:
                         text=text, finish_reason=finish,
                         tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
                         tokens_out=getattr(usage, "completion_tokens", 0) or 0,
-                        latency_s=time.monotonic() - started, attempts=attempt,
+                        latency_s=time.monotonic() - started, attempts=attempt, endpoint=endpoint,
                     )
+                    self.counts[endpoint].answered += 1
+                    self.healthy.add(endpoint)
+                    self.counts[endpoint].latency_sum += answer.latency_s
                     if on_answer:
                         result = on_answer(answer)
                         if asyncio.iscoroutine(result):
                             await result
                     return answer
+            if self._not_sent(error):  # every endpoint rests
+                attempt -= 1
+                if not self.answered_once and self.unreachable >= set(self.counts):
+                    raise self._unreachable_error(attempt, "connection", error) from error
+                await self._wait_for_an_endpoint(error)
+                continue
             kind, retryable = classify(error)
-            unreachable = kind in ("connection", "timeout") and not self.answered_once
-            if not retryable or unreachable or attempt >= self.profile.max_attempts:
+            if endpoint in self.counts:
+                self.counts[endpoint].errors += 1
+                self.healthy.discard(endpoint)
+                if kind in ("connection", "timeout") and not self.answered_once:
+                    self.unreachable.add(endpoint)
+            if kind == "connection" and self.healthy:
+                attempt -= 1  # it reached no server, and another endpoint answers: the request is not to blame
+                continue
+            if kind in ("connection", "timeout") and not self.answered_once and self.unreachable >= set(self.counts):
+                raise self._unreachable_error(attempt, kind, error) from error
+            if not retryable or attempt >= self.profile.max_attempts:
                 message = _short(error)
-                if kind == "auth" and self.profile.api_key_env and not os.environ.get(self.profile.api_key_env):
-                    message = f"{self.profile.api_key_env} is not set, so no key was sent; {message}"
-                raise TeacherError(kind, message, attempt, fatal=kind == "auth" or unreachable,
-                                   api_base=self.profile.api_base) from error
+                variable = self._key_env(endpoint)
+                if kind == "auth" and variable and not os.environ.get(variable):
+                    message = f"{variable} is not set, so no key was sent; {message}"
+                raise TeacherError(kind, message, attempt, fatal=kind == "auth", api_base=endpoint) from error
+            if len(self.counts) > 1:
+                continue  # the Router has cooled that endpoint down: the next attempt goes to another one
             backoff = random.uniform(0, min(self.profile.backoff_cap, self.profile.backoff_base * 2 ** (attempt - 1)))
             await asyncio.sleep(max(backoff, retry_after(error) or 0.0))
+
+    async def _send(self, messages: list[dict], **params):
+        """One attempt: (response, the endpoint that answered)."""
+        litellm = litellm_module()
+        if not self.profile.endpoints:
+            response = await litellm.acompletion(
+                model=self.profile.model, messages=messages, api_base=self.profile.api_base,
+                api_key=self.profile.api_key(), timeout=self.profile.timeout, num_retries=0, **params)
+            return response, self.profile.api_base or ""
+        response = await self._router().acompletion(model=self.profile.model, messages=messages, **params)
+        return response, response._hidden_params["model_id"]
+
+    def _endpoint_of(self, error: Exception) -> str | None:
+        """Which endpoint failed (None when the Router does not say)."""
+        if not self.profile.endpoints:
+            return self.profile.api_base or ""
+        return getattr(error, "failed_deployment_id", None)
+
+    def _not_sent(self, error: Exception) -> bool:
+        """The Router sent nothing: every endpoint is cooling down."""
+        if not self.profile.endpoints:
+            return False
+        from litellm.types.router import RouterRateLimitError
+
+        return isinstance(error, RouterRateLimitError)
+
+    def _endpoint_full(self, error: Exception) -> bool:
+        """The endpoint the Router chose is at its max_concurrency (litellm's own limits refuse at
+        once instead of queueing); happens while a cooled endpoint's share waits for the others."""
+        if not self.profile.endpoints:
+            return False
+        from litellm.exceptions import RateLimitErrorCategory
+
+        return getattr(error, "category", None) == RateLimitErrorCategory.LITELLM_RATE_LIMIT
+
+    async def _wait_for_an_endpoint(self, error: Exception) -> None:
+        """Until an endpoint can take a request: the soonest end of a cool-down, or (a full
+        endpoint) the next request to end, one waiter per ending request (1 s at most)."""
+        rest = getattr(error, "cooldown_time", None)
+        if rest is not None:
+            await asyncio.sleep(min(self.profile.backoff_cap, max(0.05, float(rest))))
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout=1.0)
+        except asyncio.TimeoutError:
+            pass
+
+    def _wake_one(self) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _unreachable_error(self, attempt: int, kind: str, error: Exception) -> TeacherError:
+        """Nothing answers anywhere: one server says its own error, several are named together."""
+        bases = ", ".join(self.counts)
+        message = f"no endpoint answered ({bases})" if len(self.counts) > 1 else _short(error)
+        return TeacherError(kind, message, attempt, fatal=True, api_base=bases or None)
+
+    def _key_env(self, endpoint: str) -> str | None:
+        for candidate in self.profile.endpoints:
+            if candidate.api_base == endpoint:
+                return candidate.api_key_env
+        return self.profile.api_key_env
+
+    def _router(self):
+        """litellm's Router over the profile's endpoints, built on first use (the keys are read from
+        their variables here, and live only in memory)."""
+        if self.router is None:
+            deployments = [{
+                "model_name": self.profile.model,
+                "litellm_params": {
+                    "model": self.profile.model, "api_base": e.api_base,
+                    "api_key": (os.environ.get(e.api_key_env) if e.api_key_env else None) or KEYLESS_PLACEHOLDER,
+                    "timeout": self.profile.timeout, "max_retries": 0, "max_parallel_requests": e.max_concurrency,
+                    **{k: v for k, v in (("rpm", e.rpm), ("tpm", e.tpm)) if v}},
+                "model_info": {"id": e.api_base},
+            } for e in self.profile.endpoints]
+            self.router = litellm_module().Router(
+                model_list=deployments, routing_strategy="least-busy", num_retries=0, max_fallbacks=0,
+                allowed_fails=self.profile.allowed_fails, cooldown_time=self.profile.cooldown)
+            self._deployments = {d["model_info"]["id"]: d for d in deployments}
+            _routers.append(self.router)
+        return self.router
+
+    def figures(self) -> tuple[EndpointProgress, ...]:
+        """Per endpoint: answers, answers a second, mean latency, in flight, errors, cooling down."""
+        elapsed = max(time.monotonic() - (self.started or time.monotonic()), 1e-9)
+        cooling = self._cooling_now()
+        return tuple(EndpointProgress(base, c.answered, c.answered / elapsed,
+                                      c.latency_sum / c.answered if c.answered else None,
+                                      self._in_flight_at(base), c.errors, base in cooling)
+                     for base, c in self.counts.items())
+
+    def _in_flight_at(self, base: str) -> int:
+        if self.router is None:
+            return self.in_flight if not self.profile.endpoints else 0
+        limit = self.router.registry().client(self._deployments[base], client_type="max_parallel_requests")
+        return getattr(limit, "in_flight", 0)
+
+    def _cooling_now(self) -> frozenset[str]:
+        """Endpoints the Router is resting, read at most 4 times a second (events come far more often)."""
+        if self.router is None:
+            return frozenset()
+        read_at, cooling = self._cooling
+        if time.monotonic() - read_at > 0.25:
+            active = self.router.health().cooldowns.get_active_cooldowns(list(self.counts), None)
+            cooling = frozenset(model_id for model_id, _ in active)
+            self._cooling = (time.monotonic(), cooling)
+        return cooling
 
 
 def _short(error: Exception) -> str:
@@ -369,3 +623,5 @@ async def close_clients() -> None:
 
         await close_litellm_async_clients()
         _litellm.in_memory_llm_clients_cache.flush_cache()
+    while _routers:
+        _routers.pop().retire()

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS requests (
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     created_at TEXT NOT NULL,
-    answered_at TEXT
+    answered_at TEXT,
+    endpoint TEXT                    -- the URL that answered (or last failed): one of a profile's endpoints
 );
 CREATE INDEX IF NOT EXISTS requests_run_stage ON requests(run_id, stage);
 CREATE TABLE IF NOT EXISTS rows (
@@ -169,6 +170,8 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
         db.conn.executescript(SCHEMA + f"\nPRAGMA user_version={SCHEMA_VERSION};")
     for column in {"progress", "batch_id"} - set(db["runs"].columns_dict):  # added within schema 2
         db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+    if "endpoint" not in db["requests"].columns_dict:  # schema 2 before endpoints were recorded
+        db.execute("ALTER TABLE requests ADD COLUMN endpoint TEXT")
     return db
 
 

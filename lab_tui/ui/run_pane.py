@@ -15,6 +15,7 @@ import sqlite3
 from collections import deque
 from pathlib import Path
 
+from rich.console import Group
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -28,7 +29,7 @@ from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lab_tui.errors import UserError
-from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted
+from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted
 from lab_tui.pipeline.progress import stored_progress
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import list_runs
@@ -39,6 +40,7 @@ from lab_tui.ui.widgets.status_bar import StatusBar
 REDRAW_EVERY_S = 0.1
 FOREIGN_POLL_S = 1.0
 RECENT_LIMIT = 50
+RUNS_HEIGHT = 5
 
 
 def _duration(seconds: float | None) -> str:
@@ -48,8 +50,9 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def progress_view(progress: RunProgress | None, width: int) -> Table:
-    """One line per stage: bar, queued, in flight, done, kept, filtered, failed; then the totals."""
+def progress_view(progress: RunProgress | None, width: int) -> Table | Group:
+    """One line per stage: bar, queued, in flight, done, kept, filtered, failed; then the totals; then
+    one line per endpoint of a teacher with several."""
     table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False, expand=False)
     table.add_column("stage", no_wrap=True, max_width=max(12, width - 52), overflow="ellipsis")
     table.add_column("", width=10, no_wrap=True)
@@ -69,7 +72,20 @@ def progress_view(progress: RunProgress | None, width: int) -> Table:
     table.caption = (f"{progress.requests_done} req · {progress.requests_per_s:.1f}/s · tokens {tokens_in}/{tokens_out}"
                      f" · {_duration(progress.elapsed_s)} · ETA {_duration(progress.eta_s)} · latency {latency}")
     table.caption_justify = "left"
-    return table
+    if len(progress.endpoints) < 2:
+        return table
+    return Group(table, *(endpoint_line(endpoint, width) for endpoint in progress.endpoints))
+
+
+def endpoint_line(endpoint: EndpointProgress, width: int) -> Text:
+    """One endpoint of a profile with several, on one line: answers a second, latency, in flight,
+    errors, and "cooling" while litellm's Router rests it."""
+    where = endpoint.api_base.removeprefix("http://").removeprefix("https://").removesuffix("/v1")
+    latency = f"{endpoint.mean_latency_s:.2f}s" if endpoint.mean_latency_s is not None else "–"
+    figures = f"{endpoint.requests_per_s:5.1f}/s {latency:>6} fly {endpoint.in_flight:>3} err {endpoint.errors:>3} "
+    name_width = max(10, width - len(figures) - 12)
+    return Text.assemble(one_line(where, name_width).ljust(name_width), " ", figures,
+                         ("cooling", "bold") if endpoint.cooling else ("ok", "dim"))
 
 
 class OutputDialog(ModalScreen[None]):
@@ -118,7 +134,7 @@ class RunScreen(PaneScreen):
     #run-api-base { width: 1fr; }
     #run-flow { width: 18; }
     .run-count { width: 7; }
-    #run-runs { height: 5; border: none; border-left: outer $panel; }
+    #run-runs { height: 5; border: none; border-left: outer $panel; }  /* RUNS_HEIGHT */
     #run-recent { height: 1fr; min-height: 3; border: none; border-left: outer $panel; }
     #run-runs:focus, #run-recent:focus { border-left: outer $primary; }
     #run-progress { height: auto; padding: 0 1; }
@@ -164,7 +180,7 @@ class RunScreen(PaneScreen):
             yield Label("questions")
             yield Input(id="run-questions", classes="run-count", type="integer")
             yield Label("concurrency")
-            yield Input("16", id="run-concurrency", classes="run-count", type="integer")
+            yield Input(placeholder="auto", id="run-concurrency", classes="run-count", type="integer")
         yield Label("Runs (enter shows one)", classes="section")
         yield OptionList(id="run-runs")
         yield Static(id="run-progress")
@@ -220,6 +236,8 @@ class RunScreen(PaneScreen):
             profile = load_profile(self.query_one("#run-profile", Input).value.strip() or "default",
                                    api_base=self.query_one("#run-api-base", Input).value.strip() or None)
             where = (profile.api_base or "").removeprefix("http://").removeprefix("https://").removesuffix("/v1")
+            if profile.endpoints:
+                where = f"{len(profile.endpoints)} endpoints"
             text.append_text(Text.assemble((" · ", "dim"), one_line(flow or "auto", 30), (" · ", "dim"),
                                            one_line(f"{profile.model.split('/')[-1]}@{where}", 30)))
         except (FlowError, ProfileError, OSError) as error:
@@ -274,6 +292,10 @@ class RunScreen(PaneScreen):
         self.needs_redraw = False
         self.redraws += 1
         self.query_one("#run-progress", Static).update(progress_view(self.progress, self.size.width or 80))
+        shown = len(self.progress.endpoints) if self.progress and len(self.progress.endpoints) > 1 else 0
+        runs = self.query_one("#run-runs", OptionList)
+        if runs.styles.height.value != max(1, RUNS_HEIGHT - shown):  # endpoint lines take the runs list's rows
+            runs.styles.height = max(1, RUNS_HEIGHT - shown)
         recent = self.query_one("#run-recent", OptionList)
         highlighted = recent.highlighted
         recent.clear_options()
@@ -379,7 +401,8 @@ class RunScreen(PaneScreen):
             loaded = load_skill(skill_path)
             if loaded.skill is None:
                 raise ValueError(f"{Path(skill_path).name} does not parse; fix it in the Seeds pane.")
-            params = RunParams(flow=flow, contexts=counts[0], questions=counts[1], concurrency=counts[2] or 16)
+            params = RunParams(flow=flow, contexts=counts[0], questions=counts[1],
+                               concurrency=counts[2] or profile.max_concurrency)  # a fleet's: its endpoints' sum
             return start_run(open_db(self.app.db_path), loaded.skill, profile, params)
 
         try:

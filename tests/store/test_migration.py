@@ -63,3 +63,19 @@ def test_an_old_run_is_reviewed_reported_and_exported_but_not_resumed(old_db, tm
         import asyncio
 
         asyncio.run(run_flow(old_db, run_id))
+
+
+def test_a_schema_2_database_from_before_endpoints_gains_the_column_and_keeps_its_requests(tmp_path):
+    path = tmp_path / "lab.db"
+    db = open_db(path)
+    db.execute("ALTER TABLE requests DROP COLUMN endpoint")  # as lab-tui wrote schema 2 before endpoints
+    db["runs"].insert({"id": "r", "created_at": "t", "status": "completed", "skill_snapshot": "{}", "flow": "{}",
+                       "prompts_version": "v", "teacher": "{}", "params": "{}"})
+    db["requests"].insert({"id": "q", "run_id": "r", "stage": "s", "messages": "[]", "params": "{}",
+                           "response": "an answer", "created_at": "t"})
+    db.conn.commit()
+    db.conn.close()
+    reopened = open_db(path)
+    assert "endpoint" in reopened["requests"].columns_dict
+    assert [(row["response"], row["endpoint"]) for row in reopened["requests"].rows] == [("an answer", None)]
+    assert reopened.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
 
-from lab_tui.pipeline.events import RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress  # noqa: E402
+from lab_tui.pipeline.events import (EndpointProgress, RowDone, RowFailed, RunFinished, RunProgress,  # noqa: E402
+                                     RunStarted, StageProgress)
 from lab_tui.resources import example_skill_path  # noqa: E402
 from lab_tui.store.db import open_db  # noqa: E402
 from lab_tui.ui.app import LabApp  # noqa: E402
@@ -152,6 +153,53 @@ def test_run_pane_snapshot(snap_compare, tmp_path):
 
     assert snap_compare(LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run"), terminal_size=(80, 24),
                         run_before=run_before)
+
+
+def test_run_pane_snapshot_with_a_teacher_over_three_endpoints(snap_compare, tmp_path):
+    async def run_before(pilot):
+        screen = pilot.app.pane_screens["run"]
+        screen.shown_run = "20261125-080000-abcdef"
+        stages = tuple(StageProgress(name, queued=2, in_flight=8, done=50 + i, tokens_in=1000, tokens_out=500)
+                       for i, name in enumerate(STAGES))
+        endpoints = (EndpointProgress("http://gpu-1.lab.example:8000/v1", 210, 12.3, 0.51, 8, 0),
+                     EndpointProgress("http://gpu-2.lab.example:8000/v1", 198, 11.9, 0.55, 8, 1),
+                     EndpointProgress("http://gpu-3.lab.example:8000/v1", 12, 0.7, 2.10, 0, 5, cooling=True))
+        screen.record_event(RunProgress("20261125-080000-abcdef", stages, 65.0, 420, 24.9, 30.0, 0.54, endpoints))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        screen.redraw(force=True)
+        await pilot.pause()
+
+    assert snap_compare(LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run"), terminal_size=(80, 24),
+                        run_before=run_before)
+
+
+async def test_a_run_over_two_endpoints_shows_a_line_for_each(tmp_path, teacher_server):
+    from lab_tui.config import Settings, save_settings
+
+    with TeacherServer(TeacherConfig(latency=0.02)) as second:
+        save_settings(Settings({"teachers": {"fleet": {"model": "openai/teacher", "endpoints": [
+            {"api_base": teacher_server.api_base, "max_concurrency": 2}, {"api_base": second.api_base,
+                                                                          "max_concurrency": 2}]}}}))
+        app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.pane_screens["run"]
+            screen.query_one("#run-profile", Input).value = "fleet"
+            screen.query_one("#run-contexts", Input).value = "1"
+            screen.query_one("#run-questions", Input).value = "1"
+            await pilot.press("f5")
+            await until(pilot, lambda: screen.own_run is None and screen.progress is not None
+                        and screen.progress.requests_done > 0 and sum(e.answered for e in screen.progress.endpoints)
+                        == screen.progress.requests_done)
+            await pilot.pause()
+            console = Console(width=80, file=io.StringIO())
+            console.print(screen.query_one("#run-progress").content)
+            text = console.file.getvalue()
+            for server in (teacher_server, second):
+                assert server.api_base.removeprefix("http://").removesuffix("/v1") in text
+            assert len(teacher_server.answered()) > 0 and len(second.answered()) > 0
+            params = open_db(tmp_path / "lab.db").execute("SELECT params FROM runs").fetchone()[0]
+            assert '"concurrency": 4' in params, "a fleet's concurrency is its endpoints' sum"
 
 
 async def test_an_unknown_teacher_profile_starts_nothing(tmp_path):
