@@ -79,8 +79,8 @@ def _check_endpoints(profile) -> int:
         ok, message = (False, f"does not answer: connection: {unreachable}") if unreachable else \
             asyncio.run(_check(server))
         answering += ok
-        print(f"teacher {server.model} at {server.api_base}: {message}")
-    print(f"{answering} of {len(profile.endpoints)} endpoints answer")
+        echo(f"teacher {server.model} at {server.api_base}: {message}")
+    echo(f"{answering} of {len(profile.endpoints)} endpoints answer")
     return 0 if answering == len(profile.endpoints) else 1
 
 
