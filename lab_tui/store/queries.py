@@ -102,7 +102,7 @@ def get_run(db: sqlite_utils.Database, run_id: str) -> dict:
 
 
 _RUNS_SQL = """
-SELECT r.id, r.created_at, r.finished_at, r.status, r.pid, r.skill_path, r.skill_snapshot, r.teacher,
+SELECT r.id, r.created_at, r.finished_at, r.status, r.pid, r.skill_path, r.skill_snapshot, r.teacher, r.batch_id,
     (SELECT count(*) FROM pairs p WHERE p.run_id = r.id AND p.outcome = 'kept') AS pairs_kept,
     (SELECT count(*) FROM pairs p WHERE p.run_id = r.id AND p.status = 'accepted') AS accepted,
     (SELECT count(*) FROM rows w WHERE w.run_id = r.id AND w.status = 'failed') AS failed_rows
@@ -114,7 +114,8 @@ ORDER BY r.created_at DESC, r.rowid DESC
 def list_runs(db: sqlite_utils.Database) -> list[dict]:
     """Every run, newest first, with its totals: pairs kept, pairs accepted, failed rows."""
     runs = []
-    for (run_id, created, finished, status, pid, skill_path, snapshot, teacher, kept, accepted, failed) in db.execute(
+    for (run_id, created, finished, status, pid, skill_path, snapshot, teacher, batch_id, kept, accepted,
+         failed) in db.execute(
         _RUNS_SQL
     ).fetchall():
         runs.append(
@@ -130,6 +131,7 @@ def list_runs(db: sqlite_utils.Database) -> list[dict]:
                 "pairs_kept": kept,
                 "accepted": accepted,
                 "failed_rows": failed,
+                "batch_id": batch_id,
             }
         )
     return runs

@@ -315,19 +315,40 @@ class RunScreen(PaneScreen):
 
     @on(RunsLoaded)
     def show_runs(self, message: RunsLoaded) -> None:
+        """One line per run (its skill, status, pairs); a batch's runs together under a line with
+        the batch's totals. Enter on a run shows its stage bars."""
         self.runs = message.runs
         runs = self.query_one("#run-runs", OptionList)
         previous = runs.get_option_at_index(runs.highlighted).id if runs.highlighted is not None else None
         runs.clear_options()
+        batches: dict[str, list[dict]] = {}
         for run in self.runs:
-            runs.add_option(Option(Text.assemble(
-                (run["id"], "bold"), f"  {run['display_status']:<11} ",
-                f"kept {run['pairs_kept']} · accepted {run['accepted']} · failed {run['failed_rows']}"),
-                id=run["id"]))
+            if run.get("batch_id"):
+                batches.setdefault(run["batch_id"], []).append(run)
+        for run in self.runs:
+            batch = batches.pop(run.get("batch_id"), None) if run.get("batch_id") else None
+            if batch:
+                states = sorted({member["display_status"] for member in batch})
+                runs.add_option(Option(Text.assemble(
+                    ("batch ", "dim"), (one_line(run["batch_id"], 30), "bold"),
+                    f"  {len(batch)} skills · {'/'.join(states)} · kept {sum(m['pairs_kept'] for m in batch)}"
+                    f" · accepted {sum(m['accepted'] for m in batch)}"), disabled=True))
+                for member in batch:
+                    runs.add_option(self.run_line(member, indent="  "))
+            elif not run.get("batch_id"):
+                runs.add_option(self.run_line(run))
         ids = [run["id"] for run in self.runs]
         wanted = self.own_run or self.shown_run or previous
         if ids:
-            runs.highlighted = ids.index(wanted) if wanted in ids else 0
+            runs.highlighted = runs.get_option_index(wanted if wanted in ids else ids[0])
+
+    @staticmethod
+    def run_line(run: dict, indent: str = "") -> Option:
+        skill = one_line(run["skill"], 10_000)
+        skill = skill if len(skill) <= 18 else "…" + skill[-17:]  # a taxonomy path differs at its end
+        return Option(Text.assemble(
+            indent, (run["id"], "bold"), f" {run['display_status']:<11} ", (skill, "italic"),
+            f" kept {run['pairs_kept']} · acc {run['accepted']} · fail {run['failed_rows']}"), id=run["id"])
 
     @on(OptionList.OptionSelected, "#run-runs")
     def show_run(self, event: OptionList.OptionSelected) -> None:

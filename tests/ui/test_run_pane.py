@@ -277,7 +277,36 @@ async def test_resume_acts_on_the_highlighted_run_and_a_completed_run_says_so(tm
         status = lambda run_id: open_db(tmp_path / "lab.db").execute(  # noqa: E731
             "SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0]
         await until(pilot, lambda: status(second) == "completed" and screen.own_run is None)
-        runs.highlighted = [run["id"] for run in screen.runs].index(first)
+        runs.highlighted = runs.get_option_index(first)
         await pilot.press("f6")
         await until(pilot, lambda: any("nothing to resume" in str(n.message) for n in app._notifications))
         assert screen.own_run is None
+
+
+async def test_a_batch_is_followed_together_one_line_per_skill_under_its_totals(tmp_path, teacher_server):
+    from lab_tui.pipeline.batch import run_batch, start_batch
+    from lab_tui.pipeline.engine import RunParams
+    from lab_tui.pipeline.teacher import TeacherProfile, close_clients
+
+    freeform = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy" / \
+        "compositional_skills__linguistics__synonyms.yaml"
+    profile = TeacherProfile(model="openai/teacher", api_base=teacher_server.api_base, timeout=5)
+    started = start_batch(tmp_path / "lab.db", [example_skill_path(), freeform], profile,
+                          RunParams(contexts=1, questions=1, concurrency=4))
+    await run_batch(tmp_path / "lab.db", list(started.runs), profile, 4)
+    await close_clients()
+    app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: len(screen.runs) == 2)
+        runs = screen.query_one("#run-runs", OptionList)
+        lines = [str(runs.get_option_at_index(i).prompt) for i in range(runs.option_count)]
+        assert lines[0].startswith(f"batch {started.batch_id}") and "2 skills · completed" in lines[0]
+        assert runs.get_option_at_index(0).disabled
+        assert {line.split()[0] for line in lines[1:]} == set(started.runs)
+        assert any("quarterly_email" in line for line in lines) and any("synonyms" in line for line in lines)
+        runs.focus()
+        runs.highlighted = 2
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.progress is not None and screen.progress.run_id == lines[2].split()[0])
+        assert screen.progress.stages[0].done > 0
