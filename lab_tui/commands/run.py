@@ -133,6 +133,7 @@ async def _batch(args, skills: list[Path]) -> int:
     from lab_tui.pipeline.flow import FlowError
     from lab_tui.pipeline.teacher import ProfileError, TeacherProfile, close_clients, load_profile
     from lab_tui.store import rows as reads
+    from lab_tui.store.queries import skill_name
     from lab_tui.store.db import open_db
 
     console = _console()
@@ -173,7 +174,7 @@ async def _batch(args, skills: list[Path]) -> int:
         for run_id in run_ids:
             progress = latest.get(run_id)
             stages = progress.stages if progress else ()
-            view.add_row(run_id, literal(Path(names[run_id]).parent.name or names[run_id]),
+            view.add_row(run_id, literal(skill_name(names[run_id], None)),
                          str(progress.requests_done if progress else 0),
                          str(stages[-1].kept or stages[-1].done if stages else 0),
                          str(sum(stage.failed for stage in stages)))

@@ -331,8 +331,8 @@ class RunScreen(PaneScreen):
                 states = sorted({member["display_status"] for member in batch})
                 runs.add_option(Option(Text.assemble(
                     ("batch ", "dim"), (one_line(run["batch_id"], 30), "bold"),
-                    f"  {len(batch)} skills · {'/'.join(states)} · kept {sum(m['pairs_kept'] for m in batch)}"
-                    f" · accepted {sum(m['accepted'] for m in batch)}"), disabled=True))
+                    f"  {len(batch)} skills {'/'.join(states)} kept {sum(m['pairs_kept'] for m in batch)}"),
+                    disabled=True))
                 for member in batch:
                     runs.add_option(self.run_line(member, indent="  "))
             elif not run.get("batch_id"):
@@ -345,10 +345,10 @@ class RunScreen(PaneScreen):
     @staticmethod
     def run_line(run: dict, indent: str = "") -> Option:
         skill = one_line(run["skill"], 10_000)
-        skill = skill if len(skill) <= 18 else "…" + skill[-17:]  # a taxonomy path differs at its end
+        skill = skill if len(skill) <= 16 else "…" + skill[-15:]  # a taxonomy path differs at its end
         return Option(Text.assemble(
-            indent, (run["id"], "bold"), f" {run['display_status']:<11} ", (skill, "italic"),
-            f" kept {run['pairs_kept']} · acc {run['accepted']} · fail {run['failed_rows']}"), id=run["id"])
+            indent, (run["id"], "bold"), f" {run['display_status']:<11}", (f"{skill:<16}", "italic"),
+            f" kept {run['pairs_kept']} acc {run['accepted']} fail {run['failed_rows']}"), id=run["id"])
 
     @on(OptionList.OptionSelected, "#run-runs")
     def show_run(self, event: OptionList.OptionSelected) -> None:

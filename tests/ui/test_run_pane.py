@@ -301,7 +301,7 @@ async def test_a_batch_is_followed_together_one_line_per_skill_under_its_totals(
         await until(pilot, lambda: len(screen.runs) == 2)
         runs = screen.query_one("#run-runs", OptionList)
         lines = [str(runs.get_option_at_index(i).prompt) for i in range(runs.option_count)]
-        assert lines[0].startswith(f"batch {started.batch_id}") and "2 skills · completed" in lines[0]
+        assert lines[0].startswith(f"batch {started.batch_id}") and "2 skills completed" in lines[0]
         assert runs.get_option_at_index(0).disabled
         assert {line.split()[0] for line in lines[1:]} == set(started.runs)
         assert any("quarterly_email" in line for line in lines) and any("synonyms" in line for line in lines)
