@@ -63,6 +63,15 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def stored_request_digest(messages: str, params: str) -> str:
+    """The digest this server logs for a request lab-tui stored (its `messages` and `params` JSON),
+    so a test can tell whether a stored request was ever asked again."""
+    params = json.loads(params)
+    body = {"messages": json.loads(messages), "temperature": params["temperature"],
+            "max_tokens": params["max_tokens"], "seed": None}
+    return _digest(json.dumps(body, sort_keys=True))
+
+
 def answer_for(prompt: str, config: TeacherConfig) -> str:
     digest = _digest(prompt)
     number = int(digest[:8], 16)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from teacher_server import Fault
+from teacher_server import Fault, stored_request_digest
 
 from lab_tui.cli import main
 from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
@@ -149,13 +147,6 @@ async def test_cancel_stops_cleanly_and_resume_finishes_without_resending(teache
     assert rows_before and all(rows_after[row_id] == created for row_id, created in rows_before.items())
 
 
-def _server_digest(messages: str, params: str) -> str:
-    params = json.loads(params)
-    body = {"messages": json.loads(messages), "temperature": params["temperature"],
-            "max_tokens": params["max_tokens"], "seed": None}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
 @pytest.mark.slow
 def test_resume_after_sigkill_sends_no_stored_request_again(teacher_server, tmp_path):
     teacher_server.config.latency, teacher_server.config.jitter = 0.1, 0.5
@@ -177,7 +168,7 @@ def test_resume_after_sigkill_sends_no_stored_request_again(teacher_server, tmp_
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     db = open_db(db_path)
-    stored = {_server_digest(m, p) for m, p in db.execute(
+    stored = {stored_request_digest(m, p) for m, p in db.execute(
         "SELECT messages, params FROM requests WHERE response IS NOT NULL")}
     assert stored and stored <= set(teacher_server.answered())
     resumed = subprocess.run([sys.executable, "-m", "lab_tui", "run", "--resume", run_id, "--db", str(db_path)],

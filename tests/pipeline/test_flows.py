@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from teacher_server import Fault, TeacherConfig, TeacherServer
+from teacher_server import Fault, TeacherConfig, TeacherServer, stored_request_digest
 
 from lab_tui.cli import main
 from lab_tui.config import Settings, save_settings
@@ -41,16 +41,6 @@ async def run(db_path, skill_path, server, cancel=None, on_event=lambda e: None,
     result = await run_flow(db_path, run_id, cancel=cancel, on_event=on_event)
     await close_clients()
     return run_id, result
-
-
-def _digest(messages: str, params: str) -> str:
-    """The suite teacher's digest of a stored request (see teacher_server.py)."""
-    import hashlib
-
-    params = json.loads(params)
-    body = {"messages": json.loads(messages), "temperature": params["temperature"],
-            "max_tokens": params["max_tokens"], "seed": None}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def stage_counts(db, run_id):
@@ -102,7 +92,7 @@ def test_a_freeform_run_resumes_after_sigkill_without_asking_twice(teacher_serve
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     answered_before = len(teacher_server.answered())
-    stored = {_digest(m, p) for m, p in open_db(db_path).execute(
+    stored = {stored_request_digest(m, p) for m, p in open_db(db_path).execute(
         "SELECT messages, params FROM requests WHERE response IS NOT NULL")}
     resumed = subprocess.run([sys.executable, "-m", "lab_tui", "run", "--resume", run_id, "--db", str(db_path)],
                              capture_output=True, text=True, env=env, timeout=120)
