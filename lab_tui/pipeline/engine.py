@@ -275,6 +275,8 @@ class Engine:
                 chain = _Chain()
                 root = _Row({}, None, seed_index, (seed_index,), chain)
                 self.track(self.generate_then_advance(0, first, root, sample), chain)
+        for teacher in self.teachers.values():  # every chain is in: the longest way to go first now
+            teacher.slots.reverse()
 
     # ----- requests -----------------------------------------------------------------------
 

@@ -263,8 +263,17 @@ class PrioritySlots:
     def __init__(self, size: int) -> None:
         self.size = size
         self.free = size
-        self.waiters: list[tuple[int, int, asyncio.Future]] = []
+        self.waiters: list[tuple[int, int, int, asyncio.Future]] = []
         self.order = itertools.count()
+        self.sign = 1
+
+    def reverse(self) -> None:
+        """From now on the highest priority number goes first (waiters included): once every chain
+        of a run is admitted, the requests with the longest way still to go are sent first, which
+        shortens the run's tail."""
+        self.sign = -1
+        self.waiters = [(-priority, order, priority, waiter) for _, order, priority, waiter in self.waiters]
+        heapq.heapify(self.waiters)
 
     @asynccontextmanager
     async def slot(self, priority: int = 0):
@@ -279,7 +288,7 @@ class PrioritySlots:
             self.free -= 1
             return
         waiter = asyncio.get_running_loop().create_future()
-        heapq.heappush(self.waiters, (priority, next(self.order), waiter))
+        heapq.heappush(self.waiters, (self.sign * priority, next(self.order), priority, waiter))
         try:
             await waiter
         except asyncio.CancelledError:
@@ -293,7 +302,7 @@ class PrioritySlots:
 
     def _hand_on(self) -> None:
         while self.free > 0 and self.waiters:
-            _, _, waiter = heapq.heappop(self.waiters)
+            _, _, _, waiter = heapq.heappop(self.waiters)
             if not waiter.done():
                 self.free -= 1
                 waiter.set_result(None)

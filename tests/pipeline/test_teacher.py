@@ -116,3 +116,22 @@ async def test_bad_requests_and_context_window_errors_fail_at_once_with_their_ki
     assert caught.value.kind == fault and caught.value.attempts == 1
     assert len(teacher_server.log) == 1
     await close_clients()
+
+
+async def test_once_reversed_the_longest_way_to_go_is_served_first_waiters_included():
+    slots = PrioritySlots(1)
+    order = []
+    await slots.acquire(0)
+
+    async def wait(priority, name):
+        await slots.acquire(priority)
+        order.append(name)
+        slots.release()
+
+    waiters = [asyncio.create_task(wait(p, n)) for p, n in ((-4, "pair judge"), (0, "context"), (-1, "questions"))]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    slots.reverse()
+    slots.release()
+    await asyncio.gather(*waiters)
+    assert order == ["context", "questions", "pair judge"]
