@@ -242,13 +242,14 @@ class Engine:
 
     # ----- tasks --------------------------------------------------------------------------
 
-    def track(self, coroutine, chain: _Chain | None) -> None:
+    def track(self, coroutine, chain: _Chain | None) -> asyncio.Task:
         if chain is not None:
             chain.pending += 1
         self.pending += 1
         task = asyncio.create_task(coroutine)
         self.tasks.add(task)
         task.add_done_callback(lambda done: self.settle(done, chain))
+        return task
 
     def settle(self, task: asyncio.Task, chain: _Chain | None) -> None:
         self.tasks.discard(task)
@@ -495,7 +496,7 @@ class Engine:
 
     async def run(self, cancel: asyncio.Event) -> bool:
         """True when every chain finished; False when cancelled. Raises what stopped the run."""
-        self.track(self.feed(), None)
+        feeder = self.track(self.feed(), None)
         cancelled = asyncio.create_task(cancel.wait())
         settled = asyncio.create_task(self.settled.wait())
         try:
@@ -506,8 +507,7 @@ class Engine:
                 self.stop.set()
                 if self.pending:
                     self.settled.clear()
-                    for task in [t for t in self.tasks if t.get_coro().__name__ == "feed"]:
-                        task.cancel()
+                    feeder.cancel()  # admits no more chains; the admitted ones finish what was sent
                     try:
                         await asyncio.wait_for(self.settled.wait(), STOP_GRACE_S)
                     except asyncio.TimeoutError:

@@ -80,8 +80,8 @@ async def test_a_teacher_that_never_answered_fails_fast_and_says_what_to_do(teac
     assert "ilab model serve" in refused.value.advice()
 
 
-async def test_deeper_blocks_get_a_free_slot_first_and_ties_keep_their_order():
-    slots = PrioritySlots(1)
+async def served_order(slots: PrioritySlots, waiting: list[tuple[int, str]], reverse: bool = False) -> list[str]:
+    """The order in which requests that all wait for one held slot get it (`reverse` first, if asked)."""
     order = []
     await slots.acquire(0)
 
@@ -90,12 +90,19 @@ async def test_deeper_blocks_get_a_free_slot_first_and_ties_keep_their_order():
         order.append(name)
         slots.release()
 
-    waiters = [asyncio.create_task(wait(p, n)) for p, n in ((0, "context 2"), (-1, "questions"), (0, "context 3"),
-                                                            (-4, "pair judge"))]
-    for _ in range(3):
+    waiters = [asyncio.create_task(wait(priority, name)) for priority, name in waiting]
+    while len(slots.waiters) < len(waiters):  # every request is queued before the slot frees
         await asyncio.sleep(0)
+    if reverse:
+        slots.reverse()
     slots.release()
     await asyncio.gather(*waiters)
+    return order
+
+
+async def test_deeper_blocks_get_a_free_slot_first_and_ties_keep_their_order():
+    slots = PrioritySlots(1)
+    order = await served_order(slots, [(0, "context 2"), (-1, "questions"), (0, "context 3"), (-4, "pair judge")])
     assert order == ["pair judge", "questions", "context 2", "context 3"]
     assert slots.free == 1
 
@@ -119,19 +126,5 @@ async def test_bad_requests_and_context_window_errors_fail_at_once_with_their_ki
 
 
 async def test_once_reversed_the_longest_way_to_go_is_served_first_waiters_included():
-    slots = PrioritySlots(1)
-    order = []
-    await slots.acquire(0)
-
-    async def wait(priority, name):
-        await slots.acquire(priority)
-        order.append(name)
-        slots.release()
-
-    waiters = [asyncio.create_task(wait(p, n)) for p, n in ((-4, "pair judge"), (0, "context"), (-1, "questions"))]
-    for _ in range(3):
-        await asyncio.sleep(0)
-    slots.reverse()
-    slots.release()
-    await asyncio.gather(*waiters)
+    order = await served_order(PrioritySlots(1), [(-4, "pair judge"), (0, "context"), (-1, "questions")], reverse=True)
     assert order == ["context", "questions", "pair judge"]

@@ -16,6 +16,10 @@ from lab_tui.resources import example_skill_path
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.dialogs import ChoiceDialog, SaveAsDialog
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pilot_wait import until  # noqa: E402
+
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"
 TITLE = "\x1b]0;pwned\x1b\\"
 
@@ -29,14 +33,6 @@ def skill_file(tmp_path) -> Path:
 
 def messages(app) -> str:
     return "\n".join(str(n.message) for n in app._notifications)
-
-
-async def until(pilot, condition, tries: int = 200) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not met")
 
 
 async def edit_and_save_after_someone_else(pilot, app, skill_file) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from pathlib import Path
 
 from textual.widgets import Input
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pilot_wait import until  # noqa: E402
 from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
 
 from lab_tui.pipeline.engine import RunParams, run_flow, start_run  # noqa: E402
@@ -20,15 +20,6 @@ from lab_tui.resources import example_skill_path  # noqa: E402
 from lab_tui.seeds import load_skill  # noqa: E402
 from lab_tui.store.db import open_db  # noqa: E402
 from lab_tui.ui.app import LabApp  # noqa: E402
-
-
-async def until(pilot, condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if condition():
-            return
-    raise AssertionError("condition not reached")
 
 
 async def test_a_pair_made_after_the_review_pane_opened_shows_up_by_itself(tmp_path):

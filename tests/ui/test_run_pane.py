@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from textual.widgets import Input, OptionList
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pilot_wait import until  # noqa: E402
 from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
 
 from lab_tui.pipeline.events import (EndpointProgress, RowDone, RowFailed, RunFinished, RunProgress,  # noqa: E402
@@ -32,15 +32,6 @@ STAGES = [block.name for block in load_flow("grounded_skills").blocks]
 def teacher_server():
     with TeacherServer(TeacherConfig(latency=0.02)) as server:
         yield server
-
-
-async def until(pilot, condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if condition():
-            return
-    raise AssertionError("condition not reached")
 
 
 def fill(screen, api_base, contexts="1", questions="2", concurrency="4"):

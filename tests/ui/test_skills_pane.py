@@ -8,7 +8,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
