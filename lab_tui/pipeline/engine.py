@@ -39,8 +39,8 @@ import sqlite_utils
 from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
 from lab_tui.pipeline.flow import Block, Flow, FlowError, default_flow_for, load_flow, stored_flow
 from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
-from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, litellm_module,
-                                      load_profile, profile_names)
+from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile,
+                                      profile_names)
 from lab_tui.seeds.model import Skill
 from lab_tui.store import rows as reads
 from lab_tui.store import runs as store
@@ -579,7 +579,7 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
     for name, stored_profile in params.teachers.items():
         block_profile = TeacherProfile(**stored_profile)
         teachers[name] = Teacher(block_profile, block_profile.max_concurrency)
-    await asyncio.to_thread(litellm_module)  # its seconds-long first import: off the loop, before the clock
+    await asyncio.to_thread(lambda: [each.prepare() for each in teachers.values()])  # off the loop, before the clock
     engine = Engine(db, run_id, flow, seeds, snapshot["task_description"], teachers, on_event)
     resumed = run["status"] != "running" or reads.has_requests(db, run_id)
     store.mark_run(db, run_id, "running")

@@ -8,22 +8,24 @@ outside the concurrency slot; auth errors, bad requests and context-window error
 
 A profile with several `endpoints` (one model served by several boxes) sends through litellm's
 Router: it picks the least busy endpoint that is not cooling down, holds each endpoint to its
-`max_concurrency` (and rpm/tpm), and cools an endpoint down when it fails (for Retry-After on a
-429). The Router never retries: our loop does, so the next attempt of a request that failed on one
-endpoint goes at once to another, and waits only when every endpoint is cooling down.
+`max_concurrency` and rpm/tpm (an endpoint at its limit for the minute rests; that costs no request
+an attempt), and cools an endpoint down when it fails (for Retry-After on a 429). The Router never
+retries: our loop does, so the next attempt of a request that failed on one endpoint goes at once
+to another, and waits only when every endpoint is cooling down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import importlib
 import itertools
 import logging
 import os
 import random
 import time
 from collections import deque
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -197,6 +199,8 @@ CONSTRAINTS = {
     "llama.cpp": lambda scores: {"grammar": _judge_grammar(scores)},
 }
 """Extra request fields that let a judge answer only the tagged evaluation and one allowed score."""
+RECOUNT_PAUSE = 0.005
+"""Seconds before a request that met a full endpoint asks the Router again while another has room."""
 MAX_ANSWER_CHARS_PER_TOKEN = 32
 MIN_ANSWER_CAP = 65_536
 """An answer longer than max_tokens x 32 characters (at least 64 KiB) is not a real answer: it is
@@ -364,6 +368,14 @@ def retry_after(error: Exception) -> float | None:
         return None
 
 
+ROUTER_FIRST_USE = ("litellm.proxy._types", "litellm.integrations.websearch_interception.handler",
+                    "litellm.integrations.shadow_eval_logger", "litellm.proxy.spend_tracking.savings")
+"""Modules litellm 1.110 imports on a Router's first answer (~0.3 s of CPU, measured)."""
+FREE = {"input_cost_per_token": 0, "output_cost_per_token": 0}
+"""lab-tui does not price requests; a deployment without prices makes litellm's Router search its
+price tables on every answer (about a third of the Router's time per request)."""
+
+
 class Teacher:
     """Sends chat requests under one bound on requests in flight, to one server or, for a profile
     with endpoints, through litellm's Router over all of them."""
@@ -416,6 +428,7 @@ class Teacher:
         while True:
             attempt += 1
             async with self.slots.slot(priority):
+                refused = 0
                 while True:  # a full endpoint is waited for in the slot: no churn through the others' turns
                     if stop is not None and stop.is_set():
                         raise Stopped()
@@ -434,7 +447,8 @@ class Teacher:
                         self._wake_one()
                     if error is None or not self._endpoint_full(error):
                         break
-                    await self._wait_for_an_endpoint(error)
+                    refused += 1
+                    await self._wait_for_an_endpoint(error, soon=refused == 1)
                 if error is None:
                     choices = getattr(response, "choices", None) or []
                     if not choices:
@@ -466,6 +480,9 @@ class Teacher:
                 if not self.answered_once and self.unreachable >= set(self.counts):
                     raise self._unreachable_error(attempt, "connection", error) from error
                 await self._wait_for_an_endpoint(error)
+                continue
+            if self._at_own_limit(error):  # the Router rests that endpoint: the next attempt goes to another
+                attempt -= 1
                 continue
             kind, retryable = classify(error)
             if endpoint in self.counts:
@@ -514,6 +531,12 @@ class Teacher:
 
         return isinstance(error, RouterRateLimitError)
 
+    def _at_own_limit(self, error: Exception) -> bool:
+        """The endpoint the Router chose is at its rpm or tpm for this minute: refused before sending
+        (not the endpoint's error nor the request's attempt); the Router rests it."""
+        request = getattr(getattr(error, "response", None), "request", None)
+        return bool(self.profile.endpoints) and getattr(request, "method", None) == "MODEL_RATE_LIMIT_CHECK"
+
     def _endpoint_full(self, error: Exception) -> bool:
         """The endpoint the Router chose is at its max_concurrency (litellm's own limits refuse at
         once instead of queueing); happens while a cooled endpoint's share waits for the others."""
@@ -523,12 +546,17 @@ class Teacher:
 
         return getattr(error, "category", None) == RateLimitErrorCategory.LITELLM_RATE_LIMIT
 
-    async def _wait_for_an_endpoint(self, error: Exception) -> None:
-        """Until an endpoint can take a request: the soonest end of a cool-down, or (a full
-        endpoint) the next request to end, one waiter per ending request (1 s at most)."""
+    async def _wait_for_an_endpoint(self, error: Exception, soon: bool = False) -> None:
+        """Until an endpoint can take a request: the soonest end of a cool-down; a moment, the first
+        time (`soon`) the Router chose a full endpoint while another has room; else the next request
+        to end, one waiter per ending request (1 s at most). Only once a moment: least-busy keeps
+        choosing a full endpoint of lower max_concurrency until one of its requests ends."""
         rest = getattr(error, "cooldown_time", None)
         if rest is not None:
             await asyncio.sleep(min(self.profile.backoff_cap, max(0.05, float(rest))))
+            return
+        if soon and self._room_elsewhere():
+            await asyncio.sleep(RECOUNT_PAUSE)
             return
         waiter = asyncio.get_running_loop().create_future()
         self.waiting.append(waiter)
@@ -536,6 +564,14 @@ class Teacher:
             await asyncio.wait_for(waiter, timeout=1.0)
         except asyncio.TimeoutError:
             pass
+
+    def _room_elsewhere(self) -> bool:
+        """An endpoint that is not resting has a free place by the Router's own limits: least-busy
+        chose a full one because its counts drop only when litellm's background logging has
+        counted an answer's end, a few milliseconds after the place is actually free."""
+        resting = self._resting()
+        return any(e.api_base not in resting and self._in_flight_at(e.api_base) < e.max_concurrency
+                   for e in self.profile.endpoints)
 
     def _wake_one(self) -> None:
         while self.waiting:
@@ -567,14 +603,26 @@ class Teacher:
                     "api_key": (os.environ.get(e.api_key_env) if e.api_key_env else None) or KEYLESS_PLACEHOLDER,
                     "timeout": self.profile.timeout, "max_retries": 0, "max_parallel_requests": e.max_concurrency,
                     **{k: v for k, v in (("rpm", e.rpm), ("tpm", e.tpm)) if v}},
-                "model_info": {"id": e.api_base},
+                "model_info": {"id": e.api_base, **FREE},
             } for e in self.profile.endpoints]
             self.router = litellm_module().Router(
                 model_list=deployments, routing_strategy="least-busy", num_retries=0, max_fallbacks=0,
-                allowed_fails=self.profile.allowed_fails, cooldown_time=self.profile.cooldown)
+                allowed_fails=self.profile.allowed_fails, cooldown_time=self.profile.cooldown,
+                optional_pre_call_checks=["enforce_model_rate_limits"])  # rpm/tpm are only routing hints without it
             self._deployments = {d["model_info"]["id"]: d for d in deployments}
             _routers.append(self.router)
         return self.router
+
+    def prepare(self) -> None:
+        """Import litellm, build the Router and import what its first answer would: work that would
+        stall the event loop at the first requests (the app's screen, the run's first answers);
+        called off the loop before a run."""
+        litellm_module()
+        if self.profile.endpoints:
+            self._router()
+            for name in ROUTER_FIRST_USE:
+                with suppress(ImportError):  # another litellm may not have it: then it costs nothing here
+                    importlib.import_module(name)
 
     def figures(self) -> tuple[EndpointProgress, ...]:
         """Per endpoint: answers, answers a second, mean latency, in flight, errors, cooling down."""
@@ -597,10 +645,14 @@ class Teacher:
             return frozenset()
         read_at, cooling = self._cooling
         if time.monotonic() - read_at > 0.25:
-            active = self.router.health().cooldowns.get_active_cooldowns(list(self.counts), None)
-            cooling = frozenset(model_id for model_id, _ in active)
+            cooling = self._resting()
             self._cooling = (time.monotonic(), cooling)
         return cooling
+
+    def _resting(self) -> frozenset[str]:
+        """Endpoints the Router is resting now."""
+        active = self.router.health().cooldowns.get_active_cooldowns(list(self.counts), None)
+        return frozenset(model_id for model_id, _ in active)
 
 
 def _short(error: Exception) -> str:

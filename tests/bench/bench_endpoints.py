@@ -76,13 +76,13 @@ def requests_alone(bases: list[str], per_server: int, total: int) -> float:
     endpoints), all queued at once: the Router's scaling without a flow's chains in the way."""
     import asyncio
 
-    from lab_tui.pipeline.teacher import Endpoint, Teacher, TeacherProfile, close_clients, litellm_module
+    from lab_tui.pipeline.teacher import Endpoint, Teacher, TeacherProfile, close_clients
 
     async def go() -> float:
-        litellm_module()
         teacher = Teacher(TeacherProfile(model="openai/teacher", endpoints=tuple(Endpoint(base, None, per_server)
                                                                                  for base in bases)),
                           len(bases) * per_server)
+        await asyncio.to_thread(teacher.prepare)  # as a run does, before its clock
         started = time.perf_counter()
         await asyncio.gather(*(teacher.complete([{"role": "user", "content": f"Question {n} [Start of Question]"}],
                                                 temperature=0.7, max_tokens=256) for n in range(total)))

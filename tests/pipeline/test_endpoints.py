@@ -167,6 +167,38 @@ async def test_a_429_from_one_endpoint_rests_that_one_only_for_its_retry_after(s
     await close_clients()
 
 
+def minutes_spanned(started: float) -> int:
+    """Minutes of the clock a test touched: rpm and tpm are counted per calendar minute."""
+    return int(time.time() // 60) - int(started // 60) + 1
+
+
+async def test_an_endpoints_rpm_is_enforced_and_its_refusals_cost_no_request_an_attempt(servers):
+    first, second = servers[:2]
+    teacher = Teacher(fleet(first, second, endpoints=(Endpoint(first.api_base, max_concurrency=4, rpm=3),
+                                                      Endpoint(second.api_base, max_concurrency=4))))
+    started = time.time()
+    answers = await ask_many(teacher, range(20))
+    assert all(answer.text and answer.attempts == 1 for answer in answers)
+    assert 3 <= len(first.log) <= 3 * minutes_spanned(started), "at most 3 requests a minute reached it"
+    assert Counter(answer.endpoint for answer in answers)[second.api_base] == 20 - len(first.log)
+    figures = {f.api_base: f for f in teacher.figures()}
+    assert figures[first.api_base].errors == 0, "a limit reached is not the endpoint's error"
+    await close_clients()
+
+
+async def test_an_endpoints_tpm_is_enforced(servers):
+    first, second = servers[:2]
+    teacher = Teacher(fleet(first, second, endpoints=(Endpoint(first.api_base, max_concurrency=1, tpm=60),
+                                                      Endpoint(second.api_base, max_concurrency=4))))
+    started = time.time()
+    for n in range(12):  # one at a time, so each answer's tokens are counted before the next is routed
+        await ask_many(teacher, [n])
+    assert 2 <= len(first.log) <= 2 * minutes_spanned(started), \
+        "two answers (about 35 tokens each) use its 60 tokens a minute; then it is left alone"
+    assert len(first.log) + len(second.log) == 12
+    await close_clients()
+
+
 async def test_a_gone_endpoint_tried_again_after_each_cool_down_does_not_use_up_requests_attempts(servers):
     first, second = servers[:2]
     teacher = Teacher(fleet(first, second, cooldown=0.1, max_attempts=2))
