@@ -7,7 +7,8 @@ refused connections back off exponentially with full jitter, honouring Retry-Aft
 outside the concurrency slot; auth errors, bad requests and context-window errors fail at once.
 
 A profile with several `endpoints` (one model served by several boxes) sends through litellm's
-Router: it picks the least busy endpoint that is not cooling down, holds each endpoint to its
+Router: it picks the least busy endpoint that is not cooling down (for endpoints of unequal
+`max_concurrency`, one at random in proportion to it), holds each endpoint to its
 `max_concurrency` and rpm/tpm (an endpoint at its limit for the minute rests; that costs no request
 an attempt), and cools an endpoint down when it fails (for Retry-After on a 429). The Router never
 retries: our loop does, so the next attempt of a request that failed on one endpoint goes at once
@@ -594,7 +595,9 @@ class Teacher:
 
     def _router(self):
         """litellm's Router over the profile's endpoints, built on first use (the keys are read from
-        their variables here, and live only in memory)."""
+        their variables here, and live only in memory). Endpoints of one max_concurrency go to the
+        least busy; endpoints of different ones are chosen at random in proportion to it: least-busy
+        counts requests in flight, so it would fill each only as far as the smallest one's limit."""
         if self.router is None:
             deployments = [{
                 "model_name": self.profile.model,
@@ -602,11 +605,13 @@ class Teacher:
                     "model": self.profile.model, "api_base": e.api_base,
                     "api_key": (os.environ.get(e.api_key_env) if e.api_key_env else None) or KEYLESS_PLACEHOLDER,
                     "timeout": self.profile.timeout, "max_retries": 0, "max_parallel_requests": e.max_concurrency,
+                    "weight": e.max_concurrency,
                     **{k: v for k, v in (("rpm", e.rpm), ("tpm", e.tpm)) if v}},
                 "model_info": {"id": e.api_base, **FREE},
             } for e in self.profile.endpoints]
+            equal = len({e.max_concurrency for e in self.profile.endpoints}) == 1
             self.router = litellm_module().Router(
-                model_list=deployments, routing_strategy="least-busy", num_retries=0, max_fallbacks=0,
+                model_list=deployments, routing_strategy="least-busy" if equal else "simple-shuffle", num_retries=0, max_fallbacks=0,
                 allowed_fails=self.profile.allowed_fails, cooldown_time=self.profile.cooldown,
                 optional_pre_call_checks=["enforce_model_rate_limits"])  # rpm/tpm are only routing hints without it
             self._deployments = {d["model_info"]["id"]: d for d in deployments}

@@ -130,6 +130,18 @@ async def test_requests_spread_over_every_endpoint_and_each_answer_names_its_end
     await close_clients()
 
 
+async def test_endpoints_of_unequal_max_concurrency_are_each_filled_to_their_own(servers):
+    big, small = servers[:2]
+    teacher = Teacher(fleet(big, small, endpoints=(Endpoint(big.api_base, max_concurrency=6),
+                                                   Endpoint(small.api_base, max_concurrency=2))))
+    answers = await ask_many(teacher, range(64))
+    assert big.max_in_flight > 2, "the bigger endpoint was held to the smaller one's limit"
+    assert big.max_in_flight <= 6 and small.max_in_flight <= 2
+    by_endpoint = Counter(answer.endpoint for answer in answers)
+    assert by_endpoint[big.api_base] > 2 * by_endpoint[small.api_base], by_endpoint
+    await close_clients()
+
+
 async def test_an_endpoint_that_fails_is_cooled_down_its_request_answered_elsewhere_and_it_returns(servers):
     first, second = servers[:2]
     teacher = Teacher(fleet(first, second, cooldown=1.0))
