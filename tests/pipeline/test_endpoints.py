@@ -205,8 +205,8 @@ async def test_an_endpoints_tpm_is_enforced(servers):
     started = time.time()
     for n in range(12):  # one at a time, so each answer's tokens are counted before the next is routed
         await ask_many(teacher, [n])
-    assert 2 <= len(first.log) <= 2 * minutes_spanned(started), \
-        "two answers (about 35 tokens each) use its 60 tokens a minute; then it is left alone"
+    assert 2 <= len(first.log) <= 3 * minutes_spanned(started), \
+        "two answers (about 35 tokens each) use its 60 tokens a minute (a third may pass before they are counted)"
     assert len(first.log) + len(second.log) == 12
     await close_clients()
 
