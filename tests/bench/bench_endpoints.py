@@ -12,8 +12,12 @@ take at most 1/N of the one-endpoint time, plus 10 %.
 Then a run over two endpoints where one server is killed (SIGKILL) once a third of the requests
 are answered: the run must complete with every request answered, once.
 
-Usage: .venv/bin/python tests/bench/bench_endpoints.py [--latency 1.0] [--per-server 8] [--contexts 10]
-       [--requests 320]
+The default size is a run that lasts about 45 s on four endpoints: in a ten-second one (`--contexts
+10 --requests 320`) costs that do not scale with the endpoints (litellm's first answers, the
+chains' tail) are a few per cent of the time (README: both sizes).
+
+Usage: .venv/bin/python tests/bench/bench_endpoints.py [--latency 1.0] [--per-server 8] [--contexts 25]
+       [--requests 640]
 """
 
 from __future__ import annotations
@@ -162,8 +166,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--per-server", type=int, default=8, help="C: requests each server answers at once")
-    parser.add_argument("--contexts", type=int, default=10, help="contexts per seed example (5 seed examples)")
-    parser.add_argument("--requests", type=int, default=320, help="independent requests for the Router alone")
+    parser.add_argument("--contexts", type=int, default=25, help="contexts per seed example (5 seed examples)")
+    parser.add_argument("--requests", type=int, default=640, help="independent requests for the Router alone")
     args = parser.parse_args()
     print(f"servers answer {args.per_server} requests at once, {args.latency} s each")
     for title, measure in ((f"{args.requests} independent requests through the Teacher (Router alone)",
