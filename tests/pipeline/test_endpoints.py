@@ -200,14 +200,15 @@ async def test_an_endpoints_rpm_is_enforced_and_its_refusals_cost_no_request_an_
 
 async def test_an_endpoints_tpm_is_enforced(servers):
     first, second = servers[:2]
-    teacher = Teacher(fleet(first, second, endpoints=(Endpoint(first.api_base, max_concurrency=1, tpm=60),
-                                                      Endpoint(second.api_base, max_concurrency=4))))
+    teacher = Teacher(fleet(first, second, endpoints=(Endpoint(first.api_base, max_concurrency=8, tpm=60),
+                                                      Endpoint(second.api_base, max_concurrency=1))))
     started = time.time()
     for n in range(12):  # one at a time, so each answer's tokens are counted before the next is routed
         await ask_many(teacher, [n])
-    assert 2 <= len(first.log) <= 3 * minutes_spanned(started), \
-        "two answers (about 35 tokens each) use its 60 tokens a minute (a third may pass before they are counted)"
     assert len(first.log) + len(second.log) == 12
+    assert 2 <= len(first.log) <= 4 * minutes_spanned(started), \
+        "chosen 8 times in 9 until two answers (about 35 tokens each) used its 60 tokens a minute; then left " \
+        "alone (a third or fourth may pass before litellm has counted the tokens in its background logging)"
     await close_clients()
 
 
