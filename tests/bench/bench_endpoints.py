@@ -1,5 +1,5 @@
 """Benchmark: one `lab-tui run` over 1, 2 and 4 endpoints of a profile, then one endpoint of two
-killed mid-run.
+killed mid-run, then two endpoints of unequal max_concurrency.
 
 Each endpoint is a test teacher in its own process, answering at most C requests at once with a
 fixed latency (a saturated GPU server in small); each endpoint's max_concurrency is C, so the
@@ -162,6 +162,37 @@ def killed_mid_run(latency: float, per_server: int, contexts: int) -> None:
         print(err[-2000:])
 
 
+def unequal_limits(latency: float, per_server: int, total: int) -> None:
+    """Two endpoints of unequal max_concurrency (2C and C/2), each server answering that many at
+    once: requests should split in proportion, each endpoint filled to its own limit."""
+    import asyncio
+    from collections import Counter
+
+    from lab_tui.pipeline.teacher import Endpoint, Teacher, TeacherProfile, close_clients
+
+    big, small = per_server * 2, max(1, per_server // 2)
+    servers = start_servers(1, latency, big) + start_servers(1, latency, small)
+    try:
+        async def go() -> tuple[float, Counter]:
+            teacher = Teacher(TeacherProfile(model="openai/teacher", endpoints=(
+                Endpoint(servers[0][1], None, big), Endpoint(servers[1][1], None, small))))
+            await asyncio.to_thread(teacher.prepare)
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(teacher.complete(
+                [{"role": "user", "content": f"Question {n} [Start of Question]"}], temperature=0.7, max_tokens=256)
+                for n in range(total)))
+            elapsed = time.perf_counter() - started
+            await close_clients()
+            return elapsed, Counter(answer.endpoint for answer in answers)
+
+        elapsed, split = asyncio.run(go())
+    finally:
+        for process, _ in servers:
+            process.kill()
+    print(f"endpoints of {big} and {small} places, {total} requests: {elapsed:.1f} s "
+          f"(ideal {total * latency / (big + small):.1f} s); answered {split[servers[0][1]]} and {split[servers[1][1]]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=1.0)
@@ -199,6 +230,7 @@ def main() -> None:
             process.kill()
     print(f"reference: the same {args.requests} requests as a bare litellm loop over 4 servers: {bare:.1f} s")
     killed_mid_run(args.latency, args.per_server, args.contexts)
+    unequal_limits(args.latency, args.per_server, args.requests // 2)
 
 
 if __name__ == "__main__":
