@@ -9,11 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from teacher_server import TeacherConfig, TeacherServer
 
-from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
-
-from lab_tui.cli import main  # noqa: E402
+from lab_tui.cli import main
 
 
 def free_port() -> int:

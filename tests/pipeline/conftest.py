@@ -1,13 +1,7 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
+from teacher_server import TeacherConfig, TeacherServer
 
 
 @pytest.fixture

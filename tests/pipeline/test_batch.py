@@ -6,8 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from waiting import polled
 
 from lab_tui.resources import example_skill_path
 from lab_tui.store.db import open_db
@@ -28,13 +29,8 @@ def test_a_batch_of_a_grounded_and_a_freeform_skill_is_killed_and_resumed(teache
     batch_id = child.stdout.readline().split()[1]
     runs = [child.stdout.readline().split() for _ in range(2)]
     assert batch_id.startswith("batch-") and [Path(r[2]).name for r in runs] == ["qna.yaml", FREEFORM.name]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done = open_db(db_path).execute("SELECT count(DISTINCT run_id) FROM requests WHERE response IS NOT NULL"
-                                        ).fetchone()[0]
-        if done == 2:
-            break
-        time.sleep(0.05)
+    polled(lambda: open_db(db_path).execute("SELECT count(DISTINCT run_id) FROM requests WHERE response IS NOT NULL"
+                                            ).fetchone()[0] == 2)
     assert teacher_server.max_in_flight <= 3, "the runs of a batch share the teacher's concurrency"
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

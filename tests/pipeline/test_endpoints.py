@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 from teacher_server import Fault, TeacherConfig, TeacherServer
+from waiting import eventually
 
 from lab_tui.cli import main
 from lab_tui.config import Settings, log_path, save_settings
@@ -44,13 +45,6 @@ def fleet(*servers, **kwargs) -> TeacherProfile:
 async def ask_many(teacher: Teacher, numbers) -> list:
     return await asyncio.gather(*(teacher.complete([{"role": "user", "content": ASK.format(n=n)}],
                                                    temperature=0.7, max_tokens=100) for n in numbers))
-
-
-async def wait_until(condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def start(db_path, profile, events=None, cancel=None, **params):
@@ -155,7 +149,7 @@ async def test_an_endpoint_that_fails_is_cooled_down_its_request_answered_elsewh
     resting = len(second.log)
     await ask_many(teacher, range(16, 24))
     assert len(second.log) == resting, "nothing is sent to an endpoint while it cools down"
-    await wait_until(lambda: not any(f.cooling for f in teacher.figures()))
+    await eventually(lambda: not any(f.cooling for f in teacher.figures()))
     answers = await ask_many(teacher, range(24, 32))
     assert second.api_base in {answer.endpoint for answer in answers}, "it is tried again after its cool-down"
     await close_clients()
@@ -277,7 +271,7 @@ async def test_a_run_survives_an_endpoint_stopped_mid_run_and_records_who_answer
     events = []
 
     async def stop_second_after_some_answers():
-        await wait_until(lambda: len(second.answered()) >= 10, 30)
+        await eventually(lambda: len(second.answered()) >= 10, 30)
         second.stop()
 
     stopper = asyncio.create_task(stop_second_after_some_answers())

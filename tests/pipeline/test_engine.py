@@ -8,10 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from teacher_server import Fault, stored_request_digest
+from waiting import eventually, polled
 
 from lab_tui.cli import main
 from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
@@ -159,12 +159,8 @@ def test_resume_after_sigkill_sends_no_stored_request_again(teacher_server, tmp_
     first_line = child.stdout.readline()
     assert first_line.startswith("run: ")
     run_id = first_line.split()[1]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        stored = open_db(db_path).execute("SELECT count(*) FROM requests WHERE response IS NOT NULL").fetchone()[0]
-        if stored >= 12:
-            break
-        time.sleep(0.05)
+    polled(lambda: open_db(db_path).execute("SELECT count(*) FROM requests WHERE response IS NOT NULL").fetchone()[0]
+           >= 12)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     db = open_db(db_path)
@@ -302,10 +298,7 @@ async def test_cancelling_the_run_task_leaves_no_request_running_behind_it(teach
         await task
     ours = [t for t in asyncio.all_tasks() if "lab_tui" in t.get_coro().cr_code.co_filename]
     assert ours == [], "a task of the run outlived it"
-    deadline = time.monotonic() + 10
-    while teacher_server.in_flight and time.monotonic() < deadline:  # requests already sent land
-        await asyncio.sleep(0.01)
-    assert teacher_server.in_flight == 0
+    await eventually(lambda: teacher_server.in_flight == 0)  # requests already sent land
     assert open_db(db_path).execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
     await close_clients()
 

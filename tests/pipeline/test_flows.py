@@ -11,11 +11,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from teacher_server import Fault, TeacherConfig, TeacherServer, stored_request_digest
+from waiting import polled
 
 from lab_tui.cli import main
 from lab_tui.config import Settings, save_settings
@@ -84,11 +84,8 @@ def test_a_freeform_run_resumes_after_sigkill_without_asking_twice(teacher_serve
          "--questions", "3", "--concurrency", "3", "--db", str(db_path)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     run_id = child.stdout.readline().split()[1]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if open_db(db_path).execute("SELECT count(*) FROM requests WHERE response IS NOT NULL").fetchone()[0] >= 10:
-            break
-        time.sleep(0.05)
+    polled(lambda: open_db(db_path).execute("SELECT count(*) FROM requests WHERE response IS NOT NULL").fetchone()[0]
+           >= 10)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     answered_before = len(teacher_server.answered())

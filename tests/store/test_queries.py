@@ -6,9 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
+from waiting import polled
 
 from lab_tui.cli import main
 from lab_tui.store import queries
@@ -48,10 +48,7 @@ def test_killed_but_unreaped_process_counts_as_dead(builder):
         builder.run("zombie", status="running", pid=child.pid)
         assert queries.get_run(builder.db, "zombie")["display_status"] == "running"
         child.kill()
-        deadline = time.monotonic() + 5
-        while queries.get_run(builder.db, "zombie")["display_status"] != "interrupted" and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert queries.get_run(builder.db, "zombie")["display_status"] == "interrupted"
+        polled(lambda: queries.get_run(builder.db, "zombie")["display_status"] == "interrupted")
         assert child.poll() is not None
     finally:
         child.kill()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from textual.screen import Screen
@@ -159,21 +158,12 @@ def test_the_app_reaches_its_first_frame_without_importing_litellm(tmp_path):
 @pytest.mark.parametrize("again", [False, True], ids=["waits-for-answers-in-flight", "second-ctrl-q-quits-now"])
 async def test_quitting_during_a_live_run_asks_to_cancel_it_and_never_crashes(tmp_path, again):
     """ctrl+q used to ask the Run pane for `confirm_leave` whenever it needed a redraw, and crash."""
-    import time
-
-    from textual.widgets import Input
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from teacher_server import TeacherConfig, TeacherServer
+    from textual.widgets import Input
+    from waiting import until
 
     from lab_tui.store.db import open_db
     from lab_tui.ui.dialogs import ChoiceDialog
-
-    async def until(pilot, condition, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, "condition not reached"
-            await pilot.pause(0.05)
 
     with TeacherServer(TeacherConfig(latency=0.2)) as server:
         app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")

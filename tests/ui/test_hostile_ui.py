@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, TextArea
+from waiting import until
 
 from lab_tui.cli import main
 from lab_tui.config import config_dir, settings_path
 from lab_tui.resources import example_skill_path
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.dialogs import ChoiceDialog, SaveAsDialog
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pilot_wait import until  # noqa: E402
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"
 TITLE = "\x1b]0;pwned\x1b\\"

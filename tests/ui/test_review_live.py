@@ -4,22 +4,17 @@ and the Run pane's ctrl+r opens the shown run's pairs."""
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
+from teacher_server import TeacherConfig, TeacherServer
 from textual.widgets import Input
+from waiting import until
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pilot_wait import until  # noqa: E402
-from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
-
-from lab_tui.pipeline.engine import RunParams, run_flow, start_run  # noqa: E402
-from lab_tui.pipeline.teacher import TeacherProfile, close_clients  # noqa: E402
-from lab_tui.resources import example_skill_path  # noqa: E402
-from lab_tui.seeds import load_skill  # noqa: E402
-from lab_tui.store.db import open_db  # noqa: E402
-from lab_tui.ui.app import LabApp  # noqa: E402
+from lab_tui.pipeline.engine import RunParams, run_flow, start_run
+from lab_tui.pipeline.teacher import TeacherProfile, close_clients
+from lab_tui.resources import example_skill_path
+from lab_tui.seeds import load_skill
+from lab_tui.store.db import open_db
+from lab_tui.ui.app import LabApp
 
 
 async def test_a_pair_made_after_the_review_pane_opened_shows_up_by_itself(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import yaml
+from waiting import until
 
 from lab_tui.resources import example_skill_path
 from lab_tui.store import review
@@ -42,12 +42,8 @@ def make_app(tmp_path, skill=None):
 
 async def settle(pilot, condition=lambda: True, timeout=5.0):
     """Wait for the pane's database thread (keys are answered once their verdict is stored)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.02)
-        if condition():
-            return
-    raise AssertionError("condition not reached")
+    await pilot.pause(0.02)
+    await until(pilot, condition, timeout)
 
 
 def current(pilot):

@@ -9,21 +9,18 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from teacher_server import TeacherConfig, TeacherServer
 from textual.widgets import Input, OptionList
+from waiting import until
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pilot_wait import until  # noqa: E402
-from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
-
-from lab_tui.pipeline.events import (EndpointProgress, RowDone, RowFailed, RunFinished, RunProgress,  # noqa: E402
+from lab_tui.pipeline.events import (EndpointProgress, RowDone, RowFailed, RunFinished, RunProgress,
                                      RunStarted, StageProgress)
-from lab_tui.resources import example_skill_path  # noqa: E402
-from lab_tui.store.db import open_db  # noqa: E402
-from lab_tui.ui.app import LabApp  # noqa: E402
-from lab_tui.pipeline.flow import load_flow  # noqa: E402
-from lab_tui.pipeline.progress import stored_progress  # noqa: E402
-from lab_tui.ui.run_pane import OutputDialog  # noqa: E402
+from lab_tui.resources import example_skill_path
+from lab_tui.store.db import open_db
+from lab_tui.ui.app import LabApp
+from lab_tui.pipeline.flow import load_flow
+from lab_tui.pipeline.progress import stored_progress
+from lab_tui.ui.run_pane import OutputDialog
 
 STAGES = [block.name for block in load_flow("grounded_skills").blocks]
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from textual.widgets import OptionList, TextArea
+from waiting import until
 
 from lab_tui.config import load_settings
 from lab_tui.resources import example_skill_path
@@ -40,10 +40,7 @@ def no_lint_delay(monkeypatch):
 
 async def settle(pilot, screen, timeout: float = 10.0) -> None:
     """Wait until the findings on screen are those of the latest change (no lint pending)."""
-    deadline = time.monotonic() + timeout
-    while screen._lint_timer is not None or screen.linted != screen.generation:
-        assert time.monotonic() < deadline, "the findings never caught up"
-        await pilot.pause(0.01)
+    await until(pilot, lambda: screen._lint_timer is None and screen.linted == screen.generation, timeout)
     await pilot.pause()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
+from waiting import until
 
 
 from lab_tui.store.db import open_db
@@ -55,13 +55,6 @@ def make_app(tmp_path, folder: Path, **options) -> LabApp:
     return LabApp(None, tmp_path / "lab.db", start_mode="skills", taxonomy=folder, **options)
 
 
-async def settle(pilot, condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        await pilot.pause(0.02)
-
-
 def pane(pilot):
     return pilot.app.pane_screens["skills"]
 
@@ -79,7 +72,7 @@ def listed(pilot) -> list[str]:
 async def test_every_skill_is_listed_with_flow_examples_and_lint_counts(tmp_path):
     folder = build(tmp_path / "taxonomy")
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: linted(pilot))
+        await until(pilot, lambda: linted(pilot))
         rows = {row.name: row for row in pane(pilot).rows.values()}
         assert sorted(rows) == sorted([*SKILLS, "knowledge/moon"])
         inclusion = rows["compositional_skills/writing/inclusion"].summary
@@ -94,7 +87,7 @@ async def test_every_skill_is_listed_with_flow_examples_and_lint_counts(tmp_path
 async def test_the_changed_filter_shows_committed_modified_and_untracked_skills(tmp_path):
     folder = build(tmp_path / "taxonomy")
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: linted(pilot))
+        await until(pilot, lambda: linted(pilot))
         await pilot.press("c")
         assert sorted(listed(pilot)) == ["compositional_skills/linguistics/synonyms",
                                          "compositional_skills/sales/objections"]
@@ -105,7 +98,7 @@ async def test_the_changed_filter_shows_committed_modified_and_untracked_skills(
 async def test_a_base_given_on_the_command_line_is_used(tmp_path):
     folder = build(tmp_path / "taxonomy")
     async with make_app(tmp_path, folder, base="feature").run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: linted(pilot))
+        await until(pilot, lambda: linted(pilot))
         await pilot.press("c")
         assert sorted(listed(pilot)) == ["compositional_skills/linguistics/synonyms",
                                          "compositional_skills/sales/objections"]
@@ -115,7 +108,7 @@ async def test_a_base_given_on_the_command_line_is_used(tmp_path):
 async def test_outside_git_the_filter_says_why_and_the_list_stays(tmp_path):
     folder = build(tmp_path / "loose", with_git=False)
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: pane(pilot).changes_error is not None and pane(pilot).linted == 5)
+        await until(pilot, lambda: pane(pilot).changes_error is not None and pane(pilot).linted == 5)
         await pilot.press("c")
         await pilot.pause()
         assert len(listed(pilot)) == 5 and not pane(pilot).changed_only
@@ -125,7 +118,7 @@ async def test_outside_git_the_filter_says_why_and_the_list_stays(tmp_path):
 async def test_a_folder_with_no_skills_says_so(tmp_path):
     (tmp_path / "empty").mkdir()
     async with make_app(tmp_path, tmp_path / "empty").run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: pane(pilot).error is not None)
+        await until(pilot, lambda: pane(pilot).error is not None)
         assert "no qna.yaml under" in str(pilot.app.screen.query_one("#skills-summary").render())
         await pilot.press("enter", "c")
         assert pilot.app.current_mode == "skills"
@@ -134,11 +127,11 @@ async def test_a_folder_with_no_skills_says_so(tmp_path):
 async def test_enter_opens_the_skill_in_seeds_and_knowledge_is_refused(tmp_path):
     folder = build(tmp_path / "taxonomy")
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: linted(pilot))
+        await until(pilot, lambda: linted(pilot))
         await pilot.press("home")
         assert pilot.app.screen.query_one(SkillList).current.name == "compositional_skills/linguistics/synonyms"
         await pilot.press("enter")
-        await settle(pilot, lambda: pilot.app.current_mode == "seeds" and pilot.app.screen.skill is not None)
+        await until(pilot, lambda: pilot.app.current_mode == "seeds" and pilot.app.screen.skill is not None)
         target = (folder / "compositional_skills/linguistics/synonyms/qna.yaml").resolve()
         assert pilot.app.screen.path == target and pilot.app.skill_path == target
         await pilot.press("f9")
@@ -163,7 +156,7 @@ async def test_last_run_and_review_progress_come_from_the_store(tmp_path):
                             "outcome": "kept", "status": status, "created_at": f"2026-11-25T08:00:0{index}+00:00"})
     db.close()
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: linted(pilot) and pane(pilot).rows[skill].run is not None)
+        await until(pilot, lambda: linted(pilot) and pane(pilot).rows[skill].run is not None)
         run = pane(pilot).rows[skill].run
         assert (run["id"], run["display_status"], run["reviewed"], run["kept"]) == ("run-1", "completed", 2, 3)
 
@@ -182,7 +175,7 @@ def test_skills_pane_snapshot(snap_compare, tmp_path):
     folder = build(tmp_path / "taxonomy")
 
     async def run_before(pilot):
-        await settle(pilot, lambda: linted(pilot))
+        await until(pilot, lambda: linted(pilot))
         await pilot.press("down")
 
     assert snap_compare(make_app(tmp_path, folder), terminal_size=(80, 24), run_before=run_before)
@@ -196,7 +189,7 @@ async def test_a_large_folder_is_linted_in_worker_processes_inside_the_app(tmp_p
         (folder / f"skill_{index:02d}").mkdir(parents=True)
         shutil.copy(fixtures[index % len(fixtures)], folder / f"skill_{index:02d}" / "qna.yaml")
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: pane(pilot).rows and pane(pilot).linted == 40)
+        await until(pilot, lambda: pane(pilot).rows and pane(pilot).linted == 40)
         assert not pilot.app._notifications
 
 
@@ -208,14 +201,14 @@ async def test_a_scan_that_raises_is_shown_not_swallowed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(skills_pane, "skill_files", broken)
     async with make_app(tmp_path, tmp_path).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: any("disk on fire" in n.message for n in pilot.app._notifications))
+        await until(pilot, lambda: any("disk on fire" in n.message for n in pilot.app._notifications))
 
 
 async def test_the_run_pane_refuses_to_start_with_no_skill_open(tmp_path):
     folder = build(tmp_path / "taxonomy", with_git=False)
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
         await pilot.press("f3", "f5")
-        await settle(pilot, lambda: any("No skill is open" in n.message for n in pilot.app._notifications))
+        await until(pilot, lambda: any("No skill is open" in n.message for n in pilot.app._notifications))
         assert pilot.app.current_mode == "run"
 
 
@@ -225,7 +218,7 @@ async def test_f9_from_a_skill_lists_the_taxonomy_around_it(tmp_path):
     app = LabApp(skill, tmp_path / "lab.db")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f9")
-        await settle(pilot, lambda: pane(pilot).rows and pane(pilot).linted == 5)
+        await until(pilot, lambda: pane(pilot).rows and pane(pilot).linted == 5)
         assert pane(pilot).folder == folder.resolve()
 
 
@@ -233,15 +226,15 @@ async def test_coming_back_after_saving_in_seeds_relints_that_skill(tmp_path):
     folder = build(tmp_path / "taxonomy")
     target = (folder / "compositional_skills/linguistics/synonyms/qna.yaml").resolve()
     async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: linted(pilot))
+        await until(pilot, lambda: linted(pilot))
         before = pane(pilot).rows[target].summary.counts
         await pilot.press("home", "enter")
-        await settle(pilot, lambda: pilot.app.current_mode == "seeds" and pilot.app.screen.skill is not None)
+        await until(pilot, lambda: pilot.app.current_mode == "seeds" and pilot.app.screen.skill is not None)
         seeds = pilot.app.screen
         seeds.skill.examples = seeds.skill.examples[:4]
         seeds.changed()
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: target.read_text().count("question:") == 4)
+        await until(pilot, lambda: target.read_text().count("question:") == 4)
         await pilot.press("f9")
-        await settle(pilot, lambda: pane(pilot).rows[target].summary.examples == 4)
+        await until(pilot, lambda: pane(pilot).rows[target].summary.examples == 4)
         assert pane(pilot).rows[target].summary.counts != before
