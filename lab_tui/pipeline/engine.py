@@ -579,7 +579,12 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
     for name, stored_profile in params.teachers.items():
         block_profile = TeacherProfile(**stored_profile)
         teachers[name] = Teacher(block_profile, block_profile.max_concurrency)
-    await asyncio.to_thread(lambda: [each.prepare() for each in teachers.values()])  # off the loop, before the clock
+
+    def prepare() -> None:  # litellm's import and the Routers: off the loop, before the clock
+        for each in teachers.values():
+            each.prepare()
+
+    await asyncio.to_thread(prepare)
     engine = Engine(db, run_id, flow, seeds, snapshot["task_description"], teachers, on_event)
     resumed = run["status"] != "running" or reads.has_requests(db, run_id)
     store.mark_run(db, run_id, "running")

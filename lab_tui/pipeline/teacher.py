@@ -550,8 +550,8 @@ class Teacher:
     async def _wait_for_an_endpoint(self, error: Exception, soon: bool = False) -> None:
         """Until an endpoint can take a request: the soonest end of a cool-down; a moment, the first
         time (`soon`) the Router chose a full endpoint while another has room; else the next request
-        to end, one waiter per ending request (1 s at most). Only once a moment: least-busy keeps
-        choosing a full endpoint of lower max_concurrency until one of its requests ends."""
+        to end, one waiter per ending request (1 s at most). A moment only once per request: a pick
+        that meets a full endpoint again waits for an answer rather than asking in a loop."""
         rest = getattr(error, "cooldown_time", None)
         if rest is not None:
             await asyncio.sleep(min(self.profile.backoff_cap, max(0.05, float(rest))))
@@ -611,8 +611,9 @@ class Teacher:
             } for e in self.profile.endpoints]
             equal = len({e.max_concurrency for e in self.profile.endpoints}) == 1
             self.router = litellm_module().Router(
-                model_list=deployments, routing_strategy="least-busy" if equal else "simple-shuffle", num_retries=0, max_fallbacks=0,
-                allowed_fails=self.profile.allowed_fails, cooldown_time=self.profile.cooldown,
+                model_list=deployments, routing_strategy="least-busy" if equal else "simple-shuffle",
+                num_retries=0, max_fallbacks=0, allowed_fails=self.profile.allowed_fails,
+                cooldown_time=self.profile.cooldown,
                 optional_pre_call_checks=["enforce_model_rate_limits"])  # rpm/tpm are only routing hints without it
             self._deployments = {d["model_info"]["id"]: d for d in deployments}
             _routers.append(self.router)
