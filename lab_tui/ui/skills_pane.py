@@ -20,15 +20,15 @@ from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
 from lab_tui.seeds.taxonomy import (MIXED_FLOW_MESSAGE, Changes, SkillSummary, TaxonomyError, changed_skill_files,
                                     skill_files, summarise, summarise_many, taxonomy_root)
 from lab_tui.store.queries import last_run_by_skill, open_existing_db
+from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import clean, literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
 
@@ -194,7 +194,7 @@ class RunsRead(Message):
         self.runs = runs
 
 
-class SkillsScreen(Screen):
+class SkillsScreen(PaneScreen):
     BINDINGS = [
         Binding("enter", "open_skill", "Open in Seeds", id="skills.open"),
         Binding("c", "toggle_changed", "Changed only", id="skills.changed"),
@@ -249,7 +249,7 @@ class SkillsScreen(Screen):
             return
         self.scan(self.folder, self.app.options.get("base"))
 
-    @work(thread=True, exclusive=True, group="skills-scan", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="skills-scan", exit_on_error=False, name="Reading the skills")
     def scan(self, folder: Path, base: str | None) -> None:
         worker = get_current_worker()
         try:
@@ -277,18 +277,12 @@ class SkillsScreen(Screen):
             db.close()
         self.post_message(RunsRead(runs))
 
-    @work(thread=True, exclusive=True, group="skills-refresh", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="skills-refresh", exit_on_error=False,
+          name="Reading the skills")
     def refresh_after_visit(self, folder: Path, skill_path: Path | None) -> None:
         self.read_runs_and_changes(folder, self.app.options.get("base"))
         if skill_path is not None and Path(skill_path).resolve() in self.rows:
             self.post_message(Summarised([summarise(Path(skill_path).resolve(), taxonomy_root(folder))]))
-
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        """A scan that raised says so instead of leaving the list half filled in silence."""
-        if event.state == WorkerState.ERROR:
-            self.notify(f"{type(event.worker.error).__name__}: {event.worker.error}", title="Reading the skills failed",
-                        severity="error", markup=False)
 
     @on(Found)
     def found(self, message: Found) -> None:

@@ -6,8 +6,8 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from waiting import until
 
+from waiting import until
 
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
@@ -202,6 +202,8 @@ async def test_a_scan_that_raises_is_shown_not_swallowed(tmp_path, monkeypatch):
     monkeypatch.setattr(skills_pane, "skill_files", broken)
     async with make_app(tmp_path, tmp_path).run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: any("disk on fire" in n.message for n in pilot.app._notifications))
+        assert [n.title for n in pilot.app._notifications if "disk on fire" in n.message] == [
+            "Reading the skills failed"], "shown once, by the app's one handler"
 
 
 async def test_the_run_pane_refuses_to_start_with_no_skill_open(tmp_path):
