@@ -37,7 +37,7 @@ from typing import Callable
 import sqlite_utils
 
 from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
-from lab_tui.pipeline.flow import Block, Flow, FlowError, default_flow_for, load_flow, stored_flow
+from lab_tui.pipeline.flow import SEED_FIELDS, Block, Flow, FlowError, default_flow_for, load_flow, stored_flow
 from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
 from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile,
                                       profile_names)
@@ -115,7 +115,7 @@ def _check_seeds(flow: Flow, skill: Skill, params: RunParams) -> None:
     if not examples:
         raise FlowError("The skill has no seed examples to run.")
     for variable in sorted(flow.seed_variables()):
-        field_name = variable.removeprefix("seed_").replace("response", "answer")
+        field_name = SEED_FIELDS[variable]
         empty = [i + 1 for i, e in enumerate(examples) if not getattr(e, field_name, None)]
         if empty:
             raise FlowError(f"The {flow.name} flow uses each seed example's {field_name}; seed example"
@@ -389,9 +389,8 @@ class Engine:
 
     def values(self, row: _Row, block: Block, sample: int) -> dict:
         seed = self.seeds[row.seed_index]
-        return {"task_description": self.task, "seed_context": seed.get("context") or "",
-                "seed_question": seed["question"], "seed_response": seed["answer"], "sample_index": sample + 1,
-                "num_samples": block.count, **row.data}
+        fields = {name: (seed.get(field) or "") if field else self.task for name, field in SEED_FIELDS.items()}
+        return {**fields, "sample_index": sample + 1, "num_samples": block.count, **row.data}
 
     def child(self, block: Block, row: _Row, path: tuple, **data) -> _Row:
         row_id = self.row_id(block, path)
