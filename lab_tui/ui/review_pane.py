@@ -24,7 +24,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 
-from lab_tui.config import data_dir, write_atomic
+from lab_tui.config import data_dir
 from lab_tui.store import review
 from lab_tui.store.db import open_db
 from lab_tui.store.export import judges
@@ -459,12 +459,12 @@ class ReviewScreen(PaneScreen):
 
 
 def _export(db, run_id: str, target: Path) -> int:
-    from lab_tui.store.export import export_records, to_jsonl
+    from lab_tui.store.export import build_export, write_export
 
-    records = list(export_records(db, run_id, "accepted"))
+    export = build_export(db, [run_id], status="accepted")
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, to_jsonl(records))
-    return len(records)
+    write_export(target, export)
+    return len(export.records)
 
 
 def _promote(pair: dict, path: Path) -> tuple[str, bool]:

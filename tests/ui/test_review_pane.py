@@ -252,6 +252,8 @@ async def test_promote_to_seed_and_export(tmp_path, lab_home):
     assert added["question"] == "Question 0: when did the wing open?"
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(records) == 1 and records[0]["messages"][-1]["content"] == "Response 0: in Q4."
+    assert set(records[0]) == {"id", "messages", "unmask", "metadata"}, "the training file `lab-tui export` writes"
+    assert target.with_name("r1-accepted.header.json").exists(), "with its header, as `lab-tui export` writes it"
 
 
 async def test_promote_never_writes_control_characters_into_the_seed(tmp_path):
