@@ -24,7 +24,8 @@ Method (chosen by measuring it: `tests/bench/bench_ontask.py`, README "On-task s
 - Transformation skills (seed responses that rewrite their context: most words kept) have
   material their instruction acts on: the words of the seed contexts that no seed response keeps
   (master, slave, blacklist...). A context that holds none of it has nothing to transform, however
-  close its subject: its score is half the similarity; one that holds some gets the other half.
+  close its subject: it scores `MATERIAL_WEIGHT` of its similarity (at most 0.45, below the 0.5
+  threshold); one that holds some scores 0.55 and up (0.55 plus the rest of its similarity).
 
 The model loads once per process on first use (~0.2 s, 32 MB of weights in memory);
 nothing is imported until then, so the app's start-up never pays for it. A scorer is immutable
@@ -57,6 +58,10 @@ MAX_CHARS = 20_000
 TRANSFORMATION_OVERLAP = 0.5
 """Median word-set Jaccard between seed contexts and their responses above which a skill is a
 rewrite of its context (inclusive wording ~0.8; emails or summaries from figures ~0.1-0.3)."""
+
+MATERIAL_WEIGHT = 0.45
+"""The share of a transformation skill's context score its similarity gives; holding material adds
+the rest, so contexts with and without material never meet around a 0.5 threshold."""
 
 _WEIGHTS = "weights/l2_supercat_256.safetensors"
 _TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
@@ -194,7 +199,7 @@ class OnTaskScorer:
         similarity = min(1.0, max(0.0, similarity))
         if field == "context" and self.material:
             holds = _holds_any(_words(text[:MAX_CHARS]), self._stems)
-            similarity = 0.5 * similarity + (0.5 if holds else 0.0)
+            similarity = MATERIAL_WEIGHT * similarity + (1 - MATERIAL_WEIGHT if holds else 0.0)
         return round(similarity, 4)
 
 

@@ -94,7 +94,8 @@ class Lexical:
     def score(self, field: str, text: str) -> float:
         s = min(1.0, self.dot(self.vector(text), self.centroids[field]) / self.levels[field])
         if field == "context" and self.stems:
-            s = 0.5 * s + (0.5 if ontask._holds_any(ontask._words(text), self.stems) else 0.0)
+            holds = ontask._holds_any(ontask._words(text), self.stems)
+            s = ontask.MATERIAL_WEIGHT * s + (1 - ontask.MATERIAL_WEIGHT if holds else 0.0)
         return s
 
 
