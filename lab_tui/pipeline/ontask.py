@@ -25,7 +25,7 @@ Method (chosen by measuring it: `tests/bench/bench_ontask.py`, README "On-task s
   material their instruction acts on: the words of the seed contexts that no seed response keeps
   (master, slave, blacklist...). A context that holds none of it has nothing to transform, however
   close its subject: it scores `MATERIAL_WEIGHT` of its similarity (at most 0.45, below the 0.5
-  threshold); one that holds some scores 0.55 and up (0.55 plus the rest of its similarity).
+  threshold); one that holds some scores 0.55 plus 0.45 of its similarity.
 
 The model loads once per process on first use (~0.2 s, 32 MB of weights in memory);
 nothing is imported until then, so the app's start-up never pays for it. A scorer is immutable
@@ -171,7 +171,7 @@ class OnTaskScorer:
             vectors = np.stack([model.embed(t) for t in texts])
             total = vectors.sum(axis=0)
             self._centroids[field] = _unit(total)
-            level = max((float(v @ _unit(total - v)) for v in vectors), default=1.0) if len(texts) > 1 else 1.0
+            level = max(float(v @ _unit(total - v)) for v in vectors) if len(texts) > 1 else 1.0
             self._levels[field] = max(level, MIN_LEVEL)
         self.material = transformation_material(examples)
         """The words a context must hold for a transformation skill (empty for other skills)."""

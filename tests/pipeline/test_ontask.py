@@ -64,6 +64,9 @@ def test_inclusion_contexts_holding_a_seed_term_beat_every_essay_on_a_general_su
     assert len(holding) == 5 and len(essays) == 9
     lowest = min(inclusion.score("context", text) for text in holding)
     assert all(inclusion.score("context", text) < lowest for text in essays)
+    # with nothing to rewrite a context never reaches a 0.5 filter; with a seed's term it always does
+    assert max(inclusion.score("context", text) for text in essays) <= ontask.MATERIAL_WEIGHT < 0.5
+    assert lowest >= 1 - ontask.MATERIAL_WEIGHT > 0.5
 
 
 def test_the_seeds_rewrite_instruction_beats_every_reading_comprehension_question(inclusion):
