@@ -414,6 +414,7 @@ class SeedsScreen(PaneScreen):
             if self.disk_stamp == message.before and stamp == message.after:
                 self.disk_text, self.disk_stamp = text, stamp
             self.show_examples()
+            self.show_editors()
             self.show_status()
             self.schedule_lint()
             self.app.notify(f"Seed example {first} is also in the Seeds pane, after your unsaved edits: ctrl+s "

@@ -10,7 +10,7 @@ import pytest
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the UI tests' shared data builders (pairs.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the UI tests' shared data builders (builders.py)
 
 
 class Messages:

@@ -15,7 +15,7 @@ from lab_tui.store.review import ReviewFilter
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog
 from lab_tui.ui.messages import OpenSkill, ReviewPairs, SeedFileChanged, SkillShown
-from pairs import populate
+from builders import populate
 
 UI = Path(__file__).resolve().parents[2] / "lab_tui" / "ui"
 

@@ -13,7 +13,7 @@ from lab_tui.store import review
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.review_pane import EditDialog, FilterDialog, NoteDialog, PairView
-from pairs import populate
+from builders import fill_the_disk, free_the_disk, populate
 
 
 def make_app(tmp_path, skill=None):
@@ -265,16 +265,6 @@ async def test_q_quits(tmp_path):
     assert review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")["claimed_by"] is None
 
 
-def test_review_pane_snapshot(snap_compare, tmp_path):
-    populate(tmp_path / "lab.db")
-
-    async def run_before(pilot):
-        screen = current(pilot)
-        await settle(pilot, lambda: screen.pair is not None and screen.counts)
-
-    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
-
-
 def test_review_command_opens_the_review_pane_with_run_and_reviewer(tmp_path, monkeypatch):
     from lab_tui.cli import main
     from lab_tui.ui import launch
@@ -304,28 +294,6 @@ async def test_at_80_columns_the_header_shows_the_active_filter(tmp_path):
     filter_line = next(line for line in shown.splitlines() if line.startswith("filter "))
     assert 'run 20261125-080000-abcdef0123 · kept · pending · "wing"' in filter_line
     assert len(filter_line) <= 78
-
-
-def fill_the_disk(db) -> None:
-    """Make the pane's database as full as a full disk makes it, for real: `max_page_count` caps the
-    file at the pages it has, and filler verdicts (on another pair) use up the room left in them, so the
-    next write SQLite must make raises SQLITE_FULL ("database or disk is full"), the error a full disk
-    gives. A tmpfs or loop device of a few pages is not available to the suite."""
-    import sqlite3
-
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    db.execute(f"PRAGMA max_page_count = {pages}")
-    try:
-        while True:
-            db.execute("INSERT INTO verdicts (pair_id, reviewer, status, previous_status, created_at) "
-                       "VALUES ('r1-p3', 'filler', 'pending', 'pending', '')")
-    except sqlite3.OperationalError as error:
-        assert "full" in str(error)
-    db.conn.commit()
-
-
-def free_the_disk(db) -> None:
-    db.execute("PRAGMA max_page_count = 1073741823")
 
 
 async def test_a_verdict_on_a_full_disk_is_said_and_loses_nothing(tmp_path, messages):

@@ -14,8 +14,7 @@ from textual.messages import Layout, Update
 from textual.widgets import Input, OptionList
 from waiting import until
 
-from lab_tui.pipeline.events import (EndpointProgress, RowDone, RowFailed, RunFinished, RunProgress,
-                                     RunStarted, StageProgress)
+from lab_tui.pipeline.events import RowDone, RowFailed, RunFinished, RunProgress, RunStarted
 from lab_tui.resources import example_skill_path
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
@@ -126,48 +125,6 @@ async def test_a_run_from_another_process_shows_live_from_the_store(tmp_path, te
     finally:
         cli.kill()
         cli.wait()
-
-
-async def shown(pilot, screen, *events) -> None:
-    """The pane after these events, drawn once its workers are done (what a snapshot compares)."""
-    for event in events:
-        screen.record_event(event)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    screen.redraw(force=True)
-    await pilot.pause()
-
-
-def test_run_pane_snapshot(snap_compare, tmp_path):
-    async def run_before(pilot):
-        screen = pilot.app.pane_screens["run"]
-        screen.shown_run = "20261125-080000-abcdef"
-        stages = tuple(StageProgress(name, queued=2, in_flight=1, done=5 + i, kept=4 if "filter" in name else 0,
-                                     filtered=1 if "filter" in name else 0, tokens_in=100, tokens_out=50)
-                       for i, name in enumerate(STAGES))
-        await shown(pilot, screen,
-                    RunProgress("20261125-080000-abcdef", stages, 65.0, 42, 3.5, 30.0, 0.52),
-                    RowDone("20261125-080000-abcdef", "gen_contexts", "r1", "ok", "Dear team, [bold]Q4[/] results"),
-                    RowFailed("20261125-080000-abcdef", "eval_grounded_questions", "r2", "score did not parse",
-                              "\x1b[31mno score\x1b[0m"))
-
-    assert snap_compare(LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run"), terminal_size=(80, 24),
-                        run_before=run_before)
-
-
-def test_run_pane_snapshot_with_a_teacher_over_three_endpoints(snap_compare, tmp_path):
-    async def run_before(pilot):
-        screen = pilot.app.pane_screens["run"]
-        screen.shown_run = "20261125-080000-abcdef"
-        stages = tuple(StageProgress(name, queued=2, in_flight=8, done=50 + i, tokens_in=1000, tokens_out=500)
-                       for i, name in enumerate(STAGES))
-        endpoints = (EndpointProgress("http://gpu-1.lab.example:8000/v1", 210, 12.3, 0.51, 8, 0),
-                     EndpointProgress("http://gpu-2.lab.example:8000/v1", 198, 11.9, 0.55, 8, 1),
-                     EndpointProgress("http://gpu-3.lab.example:8000/v1", 12, 0.7, 2.10, 0, 5, cooling=True))
-        await shown(pilot, screen, RunProgress("20261125-080000-abcdef", stages, 65.0, 420, 24.9, 30.0, 0.54, endpoints))
-
-    assert snap_compare(LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run"), terminal_size=(80, 24),
-                        run_before=run_before)
 
 
 async def test_a_run_over_two_endpoints_shows_a_line_for_each(tmp_path, teacher_server):

@@ -299,26 +299,6 @@ async def test_editing_a_folded_scalar_never_saves_a_file_that_does_not_parse(tm
     assert saved["seed_examples"][2]["context"].startswith("Note: In database replication")
 
 
-def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):
-    path = tmp_path / "qna.yaml"
-    shutil.copy(example_skill_path(), path)
-    text = path.read_text().replace(
-        "Give me a three-bullet highlights section I can paste into our Q4 newsletter email to\n      clinic staff.",
-        "highlights")
-    assert "      highlights\n" in text
-    path.write_text(text)
-
-    async def run_before(pilot):
-        from lab_tui.seeds import lint_path
-
-        screen = pilot.app.screen
-        expected = [f.rule for f in lint_path(path)]
-        await until(pilot, lambda: [f.rule for f in screen.findings] == expected)
-        screen.query_one("#task", TextArea).cursor_blink = False
-
-    assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=(80, 24), run_before=run_before)
-
-
 OLD_FORMATS = sorted(p for p in FIXTURES.glob("hist_v[12]*.yaml"))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from waiting import until
@@ -12,43 +11,7 @@ from waiting import until
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.skills_pane import SkillList
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy"
-SKILLS = {
-    "compositional_skills/writing/inclusion": "compositional_skills__grounded__linguistics__inclusion.yaml",
-    "compositional_skills/linguistics/synonyms": "compositional_skills__linguistics__synonyms.yaml",
-    "compositional_skills/writing/limerick": "hist_bad__writing__freeform__poetry__limerick.yaml",
-    "compositional_skills/sales/objections": "hist_v2__writing__grounded__objection_handling.yaml",
-}
-KNOWLEDGE = "version: 3\ndomain: astronomy\ncreated_by: x\ndocument_outline: Moon\nseed_examples: []\n"
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                   check=True, capture_output=True)
-
-
-def build(root: Path, with_git: bool = True) -> Path:
-    """A small taxonomy; with git, `synonyms` changed on a branch and `objections` is untracked."""
-    for folder, fixture in SKILLS.items():
-        if folder.endswith("objections") and with_git:
-            continue
-        (root / folder).mkdir(parents=True)
-        shutil.copy(FIXTURES / fixture, root / folder / "qna.yaml")
-    (root / "knowledge/moon").mkdir(parents=True)
-    (root / "knowledge/moon/qna.yaml").write_text(KNOWLEDGE)
-    if with_git:
-        git(root.parent, "init", "-q", "-b", "main", str(root))
-        git(root, "add", ".")
-        git(root, "commit", "-qm", "base")
-        git(root, "update-ref", "refs/remotes/origin/main", "HEAD")
-        git(root, "checkout", "-qb", "feature")
-        with open(root / "compositional_skills/linguistics/synonyms/qna.yaml", "a") as file:
-            file.write("# changed\n")
-        (root / "compositional_skills/sales/objections").mkdir(parents=True)
-        shutil.copy(FIXTURES / SKILLS["compositional_skills/sales/objections"],
-                    root / "compositional_skills/sales/objections/qna.yaml")
-    return root
+from builders import FIXTURES, SKILLS, build
 
 
 def make_app(tmp_path, folder: Path, **options) -> LabApp:
@@ -169,16 +132,6 @@ def test_lab_tui_on_a_folder_starts_on_the_skills_pane_with_no_skill_open(tmp_pa
                                                                 **self.options))
     assert main([str(tmp_path), "--db", str(tmp_path / "lab.db"), "--base", "upstream/main"]) == 0
     assert seen == {"mode": "skills", "skill": None, "taxonomy": tmp_path, "base": "upstream/main"}
-
-
-def test_skills_pane_snapshot(snap_compare, tmp_path):
-    folder = build(tmp_path / "taxonomy")
-
-    async def run_before(pilot):
-        await until(pilot, lambda: linted(pilot))
-        await pilot.press("down")
-
-    assert snap_compare(make_app(tmp_path, folder), terminal_size=(80, 24), run_before=run_before)
 
 
 async def test_a_large_folder_is_linted_in_worker_processes_inside_the_app(tmp_path, messages):
