@@ -225,6 +225,8 @@ class ReviewScreen(PaneScreen):
         self.session = Session(login_name())
         self.seen_version: int | None = None
         """The database's data_version when last read: it moves when another reviewer commits."""
+        self.seen_decided: tuple | None = None
+        """`review.decided_so_far` when last read: it moves with verdicts and new pairs, not with claims."""
         self.look_again_at: float | None = None
         """With the queue empty: when another session's claim lapses unless renewed (nothing commits then)."""
         self.lost_claim: str | None = None
@@ -259,6 +261,7 @@ class ReviewScreen(PaneScreen):
         except sqlite3.Error as error:
             self.not_saved("The first pair could not be claimed", error, "r tries again")
         self.seen_version = await self.db(review.changed_elsewhere)
+        self.seen_decided = await self.db(review.decided_so_far)
         self.set_interval(FOLLOW_EVERY_S, self.follow_others)
         self.set_interval(review.RENEW_EVERY_S, self.renew_claim)
 
@@ -294,7 +297,8 @@ class ReviewScreen(PaneScreen):
 
     @work(exclusive=True, group="review-follow", exit_on_error=False)
     async def follow_others(self) -> None:
-        """Each second: if another reviewer committed, recount, and pick up work if the queue was empty;
+        """Each second: if another session committed, pick up work if the queue was empty, and show the pair
+        and count again if verdicts or pairs were added (a claim taken, renewed or released adds neither);
         an empty queue also looks again when another session's claim has lapsed."""
         if self.changing_filter.locked():
             return  # the new filter's first pair is on its way; the next second looks again
@@ -303,9 +307,11 @@ class ReviewScreen(PaneScreen):
         if version == self.seen_version and not lapsed:
             return
         self.seen_version = version
+        decided = await self.db(review.decided_so_far)
+        recount, self.seen_decided = decided != self.seen_decided, decided
         if self.pair is None:
-            await self.advance(self.position)
-        else:
+            await self.advance(self.position, recount=recount)
+        elif recount:
             await self.reload_pair()
 
     @work(exclusive=True, group="review-claim", exit_on_error=False)

@@ -188,3 +188,20 @@ def test_a_write_the_disk_refuses_keeps_sqlites_error(queue):
         while True:
             review.record_verdict(queue.db, "p0", ANN, "accepted", review.get_pair(queue.db, "p0")["version"],
                                   note="x" * 500)
+
+
+def test_claims_never_change_what_the_counters_depend_on(queue):
+    """A session renews its claim every few seconds: that must not make every other reviewer recount."""
+    where = ReviewFilter(run_id="r1")
+    before = review.decided_so_far(queue.db)
+    pair = review.next_pair(queue.db, ANN, where)
+    review.renew(queue.db, pair["id"], ANN)
+    review.release(queue.db, pair["id"], ANN)
+    assert review.decided_so_far(queue.db) == before
+    version = review.record_verdict(queue.db, pair["id"], ANN, "accepted", pair["version"])
+    after_verdict = review.decided_so_far(queue.db)
+    assert after_verdict != before
+    review.undo(queue.db, pair["id"], ANN, version)
+    assert review.decided_so_far(queue.db) != after_verdict
+    queue.pair("r1", "p9")
+    assert review.decided_so_far(queue.db)[1] != after_verdict[1]
