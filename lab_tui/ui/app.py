@@ -27,8 +27,8 @@ from typing import Any, Iterable
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from lab_tui.config import load_settings
@@ -153,7 +153,6 @@ class LabApp(App):
         """The one way text becomes a notification (every pane's `self.notify` lands here): the message
         and title are cleaned and never read as markup, whatever the caller passed, because they are
         so often built from outside text (error bodies, file names, run ids)."""
-        timeout = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
         super().notify(clean(str(message)), title=clean(str(title)), severity=severity, timeout=timeout,
                        markup=False)
 
