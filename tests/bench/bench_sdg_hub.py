@@ -23,26 +23,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lab_tui.pipeline.flow import load_flow  # noqa: E402
 from lab_tui.seeds import load_skill  # noqa: E402
+from harness import BENCH, REPO, SKILL, Teacher, lab_tui_run, load, measured, warm  # noqa: E402
 
-BENCH = REPO / "tests" / "bench"
 SDG_HUB = "sdg-hub==0.9.4"
 VENV = BENCH / ".venvs" / "sdg_hub-0.9.4"
-SKILL = REPO / "lab_tui" / "data" / "quarterly_email" / "qna.yaml"
 SDG_FLOW = BENCH / "sdg_hub_grounded" / "flow.yaml"
 
 
@@ -80,7 +76,8 @@ def sdg_hub_flow(folder: Path, lab_flow) -> Path:
         for message in messages:
             if any(token in message["content"].replace("{{ ", "").replace(" }}", "") for token in ("{{", "{%", "{#")):
                 raise SystemExit(f"{block.name}: its prompt holds Jinja syntax of its own; it would not render the same")
-        (folder / Path(prompt_files[block.name]).name).write_text(yaml.safe_dump(messages, sort_keys=False, allow_unicode=True), "utf-8")
+        prompt_file = folder / Path(prompt_files[block.name]).name
+        prompt_file.write_text(yaml.safe_dump(messages, sort_keys=False, allow_unicode=True), "utf-8")
     path = folder / "flow.yaml"
     path.write_text(yaml.safe_dump(flow, sort_keys=False, allow_unicode=True), "utf-8")
     return path
@@ -95,53 +92,11 @@ def seed_rows(path: Path, contexts: int, questions: int) -> list[dict]:
             for e in skill.examples for sample in range(1, contexts + 1)]
 
 
-def measured(command: list[str], env: dict, log: Path) -> dict:
-    """Run a command to its end: its start (time.time()), wall seconds, CPU seconds of the process and
-    its children (wait4's rusage), exit code."""
-    with log.open("w") as out:
-        started, clock = time.time(), time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - clock
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} ... exited {process.returncode}; see {log}:\n{log.read_text()[-2000:]}")
-    return {"started": started, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime}
-
-
-class Teacher:
-    def __init__(self, latency: float, jitter: float) -> None:
-        self.process = subprocess.Popen([sys.executable, str(BENCH / "counting_teacher.py"), "--latency", str(latency),
-                                         "--jitter", str(jitter)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
-        self.api_base = self.process.stdout.readline().strip()
-
-    def stats(self) -> dict:
-        self.process.stdin.write("stats\n")
-        self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())
-
-    def close(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
-
-def run_lab_tui(teacher: Teacher, args, folder: Path, round_: int) -> dict:
-    db = folder / f"lab-{round_}.db"
-    env = dict(os.environ, LAB_TUI_HOME=str(folder / "home"))
-    result = measured([sys.executable, "-m", "lab_tui", "run", str(SKILL), "--api-base", teacher.api_base,
-                       "--contexts", str(args.contexts), "--questions", str(args.questions),
-                       "--concurrency", str(args.concurrency), "--db", str(db)], env, folder / f"lab-tui-{round_}.log")
-    with sqlite3.connect(db) as connection:
-        result["pairs_kept"] = connection.execute("SELECT count(*) FROM pairs WHERE outcome = 'kept'").fetchone()[0]
-    return result
-
-
 def run_sdg_hub(teacher: Teacher, python: Path, flow_yaml: Path, seeds: Path, args, folder: Path, round_: int) -> dict:
     out = folder / f"sdg_hub-{round_}.json"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     result = measured([str(python), str(BENCH / "sdg_hub_driver.py"), str(flow_yaml), str(seeds), teacher.api_base,
-                       str(args.concurrency), str(out)], env, folder / f"sdg_hub-{round_}.log")
+                       str(args.concurrency), str(out)], folder / f"sdg_hub-{round_}.log", env)
     result["pairs_kept"] = json.loads(out.read_text())["pairs_kept"]
     return result
 
@@ -153,10 +108,9 @@ def versions(python: Path) -> str:
     return f"litellm {ours} (lab-tui) / {theirs} (sdg_hub)"
 
 
-def warm(python: Path) -> None:
+def warm_both(python: Path) -> None:
     """Import both tools once, untimed: compiled bytecode and the page cache as on a second run."""
-    subprocess.run([sys.executable, "-c", "import litellm, lab_tui.cli, lab_tui.pipeline.engine"], check=True,
-                   capture_output=True)
+    warm()
     subprocess.run([str(python), "-c", "import sdg_hub, litellm, pandas"], check=True, capture_output=True)
 
 
@@ -180,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     python = venv_python()
     lab_flow = load_flow("grounded_skills", {"contexts": args.contexts, "questions": args.questions})
-    warm(python)
+    warm_both(python)
     teacher = Teacher(args.latency, args.jitter)
     print(f"grounded_skills on {SKILL.relative_to(REPO)}: {args.contexts} contexts per seed example, "
           f"{args.questions} questions per context, concurrency {args.concurrency}, teacher {args.latency} s "
@@ -195,11 +149,10 @@ def main() -> None:
             for round_ in range(1, args.rounds + 1):
                 runs = {}
                 for name in ("lab-tui", "sdg_hub"):
-                    load = os.getloadavg()
-                    print(f"round {round_}, {name}: load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before",
-                          flush=True)
+                    print(f"round {round_}, {name}: {load()} before", flush=True)
                     if name == "lab-tui":
-                        result = run_lab_tui(teacher, args, folder, round_)
+                        result = lab_tui_run([SKILL], teacher.api_base, folder, f"lab-{round_}", contexts=args.contexts,
+                                             questions=args.questions, concurrency=args.concurrency)
                     else:
                         result = run_sdg_hub(teacher, python, flow_yaml, seeds, args, folder, round_)
                     runs[name] = (result, teacher.stats())

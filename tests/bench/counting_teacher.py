@@ -20,7 +20,6 @@ import json
 import re
 import resource
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
