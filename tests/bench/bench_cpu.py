@@ -9,10 +9,11 @@ counted is user+sys of the client process only (the teacher is another process).
 Per run it prints requests, wall, CPU and CPU per 1,000 requests (start-up included); across two
 or more sizes, the marginal CPU per 1,000 requests (the slope of CPU against requests, which
 leaves out what a process pays once: imports, set-up, the report) and lab-tui's ratio to the
-bare loop (issue 20's target: <= 1.25).
+bare loop (issue 20's target: <= 1.25). `--floors` also sends the same requests through the
+OpenAI SDK alone and through one pooled httpx client: what the HTTP work costs under litellm.
 
 Usage: .venv/bin/python tests/bench/bench_cpu.py [--sizes 10,50] [--questions 3] [--concurrency 32] [--rounds 1]
-       (sizes are contexts per seed example; the skill has 5 seed examples)
+       [--floors]   (sizes are contexts per seed example; the skill has 5 seed examples)
 """
 
 from __future__ import annotations
@@ -56,12 +57,14 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--floors", action="store_true", help="also the OpenAI SDK alone and a bare httpx client")
     args = parser.parse_args()
     warm()
-    points: dict[str, list[tuple[int, float]]] = {"lab-tui": [], "bare loop": []}
+    clients = {"bare loop": "litellm", **({"openai SDK": "openai", "httpx": "httpx"} if args.floors else {})}
+    points: dict[str, list[tuple[int, float]]] = {"lab-tui": [], **{tool: [] for tool in clients}}
     print(f"grounded_skills on the bundled skill, {args.questions} questions per context, concurrency "
           f"{args.concurrency}, teacher with no latency in its own process; CPU = user+sys of the client process")
-    print(f"{'round':>5} {'contexts':>8} {'tool':<9} {'requests':>8} {'wall s':>7} {'CPU s':>6} {'user':>6} {'sys':>5} "
+    print(f"{'round':>5} {'contexts':>8} {'tool':<10} {'requests':>8} {'wall s':>7} {'CPU s':>6} {'user':>6} {'sys':>5} "
           f"{'CPU s/1k':>8} {'req/s':>6}  load before")
     with Teacher() as teacher, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -76,15 +79,18 @@ def main() -> None:
                 requests = sent_requests(lab["db"], folder / f"{name}.jsonl")
                 if requests != lab_stats["requests"]:
                     raise SystemExit(f"lab-tui stored {requests} requests but the teacher counted {lab_stats['requests']}")
-                bare_before = load()
-                bare = measured([sys.executable, str(BENCH / "bare_loop.py"), str(folder / f"{name}.jsonl"),
-                                 teacher.api_base, str(args.concurrency)], folder / f"bare-{round_}-{contexts}.log")
-                bare_stats = teacher.stats()
-                if bare_stats["digests"] != lab_stats["digests"]:
-                    raise SystemExit("the bare loop did not send the requests lab-tui sent")
-                for tool, result, seen in (("lab-tui", lab, before), ("bare loop", bare, bare_before)):
+                runs = [("lab-tui", lab, before)]
+                for tool, client in clients.items():
+                    seen = load()
+                    bare = measured([sys.executable, str(BENCH / "bare_loop.py"), str(folder / f"{name}.jsonl"),
+                                     teacher.api_base, str(args.concurrency), client],
+                                    folder / f"{client}-{round_}-{contexts}.log")
+                    if teacher.stats()["digests"] != lab_stats["digests"]:
+                        raise SystemExit(f"the {tool} did not send the requests lab-tui sent")
+                    runs.append((tool, bare, seen))
+                for tool, result, seen in runs:
                     points[tool].append((requests, result["cpu_s"]))
-                    print(f"{round_:>5} {contexts:>8} {tool:<9} {requests:>8} {result['wall_s']:>7.2f} "
+                    print(f"{round_:>5} {contexts:>8} {tool:<10} {requests:>8} {result['wall_s']:>7.2f} "
                           f"{result['cpu_s']:>6.2f} {result['user_s']:>6.2f} {result['sys_s']:>5.2f} "
                           f"{1000 * result['cpu_s'] / requests:>8.2f} {requests / result['wall_s']:>6.1f}  {seen}",
                           flush=True)
@@ -92,8 +98,8 @@ def main() -> None:
     if per_request["lab-tui"] is not None and per_request["bare loop"]:
         fixed = {tool: sum(c - per_request[tool] * n for n, c in found) / len(found) for tool, found in points.items()}
         for tool in points:
-            print(f"{tool}: {1000 * per_request[tool]:.2f} CPU s per 1,000 requests at the margin; "
-                  f"{fixed[tool]:.2f} CPU s paid once per process (start-up and ending)")
+            print(f"{tool + ':':<11} {1000 * per_request[tool]:5.2f} CPU s per 1,000 requests at the margin; "
+                  f"{fixed[tool]:5.2f} CPU s paid once per process (start-up and ending)")
         print(f"lab-tui / bare loop, CPU per request at the margin: {per_request['lab-tui'] / per_request['bare loop']:.2f} "
               "(target <= 1.25)")
 

@@ -79,4 +79,4 @@ def load() -> str:
 def warm() -> None:
     """Import lab-tui's run path and litellm once, untimed: compiled bytecode and the page cache as on a second run."""
     subprocess.run([sys.executable, "-c", "import litellm, lab_tui.cli, lab_tui.commands.run, lab_tui.pipeline.engine"],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True"))
