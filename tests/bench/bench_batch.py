@@ -14,7 +14,7 @@ what any client can reach.
 `--extra` passes options to the batch's `lab-tui run` only (e.g. `--extra=--workers=4` once that
 option exists), so the same script compares before and after.
 
-Usage: .venv/bin/python tests/bench/bench_batch.py [--contexts 20] [--questions 3] [--concurrency 32]
+Usage: .venv/bin/python tests/bench/bench_batch.py [--contexts 10] [--questions 3] [--concurrency 32]
        [--rounds 1] [--extra=--workers=4]
 """
 
@@ -59,7 +59,7 @@ def line(name: str, result: dict, stats: dict) -> tuple[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contexts", type=int, default=20, help="per seed example, per skill (the skill has 5)")
+    parser.add_argument("--contexts", type=int, default=10, help="per seed example, per skill (the skill has 5)")
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=1)

@@ -62,6 +62,7 @@ def main() -> None:
     warm()
     clients = {"bare loop": "litellm", **({"openai SDK": "openai", "httpx": "httpx"} if args.floors else {})}
     points: dict[str, list[tuple[int, float]]] = {"lab-tui": [], **{tool: [] for tool in clients}}
+    rounds: dict[int, dict[str, list[tuple[int, float]]]] = {}
     print(f"grounded_skills on the bundled skill, {args.questions} questions per context, concurrency "
           f"{args.concurrency}, teacher with no latency in its own process; CPU = user+sys of the client process")
     print(f"{'round':>5} {'contexts':>8} {'tool':<10} {'requests':>8} {'wall s':>7} {'CPU s':>6} {'user':>6} {'sys':>5} "
@@ -90,11 +91,17 @@ def main() -> None:
                     runs.append((tool, bare, seen))
                 for tool, result, seen in runs:
                     points[tool].append((requests, result["cpu_s"]))
+                    rounds.setdefault(round_, {}).setdefault(tool, []).append((requests, result["cpu_s"]))
                     print(f"{round_:>5} {contexts:>8} {tool:<10} {requests:>8} {result['wall_s']:>7.2f} "
                           f"{result['cpu_s']:>6.2f} {result['user_s']:>6.2f} {result['sys_s']:>5.2f} "
                           f"{1000 * result['cpu_s'] / requests:>8.2f} {requests / result['wall_s']:>6.1f}  {seen}",
                           flush=True)
     per_request = {tool: slope(found) for tool, found in points.items()}
+    if args.rounds > 1 and per_request["lab-tui"] is not None:  # on a shared machine the rounds differ: show each
+        for round_, found in rounds.items():
+            own = {tool: slope(pairs) for tool, pairs in found.items()}
+            print(f"round {round_}: " + ", ".join(f"{tool} {1000 * cost:.2f}" for tool, cost in own.items()) +
+                  f" CPU s per 1,000 requests at the margin; lab-tui / bare loop {own['lab-tui'] / own['bare loop']:.2f}")
     if per_request["lab-tui"] is not None and per_request["bare loop"]:
         fixed = {tool: sum(c - per_request[tool] * n for n, c in found) / len(found) for tool, found in points.items()}
         for tool in points:
