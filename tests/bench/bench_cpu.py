@@ -11,9 +11,11 @@ or more sizes, the marginal CPU per 1,000 requests (the slope of CPU against req
 leaves out what a process pays once: imports, set-up, the report) and lab-tui's ratio to the
 bare loop (issue 20's target: <= 1.25). `--floors` also sends the same requests through the
 OpenAI SDK alone and through one pooled httpx client: what the HTTP work costs under litellm.
+`--other-litellm PYTHON` also runs the bare loop with another interpreter, e.g. one with another
+litellm release (bench_sdg_hub.py's venv has 1.84.10): what a release costs per call.
 
 Usage: .venv/bin/python tests/bench/bench_cpu.py [--sizes 10,50] [--questions 3] [--concurrency 32] [--rounds 1]
-       [--floors]   (sizes are contexts per seed example; the skill has 5 seed examples)
+       [--floors] [--other-litellm PYTHON]   (sizes are contexts per seed example; the skill has 5 seed examples)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -58,14 +61,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--floors", action="store_true", help="also the OpenAI SDK alone and a bare httpx client")
+    parser.add_argument("--other-litellm", metavar="PYTHON", help="also the bare loop run by this interpreter")
     args = parser.parse_args()
     warm()
-    clients = {"bare loop": "litellm", **({"openai SDK": "openai", "httpx": "httpx"} if args.floors else {})}
+    clients = {"bare loop": (sys.executable, "litellm"),
+               **({"openai SDK": (sys.executable, "openai"), "httpx": (sys.executable, "httpx")} if args.floors else {})}
+    if args.other_litellm:
+        version = subprocess.run([args.other_litellm, "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        clients[f"bare {version}"] = (args.other_litellm, "litellm")
     points: dict[str, list[tuple[int, float]]] = {"lab-tui": [], **{tool: [] for tool in clients}}
     rounds: dict[int, dict[str, list[tuple[int, float]]]] = {}
     print(f"grounded_skills on the bundled skill, {args.questions} questions per context, concurrency "
           f"{args.concurrency}, teacher with no latency in its own process; CPU = user+sys of the client process")
-    print(f"{'round':>5} {'contexts':>8} {'tool':<10} {'requests':>8} {'wall s':>7} {'CPU s':>6} {'user':>6} {'sys':>5} "
+    print(f"{'round':>5} {'contexts':>8} {'tool':<15} {'requests':>8} {'wall s':>7} {'CPU s':>6} {'user':>6} {'sys':>5} "
           f"{'CPU s/1k':>8} {'req/s':>6}  load before")
     with Teacher() as teacher, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -81,18 +90,18 @@ def main() -> None:
                 if requests != lab_stats["requests"]:
                     raise SystemExit(f"lab-tui stored {requests} requests but the teacher counted {lab_stats['requests']}")
                 runs = [("lab-tui", lab, before)]
-                for tool, client in clients.items():
+                for tool, (python, client) in clients.items():
                     seen = load()
-                    bare = measured([sys.executable, str(BENCH / "bare_loop.py"), str(folder / f"{name}.jsonl"),
+                    bare = measured([python, str(BENCH / "bare_loop.py"), str(folder / f"{name}.jsonl"),
                                      teacher.api_base, str(args.concurrency), client],
-                                    folder / f"{client}-{round_}-{contexts}.log")
+                                    folder / f"{tool.replace(' ', '-')}-{round_}-{contexts}.log")
                     if teacher.stats()["digests"] != lab_stats["digests"]:
                         raise SystemExit(f"the {tool} did not send the requests lab-tui sent")
                     runs.append((tool, bare, seen))
                 for tool, result, seen in runs:
                     points[tool].append((requests, result["cpu_s"]))
                     rounds.setdefault(round_, {}).setdefault(tool, []).append((requests, result["cpu_s"]))
-                    print(f"{round_:>5} {contexts:>8} {tool:<10} {requests:>8} {result['wall_s']:>7.2f} "
+                    print(f"{round_:>5} {contexts:>8} {tool:<15} {requests:>8} {result['wall_s']:>7.2f} "
                           f"{result['cpu_s']:>6.2f} {result['user_s']:>6.2f} {result['sys_s']:>5.2f} "
                           f"{1000 * result['cpu_s'] / requests:>8.2f} {requests / result['wall_s']:>6.1f}  {seen}",
                           flush=True)
@@ -105,7 +114,7 @@ def main() -> None:
     if per_request["lab-tui"] is not None and per_request["bare loop"]:
         fixed = {tool: sum(c - per_request[tool] * n for n, c in found) / len(found) for tool, found in points.items()}
         for tool in points:
-            print(f"{tool + ':':<11} {1000 * per_request[tool]:5.2f} CPU s per 1,000 requests at the margin; "
+            print(f"{tool + ':':<16} {1000 * per_request[tool]:5.2f} CPU s per 1,000 requests at the margin; "
                   f"{fixed[tool]:5.2f} CPU s paid once per process (start-up and ending)")
         print(f"lab-tui / bare loop, CPU per request at the margin: {per_request['lab-tui'] / per_request['bare loop']:.2f} "
               "(target <= 1.25)")

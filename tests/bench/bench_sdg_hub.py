@@ -12,7 +12,8 @@ children), requests and pairs kept; and the ideal for the work (requests x laten
 
 sdg_hub lives in its own virtual environment, created and installed from PyPI by this script on
 first use and kept in tests/bench/.venvs/ (gitignored). It pins litellm < 1.85, so the two tools
-do not run the same litellm: the versions are printed.
+do not run the same litellm: the versions are printed. sdg_hub runs with its defaults (its litellm
+asks the network for a price map once at import; lab-tui reads litellm's local copy).
 
 Usage: .venv/bin/python tests/bench/bench_sdg_hub.py [--contexts 13] [--questions 3] [--rounds 1]
        [--concurrency 32] [--latency 0.5] [--jitter 0.5]
@@ -114,6 +115,11 @@ def warm_both(python: Path) -> None:
     subprocess.run([str(python), "-c", "import sdg_hub, litellm, pandas"], check=True, capture_output=True)
 
 
+def unmatched(ours: dict, theirs: dict) -> int:
+    """Requests (by body digest, with repeats) in `ours` and not in `theirs`."""
+    return sum((Counter(ours) - Counter(theirs)).values())
+
+
 def row(name: str, result: dict, stats: dict, ideal: float) -> str:
     start_up = stats["first_arrived"] - result["started"]
     to_last = stats["last_left"] - result["started"]
@@ -135,42 +141,38 @@ def main() -> None:
     python = venv_python()
     lab_flow = load_flow("grounded_skills", {"contexts": args.contexts, "questions": args.questions})
     warm_both(python)
-    teacher = Teacher(args.latency, args.jitter)
     print(f"grounded_skills on {SKILL.relative_to(REPO)}: {args.contexts} contexts per seed example, "
           f"{args.questions} questions per context, concurrency {args.concurrency}, teacher {args.latency} s "
           f"± {args.jitter:.0%}; {versions(python)}")
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            flow_yaml = sdg_hub_flow(folder, lab_flow)
-            seeds = folder / "seeds.jsonl"
-            seeds.write_text("".join(json.dumps(r) + "\n" for r in seed_rows(SKILL, args.contexts, args.questions)))
-            teacher.stats()  # from zero
-            for round_ in range(1, args.rounds + 1):
-                runs = {}
-                for name in ("lab-tui", "sdg_hub"):
-                    print(f"round {round_}, {name}: {load()} before", flush=True)
-                    if name == "lab-tui":
-                        result = lab_tui_run([SKILL], teacher.api_base, folder, f"lab-{round_}", contexts=args.contexts,
-                                             questions=args.questions, concurrency=args.concurrency)
-                    else:
-                        result = run_sdg_hub(teacher, python, flow_yaml, seeds, args, folder, round_)
-                    runs[name] = (result, teacher.stats())
-                (lab, lab_stats), (hub, hub_stats) = runs["lab-tui"], runs["sdg_hub"]
-                if lab_stats["digests"] != hub_stats["digests"]:
-                    only = lambda a, b: sum((Counter(a) - Counter(b)).values())  # noqa: E731
-                    raise SystemExit(f"the tools did not send the same requests: {only(lab_stats['digests'], hub_stats['digests'])} "
-                                     f"only from lab-tui, {only(hub_stats['digests'], lab_stats['digests'])} only from "
-                                     f"sdg_hub; per kind: lab-tui {lab_stats['by_kind']}, sdg_hub {hub_stats['by_kind']}")
-                ideal = lab_stats["requests"] * args.latency / args.concurrency
-                print(f"round {round_}: the same {lab_stats['requests']} requests from both (by body digest); per kind "
-                      f"{lab_stats['by_kind']}; statuses {lab_stats['by_status']}")
-                print(row("lab-tui", lab, lab_stats, ideal))
-                print(row("sdg_hub", hub, hub_stats, ideal))
-                print(f"  lab-tui / sdg_hub: wall {lab['wall_s'] / hub['wall_s']:.2f} (target <= 0.70), "
-                      f"CPU {lab['cpu_s'] / hub['cpu_s']:.2f} (target <= 1.00)", flush=True)
-    finally:
-        teacher.close()
+    with Teacher(args.latency, args.jitter) as teacher, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        flow_yaml = sdg_hub_flow(folder, lab_flow)
+        seeds = folder / "seeds.jsonl"
+        seeds.write_text("".join(json.dumps(r) + "\n" for r in seed_rows(SKILL, args.contexts, args.questions)))
+        teacher.stats()  # from zero
+        for round_ in range(1, args.rounds + 1):
+            runs = {}
+            for name in ("lab-tui", "sdg_hub"):
+                print(f"round {round_}, {name}: {load()} before", flush=True)
+                if name == "lab-tui":
+                    result = lab_tui_run([SKILL], teacher.api_base, folder, f"lab-{round_}", contexts=args.contexts,
+                                         questions=args.questions, concurrency=args.concurrency)
+                else:
+                    result = run_sdg_hub(teacher, python, flow_yaml, seeds, args, folder, round_)
+                runs[name] = (result, teacher.stats())
+            (lab, lab_stats), (hub, hub_stats) = runs["lab-tui"], runs["sdg_hub"]
+            if lab_stats["digests"] != hub_stats["digests"]:
+                raise SystemExit(f"the tools did not send the same requests: "
+                                 f"{unmatched(lab_stats['digests'], hub_stats['digests'])} only from lab-tui, "
+                                 f"{unmatched(hub_stats['digests'], lab_stats['digests'])} only from sdg_hub; per kind: "
+                                 f"lab-tui {lab_stats['by_kind']}, sdg_hub {hub_stats['by_kind']}")
+            ideal = lab_stats["requests"] * args.latency / args.concurrency
+            print(f"round {round_}: the same {lab_stats['requests']} requests from both (by body digest); per kind "
+                  f"{lab_stats['by_kind']}; statuses {lab_stats['by_status']}")
+            print(row("lab-tui", lab, lab_stats, ideal))
+            print(row("sdg_hub", hub, hub_stats, ideal))
+            print(f"  lab-tui / sdg_hub: wall {lab['wall_s'] / hub['wall_s']:.2f} (target <= 0.70), "
+                  f"CPU {lab['cpu_s'] / hub['cpu_s']:.2f} (target <= 1.00)", flush=True)
 
 
 if __name__ == "__main__":
