@@ -49,7 +49,7 @@ def venv_python() -> Path:
     check = [str(python), "-c", "import importlib.metadata as m; print(m.version('sdg-hub'))"]
     if python.exists() and subprocess.run(check, capture_output=True, text=True).stdout.strip() == SDG_HUB.split("==")[1]:
         return python
-    print(f"installing {SDG_HUB} into {VENV.relative_to(REPO)} (once; a minute or two)", flush=True)
+    print(f"installing {SDG_HUB} into {VENV} (once; a minute or two)", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", SDG_HUB], check=True)
     return python
