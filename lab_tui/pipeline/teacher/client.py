@@ -51,7 +51,6 @@ is doing. The guard ends it at the timeout itself, counted from its first byte s
 providers litellm sends through its own clients (e.g. hosted_vllm/), where the guard is not."""
 MAX_TOKEN_COUNT = 10**9
 """A token count above this (or not a whole number) is not believed: stored as 0, as a missing one."""
-MAX_FINISH_REASON = 64
 
 
 @dataclass(frozen=True)
@@ -195,14 +194,13 @@ class Teacher:
 
     def _answer(self, response, endpoint: str, attempt: int, latency: float, cap: int) -> Answer:
         """The response as an Answer that can always be stored and shown: valid UTF-8 text without
-        the keys in use, cut at the cap; a short finish reason; believable token counts."""
+        the keys in use, cut at the cap; believable token counts."""
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise TeacherError("bad_answer", "the teacher's answer holds no choices", attempt, api_base=endpoint)
         choice = choices[0]
         text = without_keys(unsurrogate(getattr(getattr(choice, "message", None), "content", None) or ""))
-        finish = choice.finish_reason
-        finish = without_keys(unsurrogate(finish))[:MAX_FINISH_REASON] if isinstance(finish, str) else None
+        finish = choice.finish_reason  # litellm maps it to one of OpenAI's few (an unknown one reads as "stop")
         if len(text) > cap:
             text, finish = text[:cap], "oversized"
         usage = getattr(response, "usage", None)

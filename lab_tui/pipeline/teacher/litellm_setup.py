@@ -161,6 +161,8 @@ def explain(error: BaseException) -> str:
     refused = refused_body(error)
     if refused is not None:
         return describe(refused)
+    if isinstance(error, TimeoutError):
+        return "no whole answer within the profile's timeout"
     malformed = _malformed(error)
     if malformed is not None:
         fields = "; ".join(f"{malformed.title}.{'.'.join(map(str, e['loc']))}: {e['msg']}"

@@ -44,8 +44,9 @@ def guarded_client() -> httpx.AsyncClient:
     inner = AsyncHTTPHandler.create_async_transport(
         ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
         ssl_verify=verify if isinstance(verify, bool) else None)
-    return httpx.AsyncClient(verify=verify, transport=GuardedTransport(inner or httpx.AsyncHTTPTransport(verify=verify)),
-                             follow_redirects=True)
+    if inner is None:  # litellm's aiohttp transport is turned off: httpx's own, as litellm would use
+        inner = httpx.AsyncHTTPTransport(verify=verify)
+    return httpx.AsyncClient(transport=GuardedTransport(inner), follow_redirects=True)
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
