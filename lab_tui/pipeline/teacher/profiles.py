@@ -6,6 +6,7 @@ profile (`TeacherProfile.public`) and reads it back on resume.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
@@ -75,6 +76,12 @@ class TeacherProfile:
                                  "api_key_env": endpoint.api_key_env, "max_concurrency": endpoint.max_concurrency})
 
 
+NUMBERS = {"timeout": (0, False), "max_concurrency": (1, True), "max_attempts": (1, True), "backoff_base": (0, False),
+           "backoff_cap": (0, False), "cooldown": (0, False), "allowed_fails": (0, True)}
+"""A profile's numbers: the least each may be and whether it is whole, checked before anything is
+sent (a timeout of "120" or null failed every request of a run with a TypeError)."""
+
+
 class ProfileError(ValueError):
     """A teacher profile that does not exist or cannot be used; the message says which and why."""
 
@@ -102,6 +109,13 @@ def load_profile(name: str = "default", **overrides) -> TeacherProfile:
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("constrain_judges") not in (None, *CONSTRAINTS):
         raise ProfileError(f"teacher profile {name!r}: constrain_judges is one of {', '.join(CONSTRAINTS)}")
+    for field, (least, whole) in NUMBERS.items():
+        value = values.get(field, least)
+        number = not isinstance(value, bool) and isinstance(value, int if whole else (int, float))
+        if not number or not math.isfinite(value) or value < least or (field == "timeout" and value <= 0):
+            kind = "a whole number" if whole else "a number"
+            least_text = "above 0" if field == "timeout" else f"of at least {least}"
+            raise ProfileError(f"teacher profile {name!r}: {field} is {value!r}, not {kind} {least_text}")
     if "endpoints" in (stored or {}):
         if overrides.get("api_base") or overrides.get("api_key_env"):
             raise ProfileError(f"teacher profile {name!r} lists its endpoints; --api-base and --api-key-env are "
