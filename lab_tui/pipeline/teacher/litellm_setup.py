@@ -130,9 +130,9 @@ def classify(error: BaseException) -> tuple[str, bool]:
     from lab_tui.pipeline.teacher.wire import DeadlineExceeded
 
     litellm = litellm_module()
-    if refused_body(error) or _malformed(error):
+    if refused_body(error) is not None or _malformed(error) is not None:
         return "bad_answer", False
-    if isinstance(error, TimeoutError) or _cause(error, DeadlineExceeded):  # the attempt's deadline
+    if isinstance(error, TimeoutError) or _cause(error, DeadlineExceeded) is not None:  # the attempt's deadline
         return "timeout", True
     message = str(error).lower()
     if isinstance(error, litellm.ContextWindowExceededError):
