@@ -29,12 +29,17 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from lab_tui.pipeline.teacher import load_profile
+    from lab_tui.pipeline.teacher import load_profile, log_file_problem
 
     profile = load_profile(args.profile, model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     profile = type(profile)(**{**profile.public(), "max_attempts": 1, "timeout": min(profile.timeout, 30.0)})
-    if profile.endpoints:
-        return _check_endpoints(profile)
+    code = _check_endpoints(profile) if profile.endpoints else _check_one(profile)
+    if log_file_problem():
+        echo(log_file_problem(), err=True)
+    return code
+
+
+def _check_one(profile) -> int:
     unreachable = nothing_listening(profile.api_base)
     if unreachable:
         echo(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-
+import re
 import time
 
 import pytest
 from teacher_server import Fault
 
-from lab_tui.pipeline.teacher import PrioritySlots, Teacher, TeacherError, TeacherProfile, close_clients, load_profile
+from lab_tui.config import Settings, save_settings
+from lab_tui.pipeline.teacher import (PrioritySlots, ProfileError, Teacher, TeacherError, TeacherProfile, close_clients,
+                                      load_profile)
 
 ASK = [{"role": "user", "content": "Write it between [Start of Context] and [End of Context]."}]
 
@@ -113,6 +115,20 @@ def test_profile_names_the_key_variable_and_never_holds_the_key(monkeypatch):
     assert profile.api_key() == "sk-secret"
     assert "sk-secret" not in repr(profile.public())
     assert load_profile().api_base == "http://127.0.0.1:8000/v1"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("timeout", "120", "timeout is '120', not a number above 0"),
+    ("timeout", None, "timeout is None, not a number above 0"),
+    ("timeout", 0, "timeout is 0, not a number above 0"),
+    ("backoff_cap", -1, "backoff_cap is -1, not a number of at least 0"),
+    ("max_attempts", 2.5, "max_attempts is 2.5, not a whole number of at least 1"),
+    ("max_concurrency", True, "max_concurrency is True, not a whole number of at least 1"),
+])
+def test_a_profile_whose_numbers_are_not_numbers_is_refused_before_anything_is_sent(field, value, message):
+    save_settings(Settings({"teachers": {"odd": {"model": "openai/teacher", field: value}}}))
+    with pytest.raises(ProfileError, match=re.escape(message)):
+        load_profile("odd")
 
 
 @pytest.mark.parametrize("fault", ["bad_request", "context_window"])
