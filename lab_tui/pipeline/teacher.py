@@ -32,6 +32,7 @@ from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from lab_tui.config import load_settings, log_path
+from lab_tui.errors import EXIT_USAGE, UserError
 from lab_tui.pipeline.events import EndpointProgress
 from lab_tui.safe_text import redact
 
@@ -98,8 +99,11 @@ class TeacherProfile:
                                  "api_key_env": endpoint.api_key_env, "max_concurrency": endpoint.max_concurrency})
 
 
-class ProfileError(ValueError):
+class ProfileError(UserError, ValueError):
     """A teacher profile that does not exist or cannot be used; the message says which and why."""
+
+    title = "Teacher profile not usable"
+    exit_code = EXIT_USAGE
 
 
 def _stored_profiles() -> dict:
