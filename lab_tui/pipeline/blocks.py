@@ -375,7 +375,7 @@ class Filter(Block):
         return None
 
 
-class _Derived(Block):
+class Derived(Block):
     """A block that writes a field without a request: one row in, one row out."""
 
     def derive(self, data: dict) -> str:
@@ -392,7 +392,7 @@ class _Derived(Block):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Static(_Derived):
+class Static(Derived):
     """Writes a fixed `value` (e.g. one instruction as every pair's question)."""
 
     kind: ClassVar[str] = "static"
@@ -404,7 +404,7 @@ class Static(_Derived):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Combine(_Derived):
+class Combine(Derived):
     """Joins the fields it `reads` with `separator`."""
 
     kind: ClassVar[str] = "combine"
