@@ -137,6 +137,7 @@ class Block:
     prompt: ClassVar[Prompt | None] = None
     teacher: ClassVar[str | None] = None
     imitates: ClassVar[str | None] = None
+    dedupe: ClassVar[bool] = False
 
     name: str
     label: str = ""
@@ -352,7 +353,8 @@ class Filter(Block):
         return None
 
     def wiring_problem(self, earlier: dict[str, Block]) -> str | None:
-        if not getattr(earlier.get(self.judge), "scored", False):
+        judge = earlier.get(self.judge)
+        if judge is None or not judge.scored:
             return f"must name an earlier judge block, not {_shown(self.judge)}"
         return None
 
@@ -419,6 +421,12 @@ class Combine(Derived):
 KINDS: dict[str, type[Block]] = {kind.kind: kind for kind in (Generate, Judge, Filter, Static, Combine)}
 """Every block kind a flow may use, by the name a flow file gives in `kind:`."""
 
+
+def kind_of(raw: dict) -> type[Block] | None:
+    """The kind a block's flow-file mapping names, None for one KINDS does not know."""
+    kind = raw.get("kind")
+    return KINDS.get(kind) if isinstance(kind, str) else None
+
 OVERRIDABLE = ("temperature", "max_tokens", "threshold", "count")
 """Block settings a run may override as `BLOCK.KEY` (e.g. `--set filter_grounded_qa_pair.threshold=3`)."""
 _SHOWN = 60
@@ -444,8 +452,7 @@ def build_block(raw: dict, *, where: str, prompt: Prompt | None, counts: dict, s
 
     `strict` refuses settings the kind does not have (a flow file); a run's stored flow, checked
     when the run started, drops them."""
-    name, kind = raw["name"], raw.get("kind")
-    cls = KINDS.get(kind) if isinstance(kind, str) else None
+    name, kind, cls = raw["name"], raw.get("kind"), kind_of(raw)
     if cls is None:
         raise FlowError(f"{where}: block {name!r} has kind {_shown(kind)}; a block is one of {', '.join(KINDS)}")
     allowed = cls.settings()

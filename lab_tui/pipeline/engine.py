@@ -14,7 +14,7 @@ finds stored answers and sends only what has none.
 
 Use from any asyncio loop (the CLI's, or the Textual app's: never wrap it in `asyncio.run`):
 
-    run_id = start_run(open_db(db_path), skill, load_profile(), RunParams(concurrency=16))
+    run_id = launch.start(db_path, skill_path, load_profile(), RunParams(counts={"contexts": 5}))
     result = await run_flow(db_path, run_id, on_event=handler, cancel=cancel_event)
     await close_clients()   # from lab_tui.pipeline.teacher, once, at shutdown
 
@@ -23,8 +23,7 @@ cheap: store the latest `RunProgress`, redraw on a timer). Setting `cancel` stop
 requests already sent land, and returns status "cancelled"; `run_flow(db_path, run_id)` again
 resumes. `run_flow` raises a `UserError` when the run cannot start (`UnknownRunError`,
 `NotResumable`: running in another process, or made by an earlier lab-tui) and re-raises anything
-that stopped it (the run is then marked failed). `launch.start` is the one way to create a run
-from a skill file.
+that stopped it (the run is then marked failed).
 """
 
 from __future__ import annotations
@@ -203,8 +202,7 @@ class Engine:
         self.stop = asyncio.Event()
         slots = teachers[None].concurrency
         self.admission = asyncio.Semaphore(max(8, CHAINS_PER_SLOT * slots))
-        self.seen = {b.name: reads.first_outputs(db, run_id, b.name, b.writes) for b in flow.blocks
-                     if getattr(b, "dedupe", False)}
+        self.seen = {b.name: reads.first_outputs(db, run_id, b.name, b.writes) for b in flow.blocks if b.dedupe}
         """Per deduplicating block: text key -> the row that owns it (rebuilt from the store on resume)."""
 
     # ----- events -------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from lab_tui.pipeline.blocks import (BUILTINS, KINDS, OVERRIDABLE, SEED_FIELDS, Block, FlowError, build_block,
+from lab_tui.pipeline.blocks import (BUILTINS, OVERRIDABLE, SEED_FIELDS, Block, FlowError, build_block, kind_of,
                                      parse_prompt)
 from lab_tui.resources import data_folder
 from lab_tui.seeds.yamlio import MAX_ALIAS_EXPANSION, MAX_DEPTH, _load_tree, _Refused
@@ -141,9 +141,8 @@ def _pair(raw: object, blocks: tuple[Block, ...], where: str) -> PairSpec:
     if missing:
         raise FlowError(f"{where}: `pair:` needs {missing[0]!r}")
     judges = raw.get("judges") or []
-    if not all(isinstance(raw[role], str) for role in missing or ("user", "response", "question")) or \
-            not isinstance(raw.get("context"), (str, type(None))) or \
-            not isinstance(judges, list) or not all(isinstance(judge, str) for judge in judges):
+    names = [raw["user"], raw["response"], raw["question"], raw.get("context") or ""]
+    if not isinstance(judges, list) or not all(isinstance(name, str) for name in names + judges):
         raise FlowError(f"{where}: `pair:` names fields and judges by their names (text)")
     spec = PairSpec(user=raw["user"], response=raw["response"], question=raw["question"],
                     context=raw.get("context"), judges=tuple(judges))
@@ -226,9 +225,9 @@ def parse_flow(data: object, *, where: str, prompts: dict[str, object], counts: 
     blocks = []
     for raw in raws:
         name = raw["name"]
-        wants_prompt = getattr(KINDS.get(raw.get("kind")) if isinstance(raw.get("kind"), str) else None, "asks", False)
+        kind = kind_of(raw)
         prompt = parse_prompt(prompts[name], (prompt_files or {}).get(name, where)) \
-            if wants_prompt and name in prompts else None
+            if kind is not None and kind.asks and name in prompts else None
         blocks.append(build_block(raw, where=where, prompt=prompt, counts=counts or {}, settings=by_block[name],
                                   preview=preview, strict=strict))
     blocks = tuple(blocks)
@@ -265,7 +264,7 @@ def load_flow(name_or_dir: str | Path = DEFAULT_FLOWS[True], *, counts: dict | N
     digest = hashlib.sha256(raw)
     prompts, files = {}, {}
     for block in data.get("blocks") or [] if isinstance(data, dict) else []:
-        kind = KINDS.get(block.get("kind")) if isinstance(block, dict) and isinstance(block.get("kind"), str) else None
+        kind = kind_of(block) if isinstance(block, dict) else None
         if kind is not None and kind.asks and isinstance(block.get("name"), str) and "prompt" in block:
             prompt_path = _prompt_path(folder, block["prompt"], str(flow_path), block["name"])
             prompts[block["name"]], prompt_raw = _read_yaml(prompt_path, "prompt")
