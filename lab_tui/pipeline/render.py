@@ -38,8 +38,9 @@ def progress_view(progress: RunProgress | None, width: int = 80, *, bars: bool =
                   empty: str = "starting…") -> RenderableType:
     """A run's progress: a line per stage (queued, in flight, done, kept, filtered, failed; a bar
     with `bars`, else each stage's tokens), the totals under it (`empty` while there are none),
-    and a line per endpoint of a teacher with several. The CLI's live view and summary and the Run
-    pane all draw this."""
+    and for a teacher with several endpoints a line each (with `bars`, where rows are few: one
+    compact line; else a table with each one's whole address and answers). The CLI's live view and
+    summary and the Run pane all draw this."""
     table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False, expand=False)
     table.add_column("stage", no_wrap=True, overflow="ellipsis", min_width=None if bars else 12,
                      max_width=max(12, width - BARS_FIXED_WIDTH) if bars else None)
@@ -68,7 +69,23 @@ def progress_view(progress: RunProgress | None, width: int = 80, *, bars: bool =
                      f" · {duration(progress.elapsed_s)} · ETA {duration(progress.eta_s)} · latency {latency}")
     if len(progress.endpoints) < 2:
         return table
-    return Group(table, *(endpoint_line(endpoint, width) for endpoint in progress.endpoints))
+    if bars:
+        return Group(table, *(endpoint_line(endpoint, width) for endpoint in progress.endpoints))
+    return Group(table, endpoint_table(progress.endpoints))
+
+
+def endpoint_table(endpoints: tuple[EndpointProgress, ...]) -> Table:
+    """Each endpoint on a line: answers a second, latency, in flight, answered, errors, and whether
+    litellm's Router is resting it."""
+    table = Table(box=None, pad_edge=False, expand=False)
+    table.add_column("endpoint", no_wrap=True, min_width=28)
+    for column in ("req/s", "latency", "flight", "answered", "errors", "state"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for endpoint in endpoints:
+        latency = f"{endpoint.mean_latency_s:.2f} s" if endpoint.mean_latency_s is not None else "–"
+        table.add_row(*_cells(endpoint.api_base, f"{endpoint.requests_per_s:.1f}", latency, endpoint.in_flight,
+                              endpoint.answered, endpoint.errors, "cooling" if endpoint.cooling else "ok"))
+    return table
 
 
 def endpoint_line(endpoint: EndpointProgress, width: int) -> Text:

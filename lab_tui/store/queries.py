@@ -7,6 +7,7 @@ pid (`display_status`).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import sqlite_utils
 
 from lab_tui.errors import UserError
 from lab_tui.store.db import open_db
-from lab_tui.store.rows import json_dict
 
 INTERRUPTED = "interrupted"
 REVIEW_STATUSES = ("pending", "accepted", "rejected", "skipped")
@@ -65,6 +65,16 @@ def display_status(status: str, pid: int | None) -> str:
     return status
 
 
+def _loads(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def skill_name(skill_path: str | None, skill_snapshot: str | dict | None) -> str:
     """A short name for a run's skill: the folder of a qna.yaml (the taxonomy convention), else the file stem."""
     if skill_path:
@@ -72,14 +82,14 @@ def skill_name(skill_path: str | None, skill_snapshot: str | dict | None) -> str
         if path.name == "qna.yaml" and path.parent.name:
             return path.parent.name
         return path.stem
-    snapshot = skill_snapshot if isinstance(skill_snapshot, dict) else json_dict(skill_snapshot)
+    snapshot = skill_snapshot if isinstance(skill_snapshot, dict) else _loads(skill_snapshot)
     description = " ".join(str(snapshot.get("task_description") or "").split())
     return description[:40] or "?"
 
 
 def teacher_model(teacher: str | dict | None) -> str:
     """Only the model name of a run's teacher profile; nothing else of it leaves the store."""
-    profile = teacher if isinstance(teacher, dict) else json_dict(teacher)
+    profile = teacher if isinstance(teacher, dict) else _loads(teacher)
     return str(profile.get("model") or "")
 
 
