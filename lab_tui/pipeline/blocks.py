@@ -221,10 +221,6 @@ class Asking(Block):
         """What an answer yields; `ParseError` says why it is unusable."""
         raise NotImplementedError
 
-    def kept_share(self, stage: dict) -> float:
-        """The share of this block's rows that went on so far (1.0 before any)."""
-        return 1 - (stage["failed"] + stage["filtered"]) / stage["done"] if stage["done"] else 1.0
-
 
 @dataclass(frozen=True, kw_only=True)
 class Generate(Asking):
@@ -265,8 +261,9 @@ class Generate(Asking):
         return 1 if self.list else self.count
 
     def expect(self, rows: float, stage: dict) -> tuple[float, float]:
-        asked = rows if self.list else rows * self.count
-        return asked, rows * self.count * self.kept_share(stage)
+        done = stage["done"]  # rows made so far, and the share of them that went on
+        out = rows * self.count * (1 - (stage["failed"] + stage["filtered"]) / done if done else 1.0)
+        return (rows if self.list else rows * self.count), out
 
     def parse(self, text: str, stopped: bool) -> list[str]:
         return extract_all(text, self.output_tag, stopped=stopped)[: None if self.list else 1]
@@ -315,7 +312,8 @@ class Judge(Asking):
         return super().problem()
 
     def expect(self, rows: float, stage: dict) -> tuple[float, float]:
-        return rows, rows * self.kept_share(stage)
+        done = stage["done"]
+        return rows, rows * (1 - (stage["failed"] + stage["filtered"]) / done if done else 1.0)
 
     def parse(self, text: str, stopped: bool):
         return parse_judgement(text, self.scores, stopped=stopped)
