@@ -5,6 +5,11 @@ does not exist or cannot be reached: a typo in a CI script should fail loudly, n
 findings"). A folder that cannot be read is an error finding of its own, never skipped silently,
 and one file that breaks the linter costs only its own entry. Many files are linted in worker
 processes, one chunk per core.
+
+A folder inside a taxonomy clone is linted as `ilab taxonomy diff` checks it: its skill files
+(`qna.yaml` under `compositional_skills/`), with the knowledge files, the template under `docs/` and
+the other YAML (CI workflows, tool settings) named on stderr as skipped, so a clean taxonomy exits 0.
+Any other folder is walked for every seed file (`*.yaml`, `*.yml`, `*.jsonl`), hidden folders aside.
 """
 
 from __future__ import annotations
@@ -17,6 +22,14 @@ from lab_tui.safe_text import echo, echo_json
 from lab_tui.seeds.io import SEED_SUFFIXES
 
 PARALLEL_THRESHOLD = 16
+SKIPPED_SHOWN = 5
+"""Skipped files named per kind; the rest are counted."""
+SKIPPED_KINDS = {
+    "knowledge": "knowledge file(s) (lab-tui lints compositional skills)",
+    "other": "qna.yaml file(s) outside compositional_skills/ (not skills to ilab)",
+    "named otherwise": "YAML/JSONL file(s) not named qna.yaml (not skills to ilab)",
+}
+"""What a taxonomy clone holds besides skills, in the words its skip note uses."""
 
 
 def configure(parser) -> None:
@@ -40,22 +53,42 @@ def configure(parser) -> None:
                              f"characters / {CHARS_PER_TOKEN} (default {DEFAULT_TOKEN_LIMIT})")
 
 
-def seed_files(paths: list[Path]) -> tuple[list[Path], list[dict]]:
-    """Files named on the command line plus seed files found under directories, and an entry with
-    an error finding for every folder the walk could not read."""
+def seed_files(paths: list[Path]) -> tuple[list[Path], list[dict], list[str]]:
+    """Files named on the command line plus the seed files under each folder (a taxonomy clone's
+    skills only), an entry with an error finding for every folder the walk could not read, and
+    notes naming what a folder held that was not linted."""
+    from lab_tui.seeds.taxonomy import SKILL_FILE, file_kind, taxonomy_root
+
     found: list[Path] = []
     unreadable: list[dict] = []
+    notes: list[str] = []
 
     def cannot_read(error: OSError) -> None:
         unreadable.append(_unreadable_entry(error.filename, f"This folder cannot be read: {error.strerror}."))
 
     for path in paths:
-        if path.is_dir():
-            found.extend(sorted(Path(folder, name) for folder, _, files in os.walk(path, onerror=cannot_read)
-                                for name in files if Path(name).suffix in SEED_SUFFIXES))
-        else:
+        if not path.is_dir():
             found.append(path)
-    return found, unreadable
+            continue
+        walked = []
+        for folder, subfolders, files in os.walk(path, onerror=cannot_read):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            walked.extend(Path(folder, name) for name in sorted(files) if Path(name).suffix in SEED_SUFFIXES)
+        root = taxonomy_root(path)
+        if root is None:
+            found.extend(walked)
+            continue
+        skipped: dict[str, list[Path]] = {}
+        for file in walked:
+            kind = file_kind(file, root) if file.name == SKILL_FILE else "named otherwise"
+            if kind == "skill":
+                found.append(file)
+            else:
+                skipped.setdefault(kind, []).append(file)
+        for kind, files in skipped.items():
+            shown = ", ".join(str(file) for file in files[:SKIPPED_SHOWN]) + (", …" if len(files) > SKIPPED_SHOWN else "")
+            notes.append(f"skipped {len(files)} {SKIPPED_KINDS[kind]}: {shown}")
+    return found, unreadable, notes
 
 
 def _unreadable_entry(name: str, message: str) -> dict:
@@ -126,7 +159,9 @@ def run(args) -> int:
         for note in notes:
             echo(f"lab-tui lint: {note}", err=True)
     else:
-        files, unreadable = seed_files(args.paths)
+        files, unreadable, notes = seed_files(args.paths)
+        for note in notes:
+            echo(f"lab-tui lint: {note}", err=True)
     results = unreadable + lint_files(files, args.token_limit or DEFAULT_TOKEN_LIMIT)
     if args.format == "json":
         echo_json(results)

@@ -2,9 +2,12 @@
 
 A reviewer is shown one pending pair at a time. Showing it *claims* it for the reviewer's
 `Session` (claimed_by/claimed_at, set inside BEGIN IMMEDIATE so two processes cannot claim the
-same pair): every other session's queue skips pairs whose claim is younger than `LEASE_S`, so an
-abandoned claim frees itself. A claim belongs to a session, never to a name: two people who both
-call themselves "root" still get different pairs; the name is only the label stored with verdicts.
+same pair): every other session's queue skips pairs whose claim is younger than `LEASE_S`. A live
+session renews its claim every `RENEW_EVERY_S` (`renew`), so a claim ends soon after its session
+does (an SSH connection dropped, a process killed): a short lease, not a ten-minute one, and
+`next_release` tells an empty queue when to look again. A claim belongs to a session, never to a
+name: two people who both call themselves "root" still get different pairs; the name is only the
+label stored with verdicts.
 Every verdict bumps pairs.version and only applies if the version is the one the reviewer saw
 (optimistic locking): a verdict made meanwhile by someone else raises `VerdictConflict` instead
 of being overwritten. Every verdict is appended to `verdicts`; undo is a new verdict restoring
@@ -32,7 +35,10 @@ from lab_tui.store.db import is_read_only
 from lab_tui.store.queries import REVIEW_STATUSES
 from lab_tui.store.runs import now
 
-LEASE_S = 600.0
+LEASE_S = 30.0
+"""A claim not renewed for this long is free: its session is gone (or asleep long enough to lose it)."""
+RENEW_EVERY_S = 5.0
+"""How often a live session renews its claim: six chances within a lease, so a busy moment never loses it."""
 LOCK_WAIT_S = 300.0
 """How long a verdict keeps retrying against a database another process holds locked (each try waits
 for the connection's busy timeout first)."""
@@ -88,6 +94,8 @@ class ReviewFilter:
     batch_id: str | None = None
     skill: str | None = None
     """Part of the skill's path (its folder name, e.g. "inclusion")."""
+    seed_index: int | None = None
+    """The seed example the pairs came from (0-based, as stored; shown 1-based, as the Seeds pane numbers them)."""
 
     def where(self) -> tuple[str, list]:
         clauses: list[str] = []
@@ -97,6 +105,9 @@ class ReviewFilter:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if self.seed_index is not None:
+            clauses.append("seed_index = ?")
+            params.append(self.seed_index)
         if self.min_score is not None:
             clauses.append("score >= ?")
             params.append(self.min_score)
@@ -122,7 +133,8 @@ class ReviewFilter:
             (self.run_id, f"run {self.run_id}"), (self.outcome, self.outcome), (self.status, self.status),
             (self.reviewer, f"by {self.reviewer}"), (self.min_score, f"score ≥ {self.min_score}"),
             (self.max_score, f"score ≤ {self.max_score}"), (self.search, f'"{self.search}"'),
-            (self.batch_id, f"batch {self.batch_id}"), (self.skill, f"skill {self.skill}"))
+            (self.batch_id, f"batch {self.batch_id}"), (self.skill, f"skill {self.skill}"),
+            (self.seed_index, f"seed example {(self.seed_index or 0) + 1}"))
             if value not in (None, "")]
         return " · ".join(parts) or "all pairs"
 
@@ -148,7 +160,8 @@ def _immediate(db: sqlite_utils.Database) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.conn.in_transaction:  # SQLite already rolled back after some errors (a full disk): keep that error
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 
@@ -164,12 +177,13 @@ def get_pair(db: sqlite_utils.Database, pair_id: str) -> dict | None:
 
 
 def next_pair(db: sqlite_utils.Database, session: Session, where: ReviewFilter, after: int = 0,
-              lease_s: float = LEASE_S, wrap: bool = True) -> dict | None:
+              lease_s: float | None = None, wrap: bool = True) -> dict | None:
     """The first pair after rowid `after` that matches, claiming it for `session` if it is pending.
 
-    Pending pairs claimed by someone else within the lease are passed over. Wraps to the start
-    once when nothing follows `after`.
+    Pending pairs claimed by someone else within the lease (`LEASE_S`) are passed over. Wraps to
+    the start once when nothing follows `after`.
     """
+    lease_s = LEASE_S if lease_s is None else lease_s
     clause, params = where.where()
     stamp = time.time()
     sql = (f"SELECT rowid AS position, * FROM pairs WHERE rowid > ? AND {clause} "
@@ -184,6 +198,28 @@ def next_pair(db: sqlite_utils.Database, session: Session, where: ReviewFilter, 
             db.execute("UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ?", [session.id, stamp, pair["id"]])
             pair["claimed_by"], pair["claimed_at"] = session.id, stamp
     return pair
+
+
+def renew(db: sqlite_utils.Database, pair_id: str, session: Session) -> bool:
+    """Keep the session's claim on a pending pair alive (or take it again if it lapsed and nobody else
+    took it); False when another live session holds it now."""
+    if is_read_only(db):
+        return True  # nobody can decide on it, so nothing is claimed
+    with _immediate(db):
+        stamp = time.time()
+        return db.execute(
+            "UPDATE pairs SET claimed_by = ?, claimed_at = ? WHERE id = ? AND status = 'pending' "
+            "AND (claimed_by IS NULL OR claimed_by = ? OR claimed_at < ?)",
+            [session.id, stamp, pair_id, session.id, stamp - LEASE_S]).rowcount > 0
+
+
+def next_release(db: sqlite_utils.Database, session: Session, where: ReviewFilter) -> float | None:
+    """When (epoch seconds) the first claim another session holds on a pending pair of this queue
+    lapses unless renewed: an empty queue looks again then, as nothing is committed when a claim lapses."""
+    clause, params = where.where()
+    oldest = db.execute(f"SELECT min(claimed_at) FROM pairs WHERE {clause} AND status = 'pending' "
+                        "AND claimed_by IS NOT NULL AND claimed_by != ?", [*params, session.id]).fetchone()[0]
+    return None if oldest is None else oldest + LEASE_S
 
 
 def release(db: sqlite_utils.Database, pair_id: str, session: Session) -> None:
@@ -277,6 +313,14 @@ def counts(db: sqlite_utils.Database, where: ReviewFilter) -> dict[str, int]:
     for status, count in db.execute(f"SELECT status, count(*) FROM pairs WHERE {clause} GROUP BY status", params):
         result[status] = count
     return result
+
+
+def decided_so_far(db: sqlite_utils.Database) -> tuple[int | None, int | None]:
+    """What the counters depend on, read in O(1): the last verdict's id and the last pair's rowid.
+    Claims (taken, renewed every few seconds, released) change neither, so another session's heartbeat
+    never makes a reviewer count 100,000 pairs again (half a second each time)."""
+    return (db.execute("SELECT max(id) FROM verdicts").fetchone()[0],
+            db.execute("SELECT max(rowid) FROM pairs").fetchone()[0])
 
 
 def changed_elsewhere(db: sqlite_utils.Database) -> int:

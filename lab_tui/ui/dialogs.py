@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from lab_tui.seeds.io import SEED_SUFFIXES
 from lab_tui.ui.safe_text import literal
+from lab_tui.ui.widgets.safe_text_area import SafeInput
 
 
 class ChoiceDialog(ModalScreen[str]):
@@ -75,7 +76,7 @@ class OpenDialog(ModalScreen[Path | None]):
         with Vertical(classes="dialog open-dialog"):
             yield Label("Open a skill: type a path and press enter, or tab to a recent file or the tree.",
                         classes="dialog-question")
-            yield Input(placeholder="path/to/qna.yaml or seeds.jsonl", id="open-path", compact=True)
+            yield SafeInput(placeholder="path/to/qna.yaml or seeds.jsonl", id="open-path", compact=True)
             if self.recent:
                 yield Label("Recent files", classes="section")
                 yield OptionList(*[Option(literal(p), id=p) for p in self.recent], id="open-recent", compact=True)
@@ -111,8 +112,8 @@ class SaveAsDialog(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Save as: type a new file's path and press enter (escape cancels).", classes="dialog-question")
-            yield Input(value=str(self.current.with_name("copy-" + self.current.name)) if self.current else "",
-                        id="save-as-path", compact=True)
+            yield SafeInput(value=str(self.current.with_name("copy-" + self.current.name)) if self.current else "",
+                            id="save-as-path", compact=True)
             yield Label("", id="save-as-problem")
 
     @on(Input.Submitted)

@@ -3,13 +3,26 @@
 Textual's `set_keymap` ignores an id it does not know and lets two bindings share a key (the
 first wins), so a typo or a clash would silently leave a key doing nothing or the wrong thing.
 The app reports both: the app's own ids when it starts, a pane's when the pane is first shown.
+A value that is not a list of key names is refused before anything uses it: the keys are shown
+in the footer, the help and the palette, so a value holding markup or an escape sequence must never
+get that far.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from textual.binding import Binding
+
+KEYS = re.compile(r"\s*[\w+-]+\s*(?:,\s*[\w+-]+\s*)*")
+"""Key names as Textual writes them ("ctrl+s", "f9", "z,backspace", "slash"): word characters, + and -."""
+
+
+def usable(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The entries whose keys are key names, and the ids of those refused (shown cleaned by the caller)."""
+    good = {binding_id: keys for binding_id, keys in keymap.items() if isinstance(keys, str) and KEYS.fullmatch(keys)}
+    return good, sorted(set(keymap) - set(good))
 
 
 def _keys(keys: str) -> list[str]:

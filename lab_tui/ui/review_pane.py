@@ -5,12 +5,21 @@ notes happen in explicit modal dialogs (ctrl+s saves, escape cancels), never in 
 TextArea on the pane. Every database call runs on one worker thread owned by the pane (one
 connection, calls in key order), so a reviewer waiting for another's write lock never freezes
 the screen, and verdicts land in the order the keys were pressed.
+
+A write the database refuses (a full disk, an I/O error) is said and loses nothing: the pair
+stays shown as it was, the key can be pressed again, and an edit or a note that was not saved
+comes back in its dialog. While the pane lives it renews the claim on the pair it shows
+(`review.renew`), so the claim of a session that is gone lapses within `review.LEASE_S`, and an
+empty queue looks again when another session's claim lapses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -22,7 +31,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Footer, Input, Label, Select, Static
 
 from lab_tui.config import data_dir
 from lab_tui.store import review
@@ -30,8 +39,10 @@ from lab_tui.store.db import open_db
 from lab_tui.store.export import judges
 from lab_tui.store.queries import list_runs
 from lab_tui.store.review import ReviewFilter, Session, VerdictConflict, login_name
+from lab_tui.ui.messages import SeedFileChanged
 from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import clean, literal, one_line
+from lab_tui.ui.widgets.safe_text_area import SafeInput, SafeTextArea
 from lab_tui.ui.widgets.status_bar import StatusBar
 
 FOLLOW_EVERY_S = 1.0
@@ -45,7 +56,7 @@ class EditDialog(ModalScreen[tuple[str, str] | None]):
     DEFAULT_CSS = """
     EditDialog { align: center middle; }
     EditDialog > Vertical { width: 90%; height: 90%; border: thick $primary; background: $surface; }
-    EditDialog TextArea { height: 1fr; }
+    EditDialog SafeTextArea { height: 1fr; }
     EditDialog Label { color: $text-muted; }
     """
 
@@ -56,15 +67,16 @@ class EditDialog(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Question")
-            yield TextArea(self.question, id="edit-question", soft_wrap=True)
+            yield SafeTextArea(self.question, id="edit-question", soft_wrap=True)
             yield Label("Response  (ctrl+s accept edited · escape cancel)")
-            yield TextArea(self.response, id="edit-response", soft_wrap=True)
+            yield SafeTextArea(self.response, id="edit-response", soft_wrap=True)
 
     def on_mount(self) -> None:
-        self.query_one("#edit-response", TextArea).focus()
+        self.query_one("#edit-response", SafeTextArea).focus()
 
     def action_save(self) -> None:
-        self.dismiss((self.query_one("#edit-question", TextArea).text, self.query_one("#edit-response", TextArea).text))
+        self.dismiss((self.query_one("#edit-question", SafeTextArea).text,
+                      self.query_one("#edit-response", SafeTextArea).text))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -86,7 +98,7 @@ class NoteDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Note or reason code (enter saves, escape cancels)")
-            yield Input(self.note, id="note")
+            yield SafeInput(self.note, id="note")
 
     @on(Input.Submitted)
     def action_save(self) -> None:
@@ -106,6 +118,7 @@ FILTER_FIELDS = (
     ("search", "Text in question or response"),
     ("skill", "Skill (part of its path, e.g. its folder name)"),
     ("batch_id", "Batch (lab-tui run with several skills)"),
+    ("seed_index", "Seed example (its number in the Seeds pane)"),
 )
 
 
@@ -145,8 +158,10 @@ class FilterDialog(ModalScreen[ReviewFilter | None]):
                 if name == "run_id":
                     yield Select(self.run_options(), prompt="any run", value=value or Select.NULL,
                                  id="filter-run_id", compact=True)
+                elif name == "seed_index":
+                    yield SafeInput("" if value is None else str(value + 1), id="filter-seed_index", type="integer")
                 else:
-                    yield Input("" if value is None else str(value), id=f"filter-{name}")
+                    yield SafeInput("" if value is None else str(value), id=f"filter-{name}")
             yield Label("", id="filter-error")
 
     def on_mount(self) -> None:
@@ -162,10 +177,14 @@ class FilterDialog(ModalScreen[ReviewFilter | None]):
             for name in ("min_score", "max_score"):
                 if values[name] is not None:
                     values[name] = float(values[name])
+            if values["seed_index"] is not None:
+                values["seed_index"] = int(values["seed_index"]) - 1
+                if values["seed_index"] < 0:
+                    raise ValueError
         except ValueError:
-            self.query_one("#filter-error", Label).update("Scores must be numbers.")
+            self.query_one("#filter-error", Label).update("Scores are numbers; seed examples are numbered from 1.")
             return
-        self.dismiss(ReviewFilter(**values))
+        self.dismiss(dataclasses.replace(self.current, **values))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -206,8 +225,16 @@ class ReviewScreen(PaneScreen):
         self.session = Session(login_name())
         self.seen_version: int | None = None
         """The database's data_version when last read: it moves when another reviewer commits."""
+        self.seen_decided: tuple | None = None
+        """`review.decided_so_far` when last read: it moves with verdicts and new pairs, not with claims."""
+        self.look_again_at: float | None = None
+        """With the queue empty: when another session's claim lapses unless renewed (nothing commits then)."""
+        self.lost_claim: str | None = None
+        """The pair whose claim another session took while this one was not heard from (said once)."""
         self.undo_stack: list[tuple[str, int]] = []
         self.counts: dict[str, int] = {}
+        self.changing_filter = asyncio.Lock()
+        """Held while the queue moves to a new filter, so following others never shows a pair of the old one."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-db")
         self._local = threading.local()
 
@@ -226,14 +253,17 @@ class ReviewScreen(PaneScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     async def on_mount(self) -> None:
-        options = getattr(self.app, "options", {})
-        self.session = Session(options.get("reviewer") or login_name())
-        if self.filter == ReviewFilter():  # review_run() may have chosen a run before the pane was mounted
-            self.filter = ReviewFilter(run_id=options.get("run_id"), batch_id=options.get("batch_id"))
+        self.session = Session(self.app.options.get("reviewer") or login_name())
+        self.filter = self.app.review_filter
         self.query_one(PairView).focus()
-        await self.advance(0)
+        try:
+            await self.advance(0)
+        except sqlite3.Error as error:
+            self.not_saved("The first pair could not be claimed", error, "r tries again")
         self.seen_version = await self.db(review.changed_elsewhere)
+        self.seen_decided = await self.db(review.decided_so_far)
         self.set_interval(FOLLOW_EVERY_S, self.follow_others)
+        self.set_interval(review.RENEW_EVERY_S, self.renew_claim)
 
     def on_unmount(self) -> None:
         if self.pair is not None and self.pair["status"] == "pending":
@@ -250,21 +280,50 @@ class ReviewScreen(PaneScreen):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, partial(self._call, function, *args, **kwargs))
 
-    async def advance(self, after: int) -> None:
-        self.show(await self.db(review.next_pair, self.session, self.filter, after))
-        self.refresh_counts()
+    def not_saved(self, what: str, error: Exception, then: str) -> None:
+        """Say that the database refused a write (a full disk, an I/O error) and what the reviewer can do."""
+        self.notify(f"{what}: the database cannot be written ({error}). Nothing is lost: {then}.",
+                    title="Not saved", severity="error", timeout=15)
+
+    async def advance(self, after: int, recount: bool = True) -> None:
+        """Show the next pair of the queue after position `after` (claiming it), and count again unless
+        the caller keeps the counters right itself."""
+        pair = await self.db(review.next_pair, self.session, self.filter, after)
+        self.look_again_at = None if pair is not None else await self.db(review.next_release, self.session,
+                                                                         self.filter)
+        self.show(pair)
+        if recount:
+            self.refresh_counts()
 
     @work(exclusive=True, group="review-follow", exit_on_error=False)
     async def follow_others(self) -> None:
-        """Each second: if another reviewer committed, recount, and pick up work if the queue was empty."""
+        """Each second: if another session committed, pick up work if the queue was empty, and show the pair
+        and count again if verdicts or pairs were added (a claim taken, renewed or released adds neither);
+        an empty queue also looks again when another session's claim has lapsed."""
+        if self.changing_filter.locked():
+            return  # the new filter's first pair is on its way; the next second looks again
         version = await self.db(review.changed_elsewhere)
-        if version == self.seen_version:
+        lapsed = self.pair is None and self.look_again_at is not None and time.time() >= self.look_again_at
+        if version == self.seen_version and not lapsed:
             return
         self.seen_version = version
+        decided = await self.db(review.decided_so_far)
+        recount, self.seen_decided = decided != self.seen_decided, decided
         if self.pair is None:
-            await self.advance(self.position)
-        else:
+            await self.advance(self.position, recount=recount)
+        elif recount:
             await self.reload_pair()
+
+    @work(exclusive=True, group="review-claim", exit_on_error=False)
+    async def renew_claim(self) -> None:
+        """Keep the claim on the shown pair alive while this session is; say so once if another took it."""
+        pair = self.pair
+        if pair is None or pair["status"] != "pending":
+            return
+        if not await self.db(review.renew, pair["id"], self.session) and self.lost_claim != pair["id"]:
+            self.lost_claim = pair["id"]
+            self.notify("Another reviewer has this pair now (this session was not heard from for a while): "
+                        "a verdict here is refused if they decide first.", severity="warning")
 
     async def reload_pair(self) -> None:
         """Show the pair as the database has it now, and fresh counters."""
@@ -275,17 +334,25 @@ class ReviewScreen(PaneScreen):
         self.counts = await self.db(review.counts, self.filter)
         self.update_status()
 
-    def review_run(self, run_id: str) -> None:
-        """Walk this run's pending pairs (the Run pane's ctrl+r)."""
-        self.filter = ReviewFilter(run_id=run_id)
-        if self.is_mounted:
-            self.run_worker(self.advance(0), group="review-follow", exclusive=True)
+    def review(self, pairs: ReviewFilter) -> None:
+        """Walk these pairs: the app's answer to `ReviewPairs` (the Run pane's ctrl+r, ...)."""
+        self.run_worker(self.change_filter(pairs), group="review-filter", exclusive=True, exit_on_error=False)
+
+    async def change_filter(self, pairs: ReviewFilter) -> None:
+        async with self.changing_filter:
+            if self.pair is not None and self.pair["status"] == "pending":
+                await self.db(review.release, self.pair["id"], self.session)
+            self.filter = pairs
+            await self.advance(0)
 
     async def action_reload(self) -> None:
-        if self.pair is None:
-            await self.advance(self.position)
-        else:
-            await self.reload_pair()
+        try:
+            if self.pair is None:
+                await self.advance(self.position)
+            else:
+                await self.reload_pair()
+        except sqlite3.Error as error:
+            self.not_saved("Not reloaded", error, "r tries again")
 
     def count_change(self, before: str, after: str) -> None:
         """Keep the counters right after our own verdict without a counting query per key."""
@@ -322,15 +389,16 @@ class ReviewScreen(PaneScreen):
             head.update(Text("\n").join([self.counters(), self.filter_line(), Text(
                 "No pair to review: f changes the filter; u undoes the last verdict.")]))
             return
+        seed = "–" if pair["seed_index"] is None else str(pair["seed_index"] + 1)
         line1 = Text.assemble(
-            ("run ", "dim"), one_line(pair["run_id"], 20), ("  seed ", "dim"), str(pair["seed_index"]),
-            ("  pair ", "dim"), one_line(pair["id"], 14), ("  ", ""), (pair["status"].upper(), "bold"),
+            ("run ", "dim"), one_line(pair["run_id"], 20), ("  seed ", "dim"), seed,
+            ("  pair ", "dim"), one_line(pair["id"], 14), ("  ", ""), (clean(pair["status"]).upper(), "bold"),
             ("  by " + one_line(pair["reviewer"], 16) if pair["reviewer"] else "", "dim"))
         scores = [part for judge in judges(pair)
                   for part in ((f"{one_line(str(judge.get('label') or judge.get('judge')), 20)} ", "dim"),
                                _score(judge.get("score")) + "  ")]
         line2 = Text.assemble(*scores,
-                              (pair["outcome"], "italic"),
+                              (clean(pair["outcome"]), "italic"),
                               ("  note: " + one_line(pair["note"], 40) if pair["note"] else "", "dim"))
         head.update(Text("\n").join([self.counters(), self.filter_line(), line1, line2]))
 
@@ -358,94 +426,121 @@ class ReviewScreen(PaneScreen):
         verdicts = Text()
         for judge in judges(pair):
             label = str(judge.get("label") or judge.get("judge") or "judge")
-            verdicts.append(f"\n{label[:1].upper()}{label[1:]}: {_score(judge.get('score'))}\n", style="bold")
+            verdicts.append_text(literal(f"\n{label[:1].upper()}{label[1:]}: {_score(judge.get('score'))}\n",
+                                         style="bold"))
             verdicts.append_text(literal(str(judge.get("explanation") or "")))
             verdicts.append("\n")
         self.query_one("#text-judges", Static).update(verdicts)
         body.scroll_home(animate=False)
 
-    async def action_verdict(self, status: str, **edits: str | None) -> None:
+    async def action_verdict(self, status: str, **edits: str | None) -> bool:
+        """Commit the verdict and show the next pair; False when it was not saved (the pair is then shown
+        as the database has it, so the key can be pressed again)."""
         pair = self.pair
         if pair is None:
-            return
+            return False
         try:
             version = await self.db(review.record_verdict, pair["id"], self.session, status, pair["version"], **edits)
         except VerdictConflict as error:
-            self.notify(f"{error}. It is shown as it is now: decide again, or space moves on (r reloads).", title="Not saved",
-                        severity="error", markup=False)
+            self.notify(f"{error}. It is shown as it is now: decide again, or space moves on (r reloads).",
+                        title="Not saved", severity="error")
             await self.reload_pair()
-            return
+            return False
+        except sqlite3.Error as error:
+            self.not_saved("The verdict was not saved", error,
+                           f"the pair stays {pair['status']}; press the key again once the disk has room")
+            return False
         self.undo_stack.append((pair["id"], version))
         self.count_change(pair["status"], status)
-        self.show(await self.db(review.next_pair, self.session, self.filter, pair["position"]))
+        try:
+            await self.advance(pair["position"], recount=False)
+        except sqlite3.Error as error:
+            self.show(None)
+            self.not_saved("The verdict is saved, but the next pair could not be claimed", error, "r tries again")
+        return True
 
     async def action_undo(self) -> None:
         if not self.undo_stack:
-            self.notify("Nothing to undo in this session.", markup=False)
+            self.notify("Nothing to undo in this session.")
             return
-        pair_id, version = self.undo_stack.pop()
-        if self.pair is not None and self.pair["status"] == "pending" and self.pair["id"] != pair_id:
-            await self.db(review.release, self.pair["id"], self.session)
+        pair_id, version = self.undo_stack[-1]
         try:
+            if self.pair is not None and self.pair["status"] == "pending" and self.pair["id"] != pair_id:
+                await self.db(review.release, self.pair["id"], self.session)
             await self.db(review.undo, pair_id, self.session, version)
         except VerdictConflict as error:
-            self.notify(str(error), title="Not undone", severity="error", markup=False)
+            self.notify(str(error), title="Not undone", severity="error")
+        except sqlite3.Error as error:
+            self.not_saved("The verdict was not undone", error, "u tries again")
+            return
+        self.undo_stack.pop()
         self.show(await self.db(review.get_pair, pair_id))
         self.refresh_counts()
 
     def action_edit(self) -> None:
         pair = self.pair
-        if pair is None:
-            return
+        if pair is not None:
+            self.edit(pair["id"], pair["edited_question"] or pair["question"],
+                      pair["edited_response"] or pair["response"])
 
+    def edit(self, pair_id: str, question: str, response: str) -> None:
+        """The edit dialog on this text; an edit that is not saved comes back in it, never lost."""
         async def done(result: tuple[str, str] | None) -> None:
-            if result is None or self.pair is not pair:
+            pair = self.pair
+            if result is None or pair is None or pair["id"] != pair_id:
                 return
             question, response = result
-            await self.action_verdict(
-                "accepted",
-                edited_question=question if question != pair["question"] else None,
-                edited_response=response if response != pair["response"] else None)
+            if not await self.action_verdict(
+                    "accepted",
+                    edited_question=question if question != pair["question"] else None,
+                    edited_response=response if response != pair["response"] else None):
+                self.edit(pair_id, question, response)
 
-        self.app.push_screen(EditDialog(pair["edited_question"] or pair["question"],
-                                        pair["edited_response"] or pair["response"]), done)
+        self.app.push_screen(EditDialog(question, response), done)
 
     def action_note(self) -> None:
-        pair = self.pair
-        if pair is None:
-            return
+        if self.pair is not None:
+            self.write_note(self.pair["id"], self.pair["note"] or "")
 
+    def write_note(self, pair_id: str, note: str) -> None:
+        """The note dialog on this text; a note that is not saved comes back in it, never lost."""
         async def done(note: str | None) -> None:
-            if note is None or self.pair is not pair:
+            pair = self.pair
+            if note is None or pair is None or pair["id"] != pair_id:
                 return
             try:
-                await self.db(review.record_verdict, pair["id"], self.session, pair["status"], pair["version"],
-                              note=note)
+                await self.db(review.record_verdict, pair_id, self.session, pair["status"], pair["version"], note=note)
             except VerdictConflict as error:
-                self.notify(str(error), title="Not saved", severity="error", markup=False)
-            self.show(await self.db(review.get_pair, pair["id"]))
+                self.notify(str(error), title="Not saved", severity="error")
+            except sqlite3.Error as error:
+                self.not_saved("The note was not saved", error, "it is back in its dialog")
+                self.write_note(pair_id, note)
+                return
+            self.show(await self.db(review.get_pair, pair_id))
 
-        self.app.push_screen(NoteDialog(pair["note"] or ""), done)
+        self.app.push_screen(NoteDialog(note), done)
 
     async def action_filter(self, focus: str = "run_id") -> None:
         async def done(new: ReviewFilter | None) -> None:
-            if new is None:
-                return
-            if self.pair is not None and self.pair["status"] == "pending":
-                await self.db(review.release, self.pair["id"], self.session)
-            self.filter = new
-            await self.advance(0)
+            if new is not None:
+                try:
+                    await self.change_filter(new)
+                except sqlite3.Error as error:
+                    self.not_saved("The filter is set, but no pair could be claimed", error, "r tries again")
 
         self.app.push_screen(FilterDialog(self.filter, await self.db(list_runs), focus), done)
 
     async def action_promote(self) -> None:
-        """Append the pair (with its edits) to the open skill's seed examples, save atomically, re-lint."""
-        pair, path = self.pair, getattr(self.app, "skill_path", None)
+        """Append the pair (with its edits) to the open skill's seed examples, save atomically, re-lint;
+        a Seeds pane showing that file catches up (`SeedFileChanged`, routed by the app)."""
+        pair, path = self.pair, self.app.skill_path
         if pair is None or path is None:
             self.notify("No pair, or no skill file open.", severity="warning")
             return
-        message, ok = await asyncio.to_thread(_promote, pair, Path(path))
-        self.notify(message, title="Promote to seed", severity="information" if ok else "error", markup=False)
+        message, ok, written = await asyncio.to_thread(_promote, pair, Path(path))
+        if written is not None:
+            self.post_message(SeedFileChanged(Path(path), *written))
+        self.notify(message, title="Promote to seed", severity="information" if ok else "error")
 
     async def action_export(self) -> None:
         """Write the accepted pairs of the current run (as `lab-tui export` does) to the exports folder."""
@@ -454,8 +549,13 @@ class ReviewScreen(PaneScreen):
             self.notify("Choose a run first (f).", severity="warning")
             return
         target = data_dir() / "exports" / f"{run_id}-accepted.jsonl"
-        count = await self.db(_export, run_id, target)
-        self.notify(f"{count} accepted pair(s) written to {target}", title="Exported", markup=False)
+        try:
+            count = await self.db(_export, run_id, target)
+        except (OSError, sqlite3.Error) as error:
+            self.notify(f"Nothing exported to {target}: {getattr(error, 'strerror', None) or error}.",
+                        title="Not exported", severity="error")
+            return
+        self.notify(f"{count} accepted pair(s) written to {target}", title="Exported")
 
 
 def _export(db, run_id: str, target: Path) -> int:
@@ -467,20 +567,31 @@ def _export(db, run_id: str, target: Path) -> int:
     return len(export.records)
 
 
-def _promote(pair: dict, path: Path) -> tuple[str, bool]:
+def _promote(pair: dict, path: Path) -> tuple[str, bool, tuple | None]:
+    """Append the pair to the skill file if it is still as read; the message, whether it went well,
+    and (the file's stamp before, after, the examples added) when something was written."""
     from lab_tui.seeds import SeedExample, lint_skill, load_skill, save_skill
+    from lab_tui.seeds.io import FileChanged
 
     loaded = load_skill(path)
     if loaded.skill is None:
-        return f"{path.name} does not parse; fix it in the Seeds pane first.", False
+        return f"{path.name} does not parse; fix it in the Seeds pane first.", False, None
     skill = loaded.skill
     # Model text never carries a control character (an escape sequence) into a seed file.
-    skill.examples.append(SeedExample(question=clean(pair["edited_question"] or pair["question"]),
-                                      answer=clean(pair["edited_response"] or pair["response"]),
-                                      context=None if pair["context"] is None else clean(pair["context"])))
-    save_skill(skill, path)
+    example = SeedExample(question=clean(pair["edited_question"] or pair["question"]),
+                          answer=clean(pair["edited_response"] or pair["response"]),
+                          context=None if pair["context"] is None else clean(pair["context"]))
+    skill.examples.append(example)
+    try:
+        after = save_skill(skill, path, loaded.stamp)
+    except FileChanged:
+        return f"{path.name} changed on disk while the pair was being added: nothing written, p tries again.", \
+            False, None
+    except OSError as error:
+        return f"Could not write {path.name}: {error.strerror or error}. Nothing written.", False, None
     errors = [finding for finding in lint_skill(skill) if finding.severity == "error"]
-    return f"Seed example {len(skill.examples)} added to {path.name}; {len(errors)} lint error(s).", not errors
+    return (f"Seed example {len(skill.examples)} added to {path.name}; {len(errors)} lint error(s).", not errors,
+            (loaded.stamp, after, [example]))
 
 
 def _score(value: float | None) -> str:

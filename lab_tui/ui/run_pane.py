@@ -31,8 +31,11 @@ from lab_tui.pipeline.progress import stored_progress
 from lab_tui.pipeline.render import progress_view
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import list_runs
+from lab_tui.store.review import ReviewFilter
+from lab_tui.ui.messages import ReviewPairs
 from lab_tui.ui.pane import PaneScreen
-from lab_tui.ui.safe_text import literal, one_line
+from lab_tui.ui.safe_text import clean, literal, one_line
+from lab_tui.ui.widgets.safe_text_area import SafeInput
 from lab_tui.ui.widgets.status_bar import StatusBar
 
 REDRAW_EVERY_S = 0.1
@@ -60,10 +63,10 @@ class OutputDialog(ModalScreen[None]):
         event = self.event
         with VerticalScroll():
             if isinstance(event, RowFailed):
-                yield Label(Text(f"{event.stage} · failed: ", style="bold").append(literal(event.reason)))
+                yield Label(literal(f"{event.stage} · failed: ", style="bold").append_text(literal(event.reason)))
                 yield Static(literal(event.raw or "(no answer)"))
             else:
-                yield Label(Text(f"{event.stage} · {event.status}", style="bold"))
+                yield Label(literal(f"{event.stage} · {event.status}", style="bold"))
                 yield Static(literal(event.preview))
 
     def on_mount(self) -> None:
@@ -116,7 +119,6 @@ class RunScreen(PaneScreen):
         self.cancel_event: asyncio.Event | None = None
         self.runs: list[dict] = []
         self.needs_redraw = False
-        self.redraws = 0
         self.recent_added = 0
         """Outputs added since the last redraw: the highlight moves down by as many to stay on its row."""
         self.count_names: list[str] = []
@@ -128,11 +130,11 @@ class RunScreen(PaneScreen):
         yield Static(id="run-target")
         with Horizontal(id="run-params"):
             yield Label("Teacher")
-            yield Input("default", id="run-profile")
+            yield SafeInput("default", id="run-profile")
             yield Label("api")
-            yield Input(placeholder="profile's", id="run-api-base")
+            yield SafeInput(placeholder="profile's", id="run-api-base")
             yield Label("flow")
-            yield Input(placeholder="auto", id="run-flow")
+            yield SafeInput(placeholder="auto", id="run-flow")
         with Horizontal(id="run-counts"):
             yield Horizontal(id="run-flow-counts")  # a field per count of the flow f5 will run: show_target
             yield Label("concurrency")
@@ -155,9 +157,8 @@ class RunScreen(PaneScreen):
             self.run_id = run_id
 
     def skill_path(self) -> Path | None:
-        """The skill open in the Seeds pane (what the user sees), else the one lab-tui was started with."""
-        seeds = getattr(self.app, "pane_screens", {}).get("seeds")
-        return getattr(seeds, "path", None) or getattr(self.app, "skill_path", None)
+        """The open skill (app state: what the Seeds pane shows, else what lab-tui was started with)."""
+        return self.app.skill_path
 
     def live_run_id(self) -> str | None:
         """The run this pane is running now, if any (quitting asks before cancelling it)."""
@@ -257,7 +258,7 @@ class RunScreen(PaneScreen):
             self.own_run = None
             severity = "information" if event.status == "completed" else "warning"
             self.notify(f"Run {event.run_id} {event.status}" + (f": {event.error}" if event.error else ""),
-                        severity=severity, markup=False)
+                        severity=severity)
             self.action_refresh_runs()
         self.needs_redraw = True
 
@@ -265,7 +266,6 @@ class RunScreen(PaneScreen):
         if not (self.needs_redraw or force):
             return
         self.needs_redraw = False
-        self.redraws += 1
         self.query_one("#run-progress", Static).update(progress_view(self.progress, self.size.width or 80, bars=True,
                                                                      empty=NO_RUN_SHOWN))
         shown = len(self.progress.endpoints) if self.progress and len(self.progress.endpoints) > 1 else 0
@@ -278,7 +278,7 @@ class RunScreen(PaneScreen):
         for event in self.recent:
             mark = "✖ " if isinstance(event, RowFailed) else "✔ "
             detail = event.reason if isinstance(event, RowFailed) else event.preview
-            recent.add_option(Option(Text.assemble(mark, (event.stage[:22], "bold"), " ",
+            recent.add_option(Option(Text.assemble(mark, (clean(event.stage)[:22], "bold"), " ",
                                                    one_line(detail, max(10, self.size.width - 30)))))
         if highlighted is not None and self.recent:
             recent.highlighted = min(highlighted + self.recent_added, len(self.recent) - 1)
@@ -323,7 +323,7 @@ class RunScreen(PaneScreen):
         skill = one_line(run["skill"], 10_000)
         skill = skill if len(skill) <= 16 else "…" + skill[-15:]  # a taxonomy path differs at its end
         return Option(Text.assemble(
-            indent, (run["id"], "bold"), f" {run['display_status']:<11}", (f"{skill:<16}", "italic"),
+            indent, (clean(run["id"]), "bold"), f" {clean(run['display_status']):<11}", (f"{skill:<16}", "italic"),
             f" kept {run['pairs_kept']} acc {run['accepted']} fail {run['failed_rows']}"), id=run["id"])
 
     @on(OptionList.OptionSelected, "#run-runs")
@@ -380,8 +380,7 @@ class RunScreen(PaneScreen):
             self.notify("Counts and concurrency are whole numbers of at least 1.", title="Run not started",
                         severity="error")
             return
-        seeds = getattr(self.app, "pane_screens", {}).get("seeds")
-        if getattr(seeds, "unsaved", False):
+        if "seeds" in self.app.unsaved_panes():
             self.notify("The Seeds pane has unsaved edits: the run uses the file as last saved.", severity="warning")
         self.notify("Starting the run (the teacher client loads first, a few seconds the first time)…")
         from lab_tui.pipeline.params import RunParams
@@ -437,21 +436,20 @@ class RunScreen(PaneScreen):
             run_id = runs.get_option_at_index(runs.highlighted).id
             status = next((run["display_status"] for run in self.runs if run["id"] == run_id), None)
             if status == "completed":
-                self.notify(f"Run {run_id} is completed: there is nothing to resume.", markup=False)
+                self.notify(f"Run {run_id} is completed: there is nothing to resume.")
                 return
-            self.notify(f"Resuming {run_id}…", markup=False)
+            self.notify(f"Resuming {run_id}…")
             self.launch(run_id)
 
-    async def action_review_run(self) -> None:
-        """Review the shown run's pairs now, also while it is still making them."""
+    def action_review_run(self) -> None:
+        """Review the shown run's pairs now, also while it is still making them (the app routes the ask)."""
         runs = self.query_one("#run-runs", OptionList)
         run_id = self.shown_run or (runs.get_option_at_index(runs.highlighted).id
                                     if runs.highlighted is not None else None)
         if run_id is None:
             self.notify("No run to review yet: f5 starts one.", severity="warning")
             return
-        await self.app.switch_mode("review")
-        self.app.pane_screens["review"].review_run(run_id)
+        self.post_message(ReviewPairs(ReviewFilter(run_id=run_id)))
 
     def action_cancel(self) -> None:
         if self.own_run and self.cancel_event is not None:

@@ -25,11 +25,12 @@ from textual.widgets.option_list import Option
 from lab_tui.config import load_settings
 from lab_tui.seeds import (FIX_LABELS, Finding, LoadResult, SeedExample, Skill, apply_fix, dump_skill, lint_skill,
                            load_skill, parse_skill_text, save_skill, upgrade_to_v3)
-from lab_tui.seeds.io import UNCHECKED, FileChanged, save_text
+from lab_tui.seeds.io import UNCHECKED, FileChanged, read_text, save_text
 from lab_tui.seeds.lint import lint_loaded
 from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
 from lab_tui.seeds.yamlio import node_lines
 from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog, SaveAsDialog
+from lab_tui.ui.messages import OpenSkill, SeedFileChanged, SkillShown
 from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import clean, literal, one_line
 from lab_tui.ui.widgets.safe_text_area import SafeTextArea
@@ -45,6 +46,10 @@ FIELDS = ("context", "question", "answer")
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "●"}
 EXAMPLE_GROUP = Binding.Group("Example", compact=True)
 MOVE_GROUP = Binding.Group("Move", compact=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def local_time(iso: str) -> str:
@@ -104,8 +109,7 @@ class SeedsScreen(PaneScreen):
         self.unsaved = False
         self.findings: list[Finding] = []
         self.generation = 0
-        self.linted = 0
-        """The generation whose findings are on screen (tests wait for it to reach `generation`)."""
+        """Counts lint requests: findings (`LintDone`) of an older generation are out of date and dropped."""
         self._autosaved: str | None = None
         self._autosaving = False
         self._saves = 0
@@ -158,13 +162,13 @@ class SeedsScreen(PaneScreen):
         if not path.exists():
             self.show_result(path, LoadResult(Skill(path=path, format="jsonl" if path.suffix == ".jsonl"
                                                     else "qna_yaml")), disk_text=None)
-            self.app.notify(clean(f"{path} does not exist yet: ctrl+s creates it."), markup=False)
+            self.app.notify(f"{path} does not exist yet: ctrl+s creates it.")
             return
         result = load_skill(path)
         if result.text is None:
             first = result.findings[0] if result.findings else None
-            self.app.notify(clean(f"{path}: {first.message if first else 'cannot open'}"), title="Cannot open",
-                            severity="error", timeout=10, markup=False)
+            self.app.notify(f"{path}: {first.message if first else 'cannot open'}", title="Cannot open",
+                            severity="error", timeout=10)
             if self.path is None:
                 self.path, self.findings = path, result.findings
                 self.show_state()
@@ -182,13 +186,15 @@ class SeedsScreen(PaneScreen):
         else:
             self.offer_upgrade()
 
-    def show_result(self, path: Path, result: LoadResult, disk_text: str | None) -> None:
-        """Show what was read: the skill in the editors, or the raw text beside its error."""
+    def show_result(self, path: Path, result: LoadResult, disk_text: str | None, current: int = 0) -> None:
+        """Show what was read (at example `current`): the skill in the editors, or the raw text beside its
+        error; it is the open skill now."""
         self.path = path
+        self.post_message(SkillShown(path))
         self.skill = result.skill
         self.disk_text = disk_text
         self.disk_stamp = result.stamp
-        self.current = 0
+        self.current = max(0, min(current, len(result.skill.examples) - 1)) if result.skill else 0
         self.unsaved = False
         self._autosaved = None
         self.findings = [] if result.skill is not None else result.findings
@@ -270,18 +276,19 @@ class SeedsScreen(PaneScreen):
             self.ask_about_change(changed)
             return False
         except OSError as error:
-            self.app.notify(clean(f"Could not save {path}: {error.strerror}. Your edits are kept."),
-                            severity="error", timeout=10, markup=False)
+            self.app.notify(f"Could not save {path}: {error.strerror}. Your edits are kept.",
+                            severity="error", timeout=10)
             return False
         if path != self.path:
             discard_recovery(self.path)
             self.path = path
+            self.post_message(SkillShown(path))
         self._saves += 1
         self.unsaved = False
         discard_recovery(self.path)
         self._autosaved = None
         self.remember_recent(self.path)
-        self.app.notify(clean(f"Saved {self.path}"), markup=False)
+        self.app.notify(f"Saved {self.path}")
         if self.raw_mode:
             self.open_path(self.path)
         else:
@@ -368,9 +375,57 @@ class SeedsScreen(PaneScreen):
 
         def chosen(path: Path | None) -> None:
             if path is not None:
-                self.confirm_leave(lambda: self.open_path(path))
+                self.post_message(OpenSkill(path))
 
         self.app.push_screen(OpenDialog(recent, start), chosen)
+
+    def show_skill(self, path: Path, example: int | None = None) -> None:
+        """Show this file (asking about unsaved edits first), at seed example `example` if given
+        (the app's answer to `OpenSkill`)."""
+        def at_example() -> None:
+            if example is not None and self.path is not None and _same_file(self.path, path):
+                self.select_example(example)
+
+        if self.path is not None and _same_file(self.path, path):
+            at_example()
+        else:
+            self.confirm_leave(lambda: (self.open_path(path), at_example()))
+
+    def seed_file_changed(self, message: SeedFileChanged) -> None:
+        """Another pane wrote the file shown here (Review's promote): show its examples, losing nothing typed.
+
+        Without unsaved edits the file is read again. With unsaved edits the examples it added join
+        them, and if the file on disk is exactly the one this pane read plus that write, its new stamp
+        is taken, so ctrl+s saves the edits and the added examples without asking; if someone else
+        changed the file as well, ctrl+s asks, as for any change on disk. Raw text being fixed is left
+        as typed: ctrl+s asks there too.
+        """
+        if self.path is None or not _same_file(self.path, message.path):
+            return
+        if not self.unsaved:
+            self.read_again()
+        elif self.skill is not None:
+            first = len(self.skill.examples) + 1
+            self.skill.examples.extend(example.copy() for example in message.added)
+            try:
+                text, stamp = read_text(self.path)
+            except (OSError, UnicodeDecodeError):
+                stamp = None
+            if self.disk_stamp == message.before and stamp == message.after:
+                self.disk_text, self.disk_stamp = text, stamp
+            self.show_examples()
+            self.show_editors()
+            self.show_status()
+            self.schedule_lint()
+            self.app.notify(f"Seed example {first} is also in the Seeds pane, after your unsaved edits: ctrl+s "
+                            "there saves both.", title="Seeds pane")
+
+    def read_again(self) -> None:
+        """Show the file as it is on disk now, on the same example (nothing here is unsaved)."""
+        result = load_skill(self.path)
+        if result.text is None:
+            return  # unreadable now: keep showing what was read; saving will say why
+        self.show_result(self.path, result, disk_text=result.text, current=self.current)
 
     # ----- showing the skill --------------------------------------------------------------
 
@@ -388,7 +443,7 @@ class SeedsScreen(PaneScreen):
 
     def show_status(self) -> None:
         counts = {s: sum(f.severity == s for f in self.findings) for s in ("error", "warning", "info")}
-        name = self.path.name if self.path else "no file"
+        name = clean(self.path.name) if self.path else "no file"
         # What must stay visible at 80 columns comes first: the findings and the unsaved mark.
         status = Text(f" ✖{counts['error']} ▲{counts['warning']} ●{counts['info']} ")
         if self.unsaved:
@@ -496,22 +551,23 @@ class SeedsScreen(PaneScreen):
         self.schedule_lint()
 
     def schedule_lint(self) -> None:
+        """Lint after a pause in typing; the findings shown are out of date from now (a new generation)."""
+        self.generation += 1
         if self._lint_timer is not None:
             self._lint_timer.stop()
         self._lint_timer = self.set_timer(LINT_DELAY_S, self.lint_now)
 
     def lint_now(self) -> None:
+        if self._lint_timer is not None:
+            self._lint_timer.stop()
         self._lint_timer = None
         self.generation += 1
         size = self.text_size()
         if size > LIVE_LINT_LIMIT:
-            self.findings = [Finding("lint/paused", "info",
-                                     f"Live lint is paused: this skill has {size / 1e6:.1f} MB of text (over "
-                                     f"{LIVE_LINT_LIMIT // 1000} KB), and typing must stay fast. Run "
-                                     "`lab-tui lint` on the saved file to check it whole.")]
-            self.linted = self.generation
-            self.show_findings()
-            self.show_status()
+            self.post_message(LintDone(self.generation, [Finding(
+                "lint/paused", "info", f"Live lint is paused: this skill has {size / 1e6:.1f} MB of text (over "
+                f"{LIVE_LINT_LIMIT // 1000} KB), and typing must stay fast. Run `lab-tui lint` on the saved "
+                "file to check it whole.")], parsed=self.skill is not None))
             return
         if self.skill is not None:
             self.lint_in_thread(copy.deepcopy(self.skill), None, self.generation)
@@ -547,10 +603,9 @@ class SeedsScreen(PaneScreen):
     def lint_done(self, message: LintDone) -> None:
         if message.generation != self.generation:
             return  # the user typed again; a newer lint is on its way
-        self.linted = message.generation
         self.findings = message.findings
         if self.raw_mode and message.parsed:
-            self.app.notify("The text parses now: ctrl+s saves it and opens it as a skill.", markup=False)
+            self.app.notify("The text parses now: ctrl+s saves it and opens it as a skill.")
         self.show_findings()
         self.show_status()
         options = self.query_one("#examples", OptionList)
@@ -680,7 +735,7 @@ class SeedsScreen(PaneScreen):
         path, fmt = self.skill.path, self.skill.format
         self.skill = apply_fix(self.skill, finding)
         self.skill.path, self.skill.format = path, fmt
-        self.app.notify(f"Applied: {FIX_LABELS.get(finding.fix, finding.fix)}", markup=False)
+        self.app.notify(f"Applied: {FIX_LABELS.get(finding.fix, finding.fix)}")
         self.current = min(self.current, max(0, len(self.skill.examples) - 1))
         self.show_examples()
         self.show_editors()

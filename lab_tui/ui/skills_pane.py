@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 from lab_tui.seeds.taxonomy import (MIXED_FLOW_MESSAGE, Changes, SkillSummary, TaxonomyError, changed_skill_files,
                                     skill_files, summarise, summarise_many, taxonomy_root)
 from lab_tui.store.queries import last_run_by_skill, open_existing_db
+from lab_tui.ui.messages import OpenSkill
 from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import clean, literal, one_line
 from lab_tui.ui.widgets.status_bar import StatusBar
@@ -92,7 +93,7 @@ def row_text(row: SkillRow, width: int) -> Text:
         text.append("–".ljust(RUN_WIDTH), style="dim")
     else:
         status = run["display_status"]
-        text.append(RUN_WORDS.get(status, status)[:RUN_WIDTH].ljust(RUN_WIDTH))
+        text.append(clean(RUN_WORDS.get(status, status))[:RUN_WIDTH].ljust(RUN_WIDTH))
         text.append(f" {run['reviewed']}/{run['kept']}".rjust(REVIEW_WIDTH + 1))
     return text
 
@@ -303,7 +304,7 @@ class SkillsScreen(PaneScreen):
             row.changed = path in changed
         if self.changed_only and self.changes_error:
             self.changed_only = False
-            self.notify(self.changes_error, title="Cannot show changed skills", severity="error", markup=False)
+            self.notify(self.changes_error, title="Cannot show changed skills", severity="error")
         self.show_rows()
 
     @on(Summarised)
@@ -336,7 +337,7 @@ class SkillsScreen(PaneScreen):
         status = Text(" ")
         status.append_text(literal(one_line(self.folder.name if self.folder else "no folder", 30), style="bold"))
         self.query_one(StatusBar).status = status
-        self.app.sub_title = self.folder.name if self.folder else ""
+        self.app.sub_title = clean(self.folder.name) if self.folder else ""
         if self.error:
             self.query_one("#skills-summary", Static).update(literal(self.error))
             return
@@ -369,7 +370,7 @@ class SkillsScreen(PaneScreen):
             elif summary is not None and summary.flow is None:
                 detail.append(" · does not parse: enter opens it as raw text to fix")
             elif row.run is not None:
-                detail.append(f" · run {row.run['id']} · {row.run['accepted']} accepted")
+                detail.append_text(literal(f" · run {row.run['id']} · {row.run['accepted']} accepted"))
         elif self.changed_only and self.changes is not None:
             detail.append("No skill changed against ")
             detail.append_text(literal(self.changes.base))
@@ -380,32 +381,20 @@ class SkillsScreen(PaneScreen):
 
     def action_toggle_changed(self) -> None:
         if self.changes_error and not self.changed_only:
-            self.notify(self.changes_error, title="Cannot show changed skills", severity="error", markup=False)
+            self.notify(self.changes_error, title="Cannot show changed skills", severity="error")
             return
         self.changed_only = not self.changed_only
         if self.changed_only and self.changes is not None and self.changes.note:
-            self.notify(self.changes.note, markup=False)
+            self.notify(self.changes.note)
         self.show_rows()
 
     def action_open_skill(self) -> None:
-        """Open the skill in the Seeds pane, which first asks about its own unsaved edits."""
+        """Open the skill in the Seeds pane (through the app), which first asks about its own unsaved edits."""
         row = self.query_one(SkillList).current
         if row is None:
             return
         if row.summary is not None and not row.summary.handled:
             self.notify(f"{one_line(row.name, 60)} is {row.summary.kind}: lab-tui works on compositional skills.",
-                        severity="warning", markup=False)
+                        severity="warning")
             return
-        app = self.app
-        seeds = app.pane_screens.get("seeds")
-
-        def open_it() -> None:
-            app.skill_path = row.path
-            app.pane_screens["seeds"].open_path(row.path)
-
-        if seeds is None:
-            app.skill_path = row.path
-            app.switch_mode("seeds")
-            return
-        app.switch_mode("seeds")
-        seeds.confirm_leave(open_it)
+        self.post_message(OpenSkill(row.path))

@@ -144,3 +144,64 @@ def test_a_batch_and_a_skill_filter_the_queue_by_their_runs(builder):
     assert counts(ReviewFilter(batch_id="batch-1", skill="inclusion")) == 1
     assert review.next_pair(builder.db, ANN, ReviewFilter(batch_id="batch-1", skill="synonyms"))["id"] == "b0"
     assert ReviewFilter(batch_id="batch-1", skill="inclusion").describe().endswith("batch batch-1 · skill inclusion")
+
+
+def lapse(db, pair_id):
+    """The claim as it is when its session has not renewed it for longer than a lease."""
+    with db.conn:
+        db.execute("UPDATE pairs SET claimed_at = claimed_at - ? WHERE id = ?", [2 * review.LEASE_S, pair_id])
+
+
+def test_a_renewed_claim_stays_and_a_claim_not_renewed_lapses(queue):
+    where = ReviewFilter(run_id="r1")
+    assert review.next_pair(queue.db, ANN, where)["id"] == "p0"
+    lapse(queue.db, "p0")
+    assert review.renew(queue.db, "p0", ANN)  # ann's session is alive: it takes its lapsed claim back
+    assert review.next_pair(queue.db, BOB, where)["id"] == "p1"
+    lapse(queue.db, "p0")
+    assert review.next_pair(queue.db, CAROL, where, after=0)["id"] == "p0"  # not renewed: free for others
+    assert not review.renew(queue.db, "p0", ANN), "carol holds it now"
+    assert review.get_pair(queue.db, "p0")["claimed_by"] == CAROL.id
+    review.record_verdict(queue.db, "p0", CAROL, "accepted", 0)
+    assert not review.renew(queue.db, "p0", CAROL), "a decided pair is not claimed"
+
+
+def test_next_release_says_when_another_sessions_claim_lapses(queue):
+    where = ReviewFilter(run_id="r1")
+    assert review.next_release(queue.db, ANN, where) is None
+    review.next_pair(queue.db, ANN, where)
+    assert review.next_release(queue.db, ANN, where) is None, "its own claims never wake a session"
+    bob = review.next_pair(queue.db, BOB, where)
+    claimed_at = review.get_pair(queue.db, bob["id"])["claimed_at"]
+    assert review.next_release(queue.db, ANN, where) == claimed_at + review.LEASE_S
+    assert review.next_release(queue.db, ANN, ReviewFilter(run_id="r2")) is None
+
+
+def test_a_write_the_disk_refuses_keeps_sqlites_error(queue):
+    """A full disk rolled the transaction back itself, and our ROLLBACK then raised "no transaction
+    is active", hiding why the verdict was not saved."""
+    import sqlite3
+
+    pages = queue.db.execute("PRAGMA page_count").fetchone()[0]
+    queue.db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        while True:
+            review.record_verdict(queue.db, "p0", ANN, "accepted", review.get_pair(queue.db, "p0")["version"],
+                                  note="x" * 500)
+
+
+def test_claims_never_change_what_the_counters_depend_on(queue):
+    """A session renews its claim every few seconds: that must not make every other reviewer recount."""
+    where = ReviewFilter(run_id="r1")
+    before = review.decided_so_far(queue.db)
+    pair = review.next_pair(queue.db, ANN, where)
+    review.renew(queue.db, pair["id"], ANN)
+    review.release(queue.db, pair["id"], ANN)
+    assert review.decided_so_far(queue.db) == before
+    version = review.record_verdict(queue.db, pair["id"], ANN, "accepted", pair["version"])
+    after_verdict = review.decided_so_far(queue.db)
+    assert after_verdict != before
+    review.undo(queue.db, pair["id"], ANN, version)
+    assert review.decided_so_far(queue.db) != after_verdict
+    queue.pair("r1", "p9")
+    assert review.decided_so_far(queue.db)[1] != after_verdict[1]

@@ -39,14 +39,14 @@ async def test_every_pane_key_is_in_the_command_palette(tmp_path):
 
 
 async def test_user_keymap_from_settings_remaps_a_key(tmp_path):
-    load_settings().set("keymap", {"seeds.save": "f9"})
+    load_settings().set("keymap", {"seeds.save": "f10"})
     path = tmp_path / "qna.yaml"
     path.write_text(example_skill_path().read_text())
     app = LabApp(path, tmp_path / "lab.db")
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.skill.task_description = "Remapped save works."
         app.screen.unsaved = True
-        await pilot.press("f9")
+        await pilot.press("f10")
         await pilot.pause()
     assert "Remapped save works." in path.read_text()
 
@@ -55,16 +55,16 @@ async def test_help_and_the_palette_show_the_users_remapped_keys(tmp_path):
     """Both showed the default keys after the user remapped them."""
     from textual.widgets import Markdown
 
-    load_settings().set("keymap", {"seeds.save": "f9", "app.pane.review": "f12", "review.undo": "z,backspace"})
+    load_settings().set("keymap", {"seeds.save": "f10", "app.pane.review": "f12", "review.undo": "z,backspace"})
     app = LabApp(example_skill_path(), tmp_path / "lab.db")
     async with app.run_test(size=(80, 24)) as pilot:
         helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
-        assert helps["Save"] == "Save (f9)" and helps["Go to Review"].endswith("(f12)")
+        assert helps["Save"] == "Save (f10)" and helps["Go to Review"].endswith("(f12)")
         assert " f12 Review" in str(app.screen.query_one(StatusBar).render())
         await pilot.press("f1")
         await pilot.pause()
         shown = app.screen.query_one(Markdown).source
-    assert "| `f9` | Save" in shown and "`ctrl+s` | Save" not in shown
+    assert "| `f10` | Save" in shown and "`ctrl+s` | Save" not in shown
     assert "`f12` | Seeds / Run / Review" in shown and "| `z or backspace` | Undo" in shown
     assert "| `/` |" not in shown and "`f` or `/` | Filters" in shown and "{" not in shown.split("## Everywhere")[1]
 
@@ -190,3 +190,22 @@ async def test_quitting_during_a_live_run_asks_to_cancel_it_and_never_crashes(tm
             await until(pilot, lambda: not app.is_running, timeout=10.0)
     assert open_db(tmp_path / "lab.db").execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] \
         == "cancelled"
+
+
+@pytest.mark.parametrize("document", ["README.md", "lab_tui/ui/help.md"])
+async def test_the_documented_keymap_example_clashes_with_nothing(tmp_path, document, messages):
+    """The README's and help's example remapped Save to f9, the Skills pane's key: following the
+    documentation gave a keymap warning and a key that did two things."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / document).read_text()
+    example = json.loads(re.search(r'`(\{"seeds\.save": "[^"]+"\})`', text).group(1))
+    load_settings().set("keymap", example)
+    app = LabApp(example_skill_path(), tmp_path / "lab.db")
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
+        for pane in app.PANES:
+            await app.switch_mode(pane)
+            await pilot.pause()
+    assert not messages.notified("Keymap"), messages.said()

@@ -28,10 +28,6 @@ def skill_file(tmp_path) -> Path:
     return path
 
 
-def messages(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
-
-
 async def edit_and_save_after_someone_else(pilot, app, skill_file) -> None:
     screen = app.screen
     skill_file.write_text(skill_file.read_text().replace("  Write internal", "  Theirs. Write internal", 1))
@@ -100,19 +96,19 @@ async def test_escape_sequences_in_a_seed_file_never_reach_the_terminal(skill_fi
     assert skill_file.read_text() == text
 
 
-async def test_a_settings_file_with_an_error_is_shown_and_left_alone(skill_file, tmp_path):
+async def test_a_settings_file_with_an_error_is_shown_and_left_alone(skill_file, tmp_path, messages):
     broken = '{"teachers": {"big": {"model": "openai/x"}}, "keymap": {"seeds.save": "f9"},}'
     settings_path().write_text(broken)
     app = LabApp(skill_file, tmp_path / "lab.db")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         await pilot.pause()
-        assert "settings.json is not valid JSON at line 1" in messages(app)
+        assert messages.notified("settings.json is not valid JSON at line 1")
         app.theme = "lab-light"
         await pilot.pause()
     assert settings_path().read_text() == broken
 
 
-async def test_bad_themes_are_skipped_with_a_message_and_names_are_never_markup(skill_file, tmp_path):
+async def test_bad_themes_are_skipped_with_a_message_and_names_are_never_markup(skill_file, tmp_path, messages):
     themes = config_dir() / "themes"
     themes.mkdir()
     (themes / "broken.yaml").write_text("name: broken\nprimary: [unclosed\n")
@@ -120,21 +116,21 @@ async def test_bad_themes_are_skipped_with_a_message_and_names_are_never_markup(
     (themes / "click.yaml").write_text("name: \"[@click=app.quit]x[/]\"\nprimary: '#ff0000'\n")
     (themes / "fine.yaml").write_text("name: fine\nprimary: '#ff0000'\n")
     app = LabApp(skill_file, tmp_path / "lab.db")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         await pilot.pause()
-        shown = messages(app)
+        shown = messages.said()
         assert "broken.yaml is not valid YAML (line 3)" in shown
         assert "colour.yaml: primary is not a colour" in shown
         assert "click.yaml: the name must be" in shown
         assert "fine" in app.available_themes and not any("click" in name for name in app.available_themes)
 
 
-async def test_a_keymap_with_an_unknown_id_or_a_clash_is_reported(skill_file, tmp_path):
+async def test_a_keymap_with_an_unknown_id_or_a_clash_is_reported(skill_file, tmp_path, messages):
     settings_path().write_text(json.dumps({"keymap": {"seeds.sav": "f9", "seeds.save": "ctrl+o", "nope.x": "f10"}}))
     app = LabApp(skill_file, tmp_path / "lab.db")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         await pilot.pause()
-        shown = messages(app)
+        shown = messages.said()
         assert "no binding has the id nope.x" in shown
         assert "no binding has the id seeds.sav" in shown
         assert "ctrl+o is bound to both seeds.open and seeds.save" in shown
@@ -147,7 +143,7 @@ def test_the_app_refuses_a_corrupt_database_before_taking_the_terminal(tmp_path,
     assert "not a readable SQLite database" in capsys.readouterr().err
 
 
-async def test_a_foreign_database_is_reported_in_the_app_without_a_crash(skill_file, tmp_path):
+async def test_a_foreign_database_is_reported_in_the_app_without_a_crash(skill_file, tmp_path, messages):
     import sqlite3
 
     conn = sqlite3.connect(tmp_path / "other.db")
@@ -155,9 +151,9 @@ async def test_a_foreign_database_is_reported_in_the_app_without_a_crash(skill_f
     conn.commit()
     conn.close()
     app = LabApp(skill_file, tmp_path / "other.db")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         await pilot.pause()
-        assert "another program" in messages(app)
+        assert messages.notified("another program")
 
 
 async def test_live_lint_pauses_on_a_huge_skill_and_says_so(tmp_path):

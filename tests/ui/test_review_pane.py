@@ -13,27 +13,7 @@ from lab_tui.store import review
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.review_pane import EditDialog, FilterDialog, NoteDialog, PairView
-
-
-def populate(path, count=4, run_id="r1"):
-    db = open_db(path)
-    db["runs"].insert({"id": run_id, "created_at": "2026-11-25T08:00:00+00:00", "status": "completed",
-                       "skill_snapshot": "{}", "flow": "{}", "prompts_version": "p", "params": "{}",
-                       "teacher": json.dumps({"model": "openai/teacher"})}, ignore=True)
-    with db.conn:
-        for index in range(count):
-            db["pairs"].insert({
-                "id": f"{run_id}-p{index}", "run_id": run_id, "seed_index": index % 3,
-                "context": f"Context {index}: the clinic opened a new wing in Q4.",
-                "question": f"Question {index}: when did the wing open?",
-                "response": f"Response {index}: in Q4.", "score": 3.0 - (index % 2),
-                "scores": json.dumps([{"judge": "q", "label": "question judge", "score": 1.0,
-                                       "explanation": "answerable from the context"},
-                                      {"judge": "p", "label": "pair judge", "score": 3.0 - (index % 2),
-                                       "explanation": "grounded"}]),
-                "outcome": "kept", "status": "pending",
-                "created_at": f"2026-11-25T08:00:{index:02d}+00:00"})
-    return db
+from builders import fill_the_disk, free_the_disk, populate
 
 
 def make_app(tmp_path, skill=None):
@@ -168,16 +148,16 @@ async def test_filters_search_and_status(tmp_path):
         assert screen.pair is None
 
 
-async def test_conflict_is_shown_and_nothing_overwritten(tmp_path):
+async def test_conflict_is_shown_and_nothing_overwritten(tmp_path, messages):
     db = populate(tmp_path / "lab.db")
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = current(pilot)
         await settle(pilot, lambda: screen.pair is not None)
         review.record_verdict(db, "r1-p0", review.Session("bob"), "rejected", 0)
         await pilot.press("a")
         await settle(pilot, lambda: screen.pair["status"] == "rejected")
-        assert any("bob" in str(n.message) for n in app._notifications)
+        assert messages.notified("bob")
         assert screen.counts["rejected"] == 1  # the refused pair and the counters are shown fresh at once
         await pilot.press("a")  # deciding again on the fresh pair is saved
         await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
@@ -285,16 +265,6 @@ async def test_q_quits(tmp_path):
     assert review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")["claimed_by"] is None
 
 
-def test_review_pane_snapshot(snap_compare, tmp_path):
-    populate(tmp_path / "lab.db")
-
-    async def run_before(pilot):
-        screen = current(pilot)
-        await settle(pilot, lambda: screen.pair is not None and screen.counts)
-
-    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
-
-
 def test_review_command_opens_the_review_pane_with_run_and_reviewer(tmp_path, monkeypatch):
     from lab_tui.cli import main
     from lab_tui.ui import launch
@@ -324,3 +294,76 @@ async def test_at_80_columns_the_header_shows_the_active_filter(tmp_path):
     filter_line = next(line for line in shown.splitlines() if line.startswith("filter "))
     assert 'run 20261125-080000-abcdef0123 · kept · pending · "wing"' in filter_line
     assert len(filter_line) <= 78
+
+
+async def test_a_verdict_on_a_full_disk_is_said_and_loses_nothing(tmp_path, messages):
+    """It crashed the pane. Now: a message, the pair stays shown and pending, the key works again later;
+    an edit that could not be saved comes back in its dialog."""
+    populate(tmp_path / "lab.db")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
+        screen = current(pilot)
+        await settle(pilot, lambda: screen.pair is not None)
+        await screen.db(fill_the_disk)
+        await pilot.press("a")
+        await settle(pilot, lambda: messages.notices("error"))
+        assert "database or disk is full" in messages.notices("error")[0].message
+        assert app.is_running and screen.pair["id"] == "r1-p0" and screen.pair["status"] == "pending"
+        assert status_of(tmp_path, "r1-p0") == "pending"
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(app.screen, EditDialog))
+        await pilot.press("end", *" Kept.", "ctrl+s")
+        await settle(pilot, lambda: len(messages.notices("error")) == 2 and isinstance(app.screen, EditDialog))
+        assert app.screen.query_one("#edit-response").text.endswith("in Q4. Kept.")
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is screen)
+        await screen.db(free_the_disk)
+        await pilot.press("a")
+        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+    assert status_of(tmp_path, "r1-p0") == "accepted"
+
+
+BOB_REVIEWS = """
+import sys
+from lab_tui.store import review
+from lab_tui.ui.app import LabApp
+
+review.LEASE_S, review.RENEW_EVERY_S = float(sys.argv[2]), float(sys.argv[3])
+LabApp(None, sys.argv[1], start_mode="review", reviewer="bob").run(headless=True, size=(80, 24))
+"""
+
+
+async def test_the_pair_of_a_reviewer_whose_session_dropped_reaches_the_other_by_itself(tmp_path, monkeypatch):
+    """Bob's app (another process) holds the only pair and renews its claim while it lives; its SSH
+    connection drops (SIGHUP ends it): within a lease the pair is on Ann's screen without a key.
+    It took 13 minutes (a 10-minute claim, then `r`)."""
+    import signal
+    import subprocess
+    import sys
+
+    from waiting import polled
+
+    lease, renew_every = 1.0, 0.1
+    monkeypatch.setattr(review, "LEASE_S", lease)
+    monkeypatch.setattr(review, "RENEW_EVERY_S", renew_every)
+    db = populate(tmp_path / "lab.db", count=1)
+    claimed_at = lambda: review.get_pair(db, "r1-p0")["claimed_at"]  # noqa: E731
+    bob = subprocess.Popen([sys.executable, "-c", BOB_REVIEWS, str(tmp_path / "lab.db"), str(lease), str(renew_every)])
+    try:
+        polled(lambda: claimed_at() is not None)
+        first = claimed_at()
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = current(pilot)
+            await settle(pilot, lambda: screen.counts.get("pending") == 1)
+            await settle(pilot, lambda: claimed_at() > first + lease, timeout=30)
+            assert screen.pair is None, "bob is alive: his claim holds past a whole lease"
+            bob.send_signal(signal.SIGHUP)
+            await settle(pilot, lambda: screen.pair is not None, timeout=30)
+            assert screen.pair["id"] == "r1-p0" and bob.wait(timeout=10) != 0
+            await pilot.press("a")
+            await settle(pilot, lambda: screen.pair is None)
+        assert status_of(tmp_path, "r1-p0") == "accepted"
+    finally:
+        bob.kill()
+        bob.wait()

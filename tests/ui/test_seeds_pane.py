@@ -15,6 +15,7 @@ from lab_tui.resources import example_skill_path
 from lab_tui.seeds.recovery import read_recovery
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.dialogs import ChoiceDialog
+from lab_tui.ui.seeds_pane import LintDone
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy"
 
@@ -38,9 +39,10 @@ def no_lint_delay(monkeypatch):
     monkeypatch.setattr(seeds_pane, "LINT_DELAY_S", 0.001)  # a zero timer divides by zero
 
 
-async def settle(pilot, screen, timeout: float = 10.0) -> None:
-    """Wait until the findings on screen are those of the latest change (no lint pending)."""
-    await until(pilot, lambda: screen._lint_timer is None and screen.linted == screen.generation, timeout)
+async def settle(pilot, screen, messages, timeout: float = 10.0) -> None:
+    """Wait until the findings on screen are those of the latest change: every change starts a new
+    lint generation, so a `LintDone` of the pane's current generation means nothing is pending."""
+    await until(pilot, lambda: any(done.generation == screen.generation for done in messages.of(LintDone)), timeout)
     await pilot.pause()
 
 
@@ -48,23 +50,23 @@ def finding_rules(screen) -> set[str]:
     return {f.rule for f in screen.findings}
 
 
-async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the_file(skill_file, tmp_path):
+async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the_file(skill_file, tmp_path, messages):
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert finding_rules(screen) == set()
         question = screen.query_one("#question", TextArea)
         question.focus()
         question.select_all()
         await pilot.press("T", "O", "D", "O")
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert "input/placeholder" in finding_rules(screen)
         assert screen.unsaved
         assert "+qna.yaml modified" in str(screen.query_one("#seeds-status").render())
         await pilot.press("backspace", "backspace", "backspace", "backspace")
         await pilot.press(*"Write the Q2 all-hands email from our CEO to every employee.")
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert "input/placeholder" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -74,13 +76,13 @@ async def test_edit_shows_a_finding_then_fixing_it_clears_it_and_save_writes_the
     assert (tmp_path / "qna.yaml.bak").read_text() == example_skill_path().read_text()
 
 
-async def test_selecting_a_finding_jumps_to_its_example_and_field(skill_file, tmp_path):
+async def test_selecting_a_finding_jumps_to_its_example_and_field(skill_file, tmp_path, messages):
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         screen.skill.examples[3].answer = "It depends on what you mean."
         screen.lint_now()
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         await pilot.press("f6")
         findings = screen.query_one("#findings", OptionList)
         assert findings.has_focus
@@ -95,9 +97,9 @@ async def test_selecting_a_finding_jumps_to_its_example_and_field(skill_file, tm
         assert findings.has_focus, "f6 must reach the findings from inside an editor (TextArea binds f6 too)"
 
 
-async def test_add_duplicate_move_and_delete_examples(skill_file, tmp_path):
+async def test_add_duplicate_move_and_delete_examples(skill_file, tmp_path, messages):
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         await pilot.press("ctrl+n")
         assert len(screen.skill.examples) == 6 and screen.current == 5
@@ -118,9 +120,9 @@ async def test_add_duplicate_move_and_delete_examples(skill_file, tmp_path):
     assert len(yaml.safe_load(skill_file.read_text())["seed_examples"]) == 6
 
 
-async def test_quit_with_unsaved_changes_asks_and_cancel_keeps_the_edits(skill_file, tmp_path):
+async def test_quit_with_unsaved_changes_asks_and_cancel_keeps_the_edits(skill_file, tmp_path, messages):
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         screen.query_one("#task", TextArea).focus()
         await pilot.press("X")
@@ -138,9 +140,9 @@ async def test_quit_with_unsaved_changes_asks_and_cancel_keeps_the_edits(skill_f
     assert yaml.safe_load(skill_file.read_text())["task_description"].startswith("X")
 
 
-async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill_file, tmp_path):
+async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill_file, tmp_path, messages):
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         screen.query_one("#task", TextArea).focus()
         await pilot.press("Z")
@@ -151,7 +153,7 @@ async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill
     assert read_recovery(skill_file).text.count("ZWrite internal") == 1
 
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ChoiceDialog)
         await pilot.click("#restore")
@@ -160,12 +162,12 @@ async def test_autosave_keeps_a_recovery_copy_that_is_offered_on_next_open(skill
         assert screen.unsaved and screen.skill.task_description.startswith("ZWrite")
 
 
-async def test_a_file_that_does_not_parse_is_reported_and_left_untouched(tmp_path):
+async def test_a_file_that_does_not_parse_is_reported_and_left_untouched(tmp_path, messages):
     bad = tmp_path / "qna.yaml"
     shutil.copy(FIXTURES / "hist_bad__writing__freeform__poetry__limerick.yaml", bad)
     before = bad.read_bytes()
     app = app_for(bad, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         await pilot.pause()
         assert screen.skill is None
@@ -176,23 +178,23 @@ async def test_a_file_that_does_not_parse_is_reported_and_left_untouched(tmp_pat
     assert bad.read_bytes() == before
 
 
-async def test_fix_key_removes_trailing_spaces(tmp_path):
+async def test_fix_key_removes_trailing_spaces(tmp_path, messages):
     path = tmp_path / "qna.yaml"
     shutil.copy(FIXTURES / "hist_v3ctx__grounded__linguistics__inclusion__superlatives.yaml", path)
     app = app_for(path, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert "yaml/trailing-spaces" in finding_rules(screen)
         await pilot.press("ctrl+f")
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert "yaml/trailing-spaces" not in finding_rules(screen)
         assert screen.unsaved
 
 
-async def test_file_text_is_shown_literally_without_escape_sequences(skill_file, tmp_path):
+async def test_file_text_is_shown_literally_without_escape_sequences(skill_file, tmp_path, messages):
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         screen.skill.examples[0].question = "[b]Hi[/] \x1b[31mok\x07"
         screen.show_examples()
@@ -201,11 +203,11 @@ async def test_file_text_is_shown_literally_without_escape_sequences(skill_file,
         assert "[b]Hi[/] ok" in prompt.plain and "\x1b" not in prompt.plain and "\x07" not in prompt.plain
 
 
-async def test_a_broken_file_opens_as_raw_text_and_can_be_fixed_and_saved(skill_file, tmp_path):
+async def test_a_broken_file_opens_as_raw_text_and_can_be_fixed_and_saved(skill_file, tmp_path, messages):
     broken = "oops: [unclosed\n" + skill_file.read_text()
     skill_file.write_text(broken)
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         await pilot.pause()
         raw = screen.query_one("#raw", TextArea)
@@ -213,28 +215,28 @@ async def test_a_broken_file_opens_as_raw_text_and_can_be_fixed_and_saved(skill_
         assert [f.rule for f in screen.findings] == ["yaml/syntax"]
         raw.move_cursor((0, 0))
         await pilot.press("ctrl+k", "delete")
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert screen.unsaved and "yaml/syntax" not in finding_rules(screen)
         await pilot.press("ctrl+s")
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert screen.skill is not None and not screen.raw_mode and not screen.unsaved
         assert len(screen.skill.examples) == 5
     assert skill_file.read_text() == example_skill_path().read_text()
     assert (tmp_path / "qna.yaml.bak").read_text() == broken
 
 
-async def test_an_older_version_is_offered_an_upgrade_to_version_3(tmp_path):
+async def test_an_older_version_is_offered_an_upgrade_to_version_3(tmp_path, messages):
     path = tmp_path / "qna.yaml"
     shutil.copy(FIXTURES / "hist_v2__writing__grounded__objection_handling.yaml", path)
     app = app_for(path, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ChoiceDialog) and "version 2" in app.screen.question
         await pilot.click("#upgrade")
         await pilot.pause()
         screen = app.pane_screens["seeds"]
         assert screen.unsaved and screen.skill.version == 3
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert "schema/old-version" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -243,11 +245,11 @@ async def test_an_older_version_is_offered_an_upgrade_to_version_3(tmp_path):
     assert path.read_text() == before.replace("version: 2\n", "version: 3\n", 1)  # as the dialog says
 
 
-async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, tmp_path):
+async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, tmp_path, messages):
     other = tmp_path / "other.yaml"
     shutil.copy(FIXTURES / "compositional_skills__grounded__linguistics__inclusion.yaml", other)
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         screen.query_one("#task", TextArea).focus()
         await pilot.press("Q")
@@ -263,11 +265,11 @@ async def test_opening_another_file_with_unsaved_changes_asks_first(skill_file, 
     assert skill_file.read_text() == example_skill_path().read_text()
 
 
-async def test_a_path_that_does_not_exist_yet_is_created_on_save(tmp_path):
+async def test_a_path_that_does_not_exist_yet_is_created_on_save(tmp_path, messages):
     path = tmp_path / "new" / "qna.yaml"
     path.parent.mkdir()
     app = app_for(path, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         screen.query_one("#task", TextArea).focus()
         await pilot.press(*"Write haiku.")
@@ -278,18 +280,18 @@ async def test_a_path_that_does_not_exist_yet_is_created_on_save(tmp_path):
     assert saved["seed_examples"] == [{"question": "What is spring?", "answer": ""}]
 
 
-async def test_editing_a_folded_scalar_never_saves_a_file_that_does_not_parse(tmp_path):
+async def test_editing_a_folded_scalar_never_saves_a_file_that_does_not_parse(tmp_path, messages):
     path = tmp_path / "qna.yaml"
     shutil.copy(FIXTURES / "compositional_skills__grounded__linguistics__inclusion.yaml", path)
     app = app_for(path, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.screen
         screen.select_example(2)
         context = screen.query_one("#context", TextArea)
         context.focus()
         context.move_cursor((0, 0))
         await pilot.press(*"Note: ")
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert "yaml/syntax" not in finding_rules(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -297,42 +299,25 @@ async def test_editing_a_folded_scalar_never_saves_a_file_that_does_not_parse(tm
     assert saved["seed_examples"][2]["context"].startswith("Note: In database replication")
 
 
-def test_seeds_pane_snapshot(snap_compare, tmp_path, monkeypatch):
-    path = tmp_path / "qna.yaml"
-    shutil.copy(example_skill_path(), path)
-    text = path.read_text().replace(
-        "Give me a three-bullet highlights section I can paste into our Q4 newsletter email to\n      clinic staff.",
-        "highlights")
-    assert "      highlights\n" in text
-    path.write_text(text)
-
-    async def run_before(pilot):
-        screen = pilot.app.screen
-        await settle(pilot, screen)
-        screen.query_one("#task", TextArea).cursor_blink = False
-
-    assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=(80, 24), run_before=run_before)
-
-
 OLD_FORMATS = sorted(p for p in FIXTURES.glob("hist_v[12]*.yaml"))
 
 
 @pytest.mark.parametrize("path", OLD_FORMATS, ids=lambda p: p.name)
-async def test_the_app_and_the_cli_give_the_same_findings_and_lines(path, tmp_path):
+async def test_the_app_and_the_cli_give_the_same_findings_and_lines(path, tmp_path, messages):
     """On old-format files the app linted a re-dumped copy: 3 errors where `lab-tui lint` found 1."""
     from lab_tui.seeds import lint_path
 
     copy = tmp_path / "qna.yaml"
     shutil.copy(path, copy)
     app = app_for(copy, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["seeds"]
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         shown = [(f.rule, f.line, f.example) for f in screen.findings]
     assert shown == [(f.rule, f.line, f.example) for f in lint_path(path)]
 
 
-async def test_raw_view_finding_lines_are_the_files_lines(tmp_path):
+async def test_raw_view_finding_lines_are_the_files_lines(tmp_path, messages):
     """A file opened raw and fixed there is linted as the CLI lints it: lines match the raw view's numbers."""
     from lab_tui.seeds import lint_text
 
@@ -340,19 +325,19 @@ async def test_raw_view_finding_lines_are_the_files_lines(tmp_path):
     broken = (FIXTURES / "hist_v2__writing__grounded__objection_handling.yaml").read_text()
     path.write_text(broken.replace("created_by: JanaGK2", "created_by: JanaGK2: x"))
     app = app_for(path, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["seeds"]
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert screen.raw_mode and [f.rule for f in screen.findings] == ["yaml/syntax"]
         raw = screen.query_one("#raw", TextArea)
         raw.load_text(broken)
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         shown = [(f.rule, f.line) for f in screen.findings]
     expected = [(f.rule, f.line) for f in lint_text(broken, path)]
     assert shown == expected and any(line and line > 4 for _, line in shown)
 
 
-async def test_a_crashed_lint_is_shown_once_and_findings_do_not_silently_stop(skill_file, tmp_path, monkeypatch):
+async def test_a_crashed_lint_is_shown_once_and_findings_do_not_silently_stop(skill_file, tmp_path, monkeypatch, messages):
     from lab_tui.ui import seeds_pane
 
     def broken(skill):
@@ -360,42 +345,42 @@ async def test_a_crashed_lint_is_shown_once_and_findings_do_not_silently_stop(sk
 
     monkeypatch.setattr(seeds_pane, "lint_skill", broken)
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["seeds"]
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         assert [f.rule for f in screen.findings] == ["lint/crashed"]
         screen.query_one("#task", TextArea).insert("Z")  # the same crash again is not shown twice
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         await screen.workers.wait_for_complete()
         await pilot.pause()
-        errors = [n for n in app._notifications if n.severity == "error"]
+        errors = messages.notices("error")
         assert len(errors) == 1 and "rule blew up" in errors[0].message
 
 
-async def test_at_80_columns_the_header_shows_the_lint_counts_and_the_unsaved_mark(tmp_path):
+async def test_at_80_columns_the_header_shows_the_lint_counts_and_the_unsaved_mark(tmp_path, messages):
     """The counts and the modified mark were cut off behind the global keys."""
     from lab_tui.ui.widgets.status_bar import StatusBar
 
     path = tmp_path / "compositional_skills__grounded__linguistics__writing__rewriting_qna.yaml"
     shutil.copy(example_skill_path(), path)
     app = app_for(path, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["seeds"]
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         screen.query_one("#task", TextArea).insert("Z")
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         shown = str(screen.query_one(StatusBar).render())
     counts = {s: sum(f.severity == s for f in screen.findings) for s in ("error", "warning", "info")}
     assert len(shown) <= 80 and f"✖{counts['error']} ▲{counts['warning']} ●{counts['info']}" in shown
     assert "+compositional" in shown and "f1 Help" in shown and "f3 Run" in shown
 
 
-async def test_the_delete_dialog_focuses_cancel(skill_file, tmp_path):
+async def test_the_delete_dialog_focuses_cancel(skill_file, tmp_path, messages):
     """enter on the delete dialog deleted the example: "Delete" had the focus."""
     app = app_for(skill_file, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["seeds"]
-        await settle(pilot, screen)
+        await settle(pilot, screen, messages)
         count = len(screen.skill.examples)
         await pilot.press("f8")
         await pilot.pause()

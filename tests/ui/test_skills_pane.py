@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from waiting import until
@@ -12,43 +11,7 @@ from waiting import until
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
 from lab_tui.ui.skills_pane import SkillList
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy"
-SKILLS = {
-    "compositional_skills/writing/inclusion": "compositional_skills__grounded__linguistics__inclusion.yaml",
-    "compositional_skills/linguistics/synonyms": "compositional_skills__linguistics__synonyms.yaml",
-    "compositional_skills/writing/limerick": "hist_bad__writing__freeform__poetry__limerick.yaml",
-    "compositional_skills/sales/objections": "hist_v2__writing__grounded__objection_handling.yaml",
-}
-KNOWLEDGE = "version: 3\ndomain: astronomy\ncreated_by: x\ndocument_outline: Moon\nseed_examples: []\n"
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                   check=True, capture_output=True)
-
-
-def build(root: Path, with_git: bool = True) -> Path:
-    """A small taxonomy; with git, `synonyms` changed on a branch and `objections` is untracked."""
-    for folder, fixture in SKILLS.items():
-        if folder.endswith("objections") and with_git:
-            continue
-        (root / folder).mkdir(parents=True)
-        shutil.copy(FIXTURES / fixture, root / folder / "qna.yaml")
-    (root / "knowledge/moon").mkdir(parents=True)
-    (root / "knowledge/moon/qna.yaml").write_text(KNOWLEDGE)
-    if with_git:
-        git(root.parent, "init", "-q", "-b", "main", str(root))
-        git(root, "add", ".")
-        git(root, "commit", "-qm", "base")
-        git(root, "update-ref", "refs/remotes/origin/main", "HEAD")
-        git(root, "checkout", "-qb", "feature")
-        with open(root / "compositional_skills/linguistics/synonyms/qna.yaml", "a") as file:
-            file.write("# changed\n")
-        (root / "compositional_skills/sales/objections").mkdir(parents=True)
-        shutil.copy(FIXTURES / SKILLS["compositional_skills/sales/objections"],
-                    root / "compositional_skills/sales/objections/qna.yaml")
-    return root
+from builders import FIXTURES, SKILLS, build
 
 
 def make_app(tmp_path, folder: Path, **options) -> LabApp:
@@ -105,14 +68,14 @@ async def test_a_base_given_on_the_command_line_is_used(tmp_path):
         assert pane(pilot).changes.base == "feature"
 
 
-async def test_outside_git_the_filter_says_why_and_the_list_stays(tmp_path):
+async def test_outside_git_the_filter_says_why_and_the_list_stays(tmp_path, messages):
     folder = build(tmp_path / "loose", with_git=False)
-    async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
+    async with make_app(tmp_path, folder).run_test(size=(80, 24), message_hook=messages) as pilot:
         await until(pilot, lambda: pane(pilot).changes_error is not None and pane(pilot).linted == 5)
         await pilot.press("c")
         await pilot.pause()
         assert len(listed(pilot)) == 5 and not pane(pilot).changed_only
-        assert any("is not in a git repository" in n.message for n in pilot.app._notifications)
+        assert messages.notified("is not in a git repository")
 
 
 async def test_a_folder_with_no_skills_says_so(tmp_path):
@@ -124,9 +87,9 @@ async def test_a_folder_with_no_skills_says_so(tmp_path):
         assert pilot.app.current_mode == "skills"
 
 
-async def test_enter_opens_the_skill_in_seeds_and_knowledge_is_refused(tmp_path):
+async def test_enter_opens_the_skill_in_seeds_and_knowledge_is_refused(tmp_path, messages):
     folder = build(tmp_path / "taxonomy")
-    async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
+    async with make_app(tmp_path, folder).run_test(size=(80, 24), message_hook=messages) as pilot:
         await until(pilot, lambda: linted(pilot))
         await pilot.press("home")
         assert pilot.app.screen.query_one(SkillList).current.name == "compositional_skills/linguistics/synonyms"
@@ -141,7 +104,7 @@ async def test_enter_opens_the_skill_in_seeds_and_knowledge_is_refused(tmp_path)
         await pilot.press("enter")
         await pilot.pause()
         assert pilot.app.current_mode == "skills"
-        assert any("is knowledge" in n.message for n in pilot.app._notifications)
+        assert messages.notified("is knowledge")
 
 
 async def test_last_run_and_review_progress_come_from_the_store(tmp_path):
@@ -171,46 +134,38 @@ def test_lab_tui_on_a_folder_starts_on_the_skills_pane_with_no_skill_open(tmp_pa
     assert seen == {"mode": "skills", "skill": None, "taxonomy": tmp_path, "base": "upstream/main"}
 
 
-def test_skills_pane_snapshot(snap_compare, tmp_path):
-    folder = build(tmp_path / "taxonomy")
-
-    async def run_before(pilot):
-        await until(pilot, lambda: linted(pilot))
-        await pilot.press("down")
-
-    assert snap_compare(make_app(tmp_path, folder), terminal_size=(80, 24), run_before=run_before)
-
-
-async def test_a_large_folder_is_linted_in_worker_processes_inside_the_app(tmp_path):
+async def test_a_large_folder_is_linted_in_worker_processes_inside_the_app(tmp_path, messages):
     """Spawned workers failed inside the app (the resource tracker got stderr's fileno -1 from Textual)."""
     folder = tmp_path / "big"
     fixtures = sorted(FIXTURES.glob("*.yaml"))
     for index in range(40):
         (folder / f"skill_{index:02d}").mkdir(parents=True)
         shutil.copy(fixtures[index % len(fixtures)], folder / f"skill_{index:02d}" / "qna.yaml")
-    async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
+    async with make_app(tmp_path, folder).run_test(size=(80, 24), message_hook=messages) as pilot:
         await until(pilot, lambda: pane(pilot).rows and pane(pilot).linted == 40)
-        assert not pilot.app._notifications
+        assert not messages.notices()
 
 
-async def test_a_scan_that_raises_is_shown_not_swallowed(tmp_path, monkeypatch):
+async def test_a_scan_that_raises_is_shown_not_swallowed(tmp_path, monkeypatch, messages):
     from lab_tui.ui import skills_pane
 
     def broken(folder):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(skills_pane, "skill_files", broken)
-    async with make_app(tmp_path, tmp_path).run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: any("disk on fire" in n.message for n in pilot.app._notifications))
-        assert [n.title for n in pilot.app._notifications if "disk on fire" in n.message] == [
+    async with make_app(tmp_path, tmp_path).run_test(size=(80, 24), message_hook=messages) as pilot:
+        await until(pilot, lambda: messages.notified("disk on fire"))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [n.title for n in messages.notices() if "disk on fire" in n.message] == [
             "Reading the skills failed"], "shown once, by the app's one handler"
 
 
-async def test_the_run_pane_refuses_to_start_with_no_skill_open(tmp_path):
+async def test_the_run_pane_refuses_to_start_with_no_skill_open(tmp_path, messages):
     folder = build(tmp_path / "taxonomy", with_git=False)
-    async with make_app(tmp_path, folder).run_test(size=(80, 24)) as pilot:
+    async with make_app(tmp_path, folder).run_test(size=(80, 24), message_hook=messages) as pilot:
         await pilot.press("f3", "f5")
-        await until(pilot, lambda: any("No skill is open" in n.message for n in pilot.app._notifications))
+        await until(pilot, lambda: messages.notified("No skill is open"))
         assert pilot.app.current_mode == "run"
 
 
