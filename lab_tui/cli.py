@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 from lab_tui import __version__
-from lab_tui.errors import UserError
+from lab_tui.errors import EXIT_USAGE, UserError
 from lab_tui.safe_text import echo
 
 COMMANDS = {
     "lint": "Lint seed files (qna.yaml, *.yaml, *.jsonl); walks directories.",
-    "run": "Run a skill's synthetic-data flow (grounded or freeform) against a teacher model.",
+    "run": "Run a skill's synthetic-data flow (grounded, freeform or your own) against a teacher model.",
     "runs": "List runs in the database.",
     "report": "Print a run's validation report.",
     "export": "Write runs' pairs as a training file (InstructLab's messages format) or lab-tui's rich JSONL.",
@@ -27,9 +27,19 @@ COMMANDS = {
     "review": "Open the app straight on the Review pane.",
 }
 
-EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141
 """What a shell reports for a process ended by SIGPIPE (`lab-tui runs | head -1`)."""
+
+
+def positive(text: str) -> int:
+    """An option's whole number of at least 1 (argparse `type=`), refused in words otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +86,8 @@ def _warn_about_settings() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a subcommand or the app. Every command's user errors and a closed pipe are handled here, once."""
+    """Run a subcommand or the app. Every command's user errors (`errors.UserError`: the message, and
+    the exit code its kind says) and a closed pipe are handled here, once."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     try:
@@ -94,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     except UserError as error:
         echo(f"lab-tui{' ' + command if command else ''}: {error}", err=True)
-        return 1
+        return error.exit_code
     except BrokenPipeError:
         # The reader closed the pipe (`| head -1`): end quietly; later writes go nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

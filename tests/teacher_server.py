@@ -57,6 +57,9 @@ class TeacherConfig:
     faults: list[Fault] = field(default_factory=list)
     max_concurrency: int | None = None
     """Answer at most this many requests at once; the others wait their turn (as a saturated server)."""
+    vary: bool = False
+    """Answer each call afresh, as a sampling teacher does: the same prompt asked twice gets two
+    different answers (the request's number in the log is part of what the answer is made from)."""
 
 
 def _digest(text: str) -> str:
@@ -227,6 +230,7 @@ class TeacherServer:
                 with server._lock:
                     server.log.append(Logged(digest, status, kind))
                     server.bodies.append(body)
+                    call = len(server.log)
                 if kind == "429":
                     self._send(429, {"error": {"message": "Rate limit reached", "type": "rate_limit"}},
                                {"Retry-After": str(fault.retry_after)})
@@ -248,7 +252,7 @@ class TeacherServer:
                     return
                 if kind == "timeout":
                     time.sleep(fault.retry_after)
-                content = answer_for(prompt, config)
+                content = answer_for(f"{prompt}\n(call {call})" if config.vary else prompt, config)
                 finish = "stop"
                 if kind == "malformed":
                     content = "Sure! Here is what you asked for, without any tags."

@@ -8,8 +8,10 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from teacher_server import TeacherServer
 
 from lab_tui.cli import main
 from lab_tui.resources import example_skill_path
@@ -83,3 +85,65 @@ def test_hostile_file_names_print_safely_and_json_stays_valid_utf8(tmp_path):
     text = as_text.stdout.decode("utf-8")
     assert as_text.returncode == 1 and "caf\\xe9.yaml:2: error yaml/syntax" in text
     assert not any(ch in text for ch in "\x1b\x07\u202e")
+
+
+HOSTILE = {"link": "[link=http://x]", "bold": "[bold]", "title": "\x1b]0;title\x07"}
+
+
+def hostile_flow(tmp_path) -> Path:
+    """The bundled custom flow with markup and an OSC escape in its name, its block names and labels."""
+    from lab_tui.resources import data_folder
+
+    folder = tmp_path / "hostile_flow"
+    shutil.copytree(data_folder("prompts") / "unstructured_to_structured", folder)
+    flow = (folder / "flow.yaml").read_text()
+    quoted = {key: value.replace("\x1b", "\\e").replace("\x07", "\\a") for key, value in HOSTILE.items()}
+    for old, new in (
+            ("name: unstructured_to_structured", f'name: "{quoted["link"]}flow{quoted["title"]}"'),
+            ("label: texts", f'label: "{quoted["bold"]}texts{quoted["title"]}"'),
+            ("name: judge_structured", f'name: "{quoted["bold"]}judge{quoted["title"]}"'),
+            ("judge: judge_structured", f'judge: "{quoted["bold"]}judge{quoted["title"]}"'),
+            ("judges: [judge_structured]", f'judges: ["{quoted["bold"]}judge{quoted["title"]}"]'),
+            ("label: answer judge", f'label: "{quoted["link"]}answer judge{quoted["title"]}"'),
+            ("name: keep_good", f'name: "{quoted["link"]}keep{quoted["title"]}"'),
+            ("name: instruction", f'name: "{quoted["title"]}{quoted["bold"]}instruction"')):
+        assert old in flow
+        flow = flow.replace(old, new)
+    (folder / "flow.yaml").write_text(flow)
+    return folder
+
+
+def assert_drawn_literally(output: bytes) -> str:
+    text = output.decode("utf-8")
+    assert "\x1b" not in text and "\x07" not in text, "an escape sequence from the flow reached the terminal"
+    assert HOSTILE["link"] in text and HOSTILE["bold"] in text, "markup in a flow's names was interpreted"
+    return text
+
+
+def test_run_and_report_print_flow_names_block_names_and_labels_literally(tmp_path):
+    with TeacherServer() as teacher_server:
+        run_and_report_with_a_hostile_flow(tmp_path, teacher_server)
+
+
+def run_and_report_with_a_hostile_flow(tmp_path, teacher_server) -> None:
+    home, db = tmp_path / "home", str(tmp_path / "lab.db")
+    flow = str(hostile_flow(tmp_path))
+    base = ["--flow", flow, "--api-base", teacher_server.api_base, "--db", db]
+    preview = lab_tui("run", str(example_skill_path()), "--preview", *base, home=home)
+    assert preview.returncode == 0, preview.stderr
+    shown = assert_drawn_literally(preview.stdout + preview.stderr)  # the tree, the stage table, the summary
+    assert f"{HOSTILE['bold']}instruction [ok]" in shown and f"{HOSTILE['link']}keep " in shown
+    run = lab_tui("run", str(example_skill_path()), "--count", "contexts=2", *base, home=home)
+    assert run.returncode == 0, run.stderr
+    assert f"{HOSTILE['bold']}judge " in assert_drawn_literally(run.stdout + run.stderr)
+    run_id = run.stdout.decode().split()[1]
+    report = lab_tui("report", run_id, "--db", db, home=home)
+    assert report.returncode == 0, report.stderr
+    shown = assert_drawn_literally(report.stdout + report.stderr)
+    assert f"{HOSTILE['link']}answer judge" in shown and f"{HOSTILE['bold']}texts" in shown
+    second = Path(__file__).resolve().parent / "fixtures" / "taxonomy" / \
+        "compositional_skills__grounded__linguistics__inclusion.yaml"
+    batch = lab_tui("run", str(example_skill_path()), str(second), "--contexts", "1", *base, home=home)
+    assert batch.returncode == 0, batch.stderr
+    text = batch.stdout.decode()
+    assert "\x1b" not in text and "\x07" not in text and text.count("completed") == 2

@@ -11,18 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from lab_tui.cli import add_db_option, resolve_db
+from lab_tui.cli import add_db_option, positive, resolve_db
 from lab_tui.safe_text import echo
 from lab_tui.store.export import (DEFAULT_SEED, DEFAULT_STATUS, EXPORT_STATUSES, FORMAT_ALIASES, FORMATS,
                                   SYSTEM_PROMPTS, build_export, system_prompt, to_jsonl, write_export)
 from lab_tui.store.queries import UnknownRunError, open_existing_db
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"the system turn: a student model family as InstructLab names them "
                              f"({', '.join(SYSTEM_PROMPTS)}), a student model folder (its config.json's family, as "
                              "ilab picks it), or the text itself (default: default)")
-    parser.add_argument("--max-per-skill", type=_positive, default=None, metavar="N",
+    parser.add_argument("--max-per-skill", type=positive, default=None, metavar="N",
                         help="keep at most N pairs of each skill, drawn at random (InstructLab's recipe takes 30)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"seed of --max-per-skill's draw: the same seed keeps the same pairs (default {DEFAULT_SEED})")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from rich.console import Console
 
 from lab_tui.cli import add_db_option, resolve_db
-from lab_tui.pipeline.report import REPORT_VERSION, build_report, render_report
+from lab_tui.pipeline.render import render_report
+from lab_tui.pipeline.report import REPORT_VERSION, build_report
 from lab_tui.safe_text import echo, echo_json
-from lab_tui.store.queries import UnknownRunError, get_run, open_existing_db
+from lab_tui.store.queries import get_run, open_existing_db
+from lab_tui.store.rows import json_dict
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,14 +24,9 @@ def load_report(db, run_id: str) -> dict:
     """The stored report of a run that ended; a run still going, killed or resumed (its stored report
     is from an earlier end), or a report stored by another version of lab-tui, gets one built now."""
     run = get_run(db, run_id)
-    stored = run["report"] if run["status"] != "running" else None
-    if stored:
-        try:
-            report = json.loads(stored)
-        except ValueError:
-            report = None
-        if isinstance(report, dict) and report.get("version") == REPORT_VERSION:
-            return report
+    report = json_dict(run["report"] if run["status"] != "running" else None)
+    if report.get("version") == REPORT_VERSION:
+        return report
     return build_report(db, run_id)
 
 
@@ -40,11 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if db is None:
         echo(f"lab-tui report: no database at {db_path}", err=True)
         return 1
-    try:
-        report = load_report(db, args.run_id)
-    except UnknownRunError as error:
-        echo(f"lab-tui report: {error}", err=True)
-        return 1
+    report = load_report(db, args.run_id)  # an unknown run: cli.main says so (exit 1)
     if args.format == "json":
         echo_json(report)
     else:

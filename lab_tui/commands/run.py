@@ -2,33 +2,31 @@
 
 The first line is `run: <RUN_ID>` (flushed at once, for scripts that want to follow or resume
 the run). Exit 0 when the run completed, even with failed rows (they are recorded); 1 when it
-could not complete; 130 when interrupted (resume with --resume).
+could not complete; 130 when interrupted (resume with --resume). What cannot start (a profile, a
+flow, a skill) is a `UserError` that `cli.main` prints with its exit code (2 for usage errors).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 from pathlib import Path
 
-from lab_tui.cli import add_db_option, resolve_db
+from lab_tui.cli import add_db_option, positive, resolve_db
+from lab_tui.errors import UserError
 from lab_tui.safe_text import echo, literal
 
 
 PIPED_WIDTH = 200
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
-    return value
+def _count(text: str) -> tuple[str, int]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=N (e.g. contexts=10)")
+    return name, positive(value)
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -46,17 +44,21 @@ def configure(parser) -> None:
     parser.add_argument("--api-base", help="teacher URL (default http://127.0.0.1:8000/v1)")
     parser.add_argument("--api-key-env", help="name of the environment variable holding the API key")
     parser.add_argument("--profile", default="default", help="teacher profile from the settings file")
-    parser.add_argument("--concurrency", type=_positive,
+    parser.add_argument("--concurrency", type=positive,
                         help="requests in flight at most (default: the profile's max_concurrency, 16)")
     parser.add_argument("--flow", metavar="NAME_OR_DIR",
                         help="the flow to run: grounded_skills, freeform_skills, unstructured_to_structured or a "
                         "folder with a flow.yaml (default: grounded_skills when the seed examples have a context, "
                         "freeform_skills when they have none, as `ilab data generate` chooses)")
     parser.add_argument("--prompts", dest="flow", metavar="DIR", help=argparse.SUPPRESS)
-    parser.add_argument("--contexts", type=_positive,
-                        help="contexts to generate per seed example (grounded flows; default 10)")
-    parser.add_argument("--questions", type=_positive,
-                        help="questions per context (grounded, default 3) or per seed example (freeform, default 30)")
+    parser.add_argument("--count", action="append", default=[], metavar="NAME=N", type=_count,
+                        help="set one of the flow's counts (its blocks' count_param), e.g. --count texts=5; "
+                        "repeatable")
+    parser.add_argument("--contexts", type=positive,
+                        help="--count contexts=N: contexts per seed example (grounded flows; default 10)")
+    parser.add_argument("--questions", type=positive,
+                        help="--count questions=N: questions per context (grounded, default 3) or per seed example "
+                        "(freeform, default 30)")
     parser.add_argument("--preview", type=int, nargs="?", const=1, metavar="SEED",
                         help="run on one seed example (1-based, default 1) with small counts and print every "
                         "intermediate output")
@@ -105,13 +107,9 @@ def run(args) -> int:
     if (args.changed or args.base) and not any(path.is_dir() for path in args.skill):
         echo("lab-tui run: --changed and --base take a taxonomy folder", err=True)
         return 2
-    from lab_tui.seeds.taxonomy import TaxonomyError, skill_targets
+    from lab_tui.seeds.taxonomy import skill_targets
 
-    try:
-        skills, notes = skill_targets(args.skill, args.base, changed=args.changed)
-    except TaxonomyError as error:
-        echo(f"lab-tui run: {error}", err=True)
-        return 2
+    skills, notes = skill_targets(args.skill, args.base, changed=args.changed)
     for note in notes:
         echo(f"lab-tui run: {note}", err=True)
     if (args.resume or "").startswith("batch-") or len(skills) > 1 or any(path.is_dir() for path in args.skill):
@@ -123,42 +121,44 @@ def run(args) -> int:
     return asyncio.run(_run(args))
 
 
+def _params(args):
+    """The run's parameters from the options (`--contexts`/`--questions` are the bundled flows' counts)."""
+    from lab_tui.pipeline.params import RunParams
+
+    counts = {name: value for name, value in (("contexts", args.contexts), ("questions", args.questions)) if value}
+    counts.update(args.count)
+    return RunParams(flow=args.flow, counts=counts, concurrency=args.concurrency, overrides=dict(args.set),
+                     preview_seed=args.preview - 1 if args.preview else None)
+
+
 async def _batch(args, skills: list[Path]) -> int:
     """Several skills as one batch: one line per run, then each run's status; exit 0 when all completed."""
     from rich.live import Live
     from rich.table import Table
 
     from lab_tui.pipeline.batch import run_batch, start_batch, unfinished_runs
-    from lab_tui.pipeline.engine import RunParams
-    from lab_tui.pipeline.flow import FlowError
-    from lab_tui.pipeline.teacher import ProfileError, TeacherProfile, close_clients, load_profile
+    from lab_tui.pipeline.teacher import TeacherProfile, close_clients, load_profile
     from lab_tui.store import rows as reads
-    from lab_tui.store.queries import skill_name
     from lab_tui.store.db import open_db
+    from lab_tui.store.queries import skill_name
 
     console = _console()
     db_path = resolve_db(args)
     overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
-    try:
-        profile = load_profile(args.profile, **overrides)
-        if args.resume:
-            run_ids = unfinished_runs(db_path, args.resume)
-            batch_id = args.resume
-            if not any(overrides.values()) and args.profile == "default" and run_ids:
-                profile = TeacherProfile(**json.loads(reads.run_row(open_db(db_path), run_ids[0])["teacher"]))
-            names = {run_id: reads.run_row(open_db(db_path), run_id)["skill_path"] for run_id in run_ids}
-        else:
-            if not skills:
-                echo("lab-tui run: no skill to run (nothing changed against the base?)", err=True)
-                return 2
-            params = RunParams(flow=args.flow, contexts=args.contexts, questions=args.questions,
-                               concurrency=args.concurrency or profile.max_concurrency, overrides=dict(args.set))
-            started = start_batch(db_path, skills, profile, params)
-            batch_id, run_ids = started.batch_id, list(started.runs)
-            names = {run_id: str(path) for run_id, path in started.runs.items()}
-    except (ProfileError, FlowError) as error:
-        echo(f"lab-tui run: {error}", err=True)
-        return 2
+    profile = load_profile(args.profile, **overrides)
+    if args.resume:
+        run_ids = unfinished_runs(db_path, args.resume)
+        batch_id = args.resume
+        if not any(overrides.values()) and args.profile == "default" and run_ids:
+            profile = TeacherProfile(**reads.json_dict(reads.run_row(open_db(db_path), run_ids[0])["teacher"]))
+        names = {run_id: reads.run_row(open_db(db_path), run_id)["skill_path"] for run_id in run_ids}
+    else:
+        if not skills:
+            echo("lab-tui run: no skill to run (nothing changed against the base?)", err=True)
+            return 2
+        started = start_batch(db_path, skills, profile, _params(args))
+        batch_id, run_ids = started.batch_id, list(started.runs)
+        names = {run_id: str(path) for run_id, path in started.runs.items()}
     echo(f"batch: {batch_id}", flush=True)
     for run_id in run_ids:
         echo(f"run: {run_id} {names[run_id]}", flush=True)
@@ -174,10 +174,9 @@ async def _batch(args, skills: list[Path]) -> int:
         for run_id in run_ids:
             progress = latest.get(run_id)
             stages = progress.stages if progress else ()
-            view.add_row(run_id, literal(skill_name(names[run_id], None)),
-                         str(progress.requests_done if progress else 0),
-                         str(stages[-1].kept or stages[-1].done if stages else 0),
-                         str(sum(stage.failed for stage in stages)))
+            view.add_row(*(literal(str(cell)) for cell in (
+                run_id, skill_name(names[run_id], None), progress.requests_done if progress else 0,
+                stages[-1].kept or stages[-1].done if stages else 0, sum(stage.failed for stage in stages))))
         view.caption = f"{sum(p.requests_done for p in latest.values())} requests · {len(run_ids)} runs"
         return view
 
@@ -207,14 +206,12 @@ async def _batch(args, skills: list[Path]) -> int:
 
 
 async def _run(args) -> int:
-    from rich.console import Group
     from rich.live import Live
 
-    from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
-    from lab_tui.pipeline.flow import FlowError
-    from lab_tui.pipeline.progress import endpoint_table, progress_table
-    from lab_tui.pipeline.teacher import ProfileError, close_clients, load_profile
-    from lab_tui.seeds import load_skill
+    from lab_tui.pipeline import launch
+    from lab_tui.pipeline.engine import RunAborted, run_flow
+    from lab_tui.pipeline.render import progress_view
+    from lab_tui.pipeline.teacher import close_clients, load_profile
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
@@ -222,48 +219,26 @@ async def _run(args) -> int:
     db_path = resolve_db(args)
     overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     profile = None
-    try:
-        if args.resume is None or any(overrides.values()) or args.profile != "default":
-            profile = load_profile(args.profile, **overrides)
-    except ProfileError as error:
-        echo(f"lab-tui run: {error}", err=True)
-        return 2
-    if args.resume:
-        run_id = args.resume
-    else:
-        loaded = load_skill(args.skill)
-        if loaded.skill is None:
-            finding = loaded.findings[0]
-            echo(f"lab-tui run: {args.skill}:{finding.line or ''}: {finding.message}", err=True)
-            return 1
-        params = RunParams(flow=args.flow, contexts=args.contexts, questions=args.questions,
-                           concurrency=args.concurrency or profile.max_concurrency, overrides=dict(args.set),
-                           preview_seed=args.preview - 1 if args.preview else None)
-        try:
-            run_id = start_run(open_db(db_path), loaded.skill, profile, params)
-        except (FlowError, ProfileError) as error:
-            echo(f"lab-tui run: {error}", err=True)
-            return 2
+    if args.resume is None or any(overrides.values()) or args.profile != "default":
+        profile = load_profile(args.profile, **overrides)
+    run_id = args.resume or launch.start(db_path, args.skill, profile, _params(args))
     echo(f"run: {run_id}", flush=True)
 
     cancel, latest, on_event = _follow()
 
     class View:
         def __rich__(self):
-            progress = latest.get(run_id)
-            endpoints = endpoint_table(progress)
-            return progress_table(progress) if endpoints is None else Group(progress_table(progress), endpoints)
+            return progress_view(latest.get(run_id), console.width)
 
     try:
         with Live(View(), console=console, refresh_per_second=4, transient=not console.is_terminal):
             result = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel, profile=profile,
                                     concurrency=args.concurrency)
-    except FlowError as error:
-        echo(f"lab-tui run: {error}", err=True)
-        return 1
     except RunAborted as error:
         echo(f"lab-tui run: the run stopped: {error}\nResume with: lab-tui run --resume {run_id}", err=True)
         return 1
+    except UserError:  # the run could not start here: cli.main says why
+        raise
     except Exception as error:  # reported, and the run is marked failed by the engine
         echo(f"lab-tui run: the run could not complete: {type(error).__name__}: {error}", err=True)
         return 1
@@ -274,25 +249,8 @@ async def _run(args) -> int:
         from lab_tui.pipeline.preview import run_tree
 
         console.print(run_tree(db, run_id))
-    _summary(console, result, db_path)
-    if result.status == "cancelled":
-        echo(f"Interrupted. Resume with: lab-tui run --resume {run_id}", err=True)
-        return 130
-    return 0
-
-
-def _summary(console, result, db_path) -> None:
-    from lab_tui.pipeline.events import RunProgress
-    from lab_tui.pipeline.progress import endpoint_table, progress_table
-    from lab_tui.store import rows as reads
-    from lab_tui.store.db import open_db
-
-    console.print(progress_table(None) if not result.stages else _final_table(result))
-    endpoints = endpoint_table(RunProgress(result.run_id, result.stages, result.wall_s, 0, 0.0, None, None,
-                                           result.endpoints))
-    if endpoints is not None:
-        console.print(endpoints)
-    counts = reads.pair_outcomes(open_db(db_path), result.run_id)
+    console.print(progress_view(latest.get(run_id), console.width))
+    counts = reads.pair_outcomes(db, run_id)
     console.print(literal(
         f"status: {result.status} · pairs kept: {counts.get('kept', 0)} · with a response dropped by a "
         f"judge: {counts.get('filtered', 0)} · distinct {result.first_label}: {result.distinct_first} · "
@@ -302,13 +260,7 @@ def _summary(console, result, db_path) -> None:
         console.print("failed rows by reason:")
         for reason, count in sorted(result.failures.items(), key=lambda item: -item[1]):
             console.print(literal(f"  {count:>5}  {reason}"))
-
-
-def _final_table(result):
-    from lab_tui.pipeline.events import RunProgress
-    from lab_tui.pipeline.progress import progress_table
-
-    requests = sum(s.done for s in result.stages)
-    table = progress_table(RunProgress(result.run_id, result.stages, result.wall_s, requests, 0.0, None, None))
-    table.caption = None
-    return table
+    if result.status == "cancelled":
+        echo(f"Interrupted. Resume with: lab-tui run --resume {run_id}", err=True)
+        return 130
+    return 0

@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
-from lab_tui.pipeline.flow import FILTER_OPS
+from lab_tui.pipeline.blocks import FILTER_OPS
 
 MIN_VERDICTS = 10
 """Scored verdicts before any figure or advice: at 10, "reviewers rejected 8 of the 10 it kept"

@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from lab_tui.pipeline.engine import RunParams, RunResult, new_id, run_flow, start_run
+from lab_tui.errors import UserError
+from lab_tui.pipeline import launch
+from lab_tui.pipeline.engine import RunResult, new_id, run_flow
 from lab_tui.pipeline.events import Event
-from lab_tui.pipeline.flow import FlowError, default_flow_for, load_flow
+from lab_tui.pipeline.flow import FlowError
+from lab_tui.pipeline.params import RunParams
 from lab_tui.pipeline.teacher import Teacher, TeacherProfile
-from lab_tui.seeds import load_skill
 from lab_tui.store import rows as reads
 from lab_tui.store.db import open_db
 
@@ -32,26 +34,16 @@ class BatchStart:
 
 
 def start_batch(db_path: Path | str, skills: list[Path], profile: TeacherProfile, params: RunParams) -> BatchStart:
-    """Create one run per skill under a new batch id (each skill gets its own flow unless `params.flow`)."""
+    """Create one run per skill under a new batch id (each skill gets its own flow unless `params.flow`;
+    a count applies to the flows that have it)."""
     batch_id = new_id("batch-")
-    db = open_db(db_path)
     started, refused = {}, {}
     for path in skills:
-        loaded = load_skill(path)
-        if loaded.skill is None:
-            finding = loaded.findings[0] if loaded.findings else None
-            refused[path] = finding.message if finding else "cannot be read"
-            continue
+        own = replace(params, counts=dict(params.counts), overrides=dict(params.overrides))
         try:
-            counts = {b.count_param for b in load_flow(params.flow or default_flow_for(loaded.skill.examples)).blocks}
-            own = replace(params, overrides=dict(params.overrides),  # a count only for the flows that have it
-                          contexts=params.contexts if "contexts" in counts else None,
-                          questions=params.questions if "questions" in counts else None)
-            run_id = start_run(db, loaded.skill, profile, own, batch_id=batch_id)
-        except FlowError as error:
+            started[launch.start(db_path, path, profile, own, batch_id=batch_id, strict_counts=False)] = path
+        except UserError as error:
             refused[path] = str(error)
-            continue
-        started[run_id] = path
     return BatchStart(batch_id, started, refused)
 
 

@@ -1,5 +1,8 @@
 """The async engine: runs any flow; every row flows to the next block as soon as it exists.
 
+What a block does to a row is its kind's (`blocks.KINDS`): the engine admits chains, asks the
+teacher, stores requests and rows, and hands each row to the next block's `run`.
+
 Chains are admitted as capacity frees (one chain is one request of the flow's first block and all
 that follows from it), so memory follows the concurrency, not the run's size. When several
 requests wait for a slot, the deepest block goes first, so a run's first pairs exist a few
@@ -11,41 +14,43 @@ finds stored answers and sends only what has none.
 
 Use from any asyncio loop (the CLI's, or the Textual app's: never wrap it in `asyncio.run`):
 
-    run_id = start_run(open_db(db_path), skill, load_profile(), RunParams(concurrency=16))
+    run_id = launch.start(db_path, skill_path, load_profile(), RunParams(counts={"contexts": 5}))
     result = await run_flow(db_path, run_id, on_event=handler, cancel=cancel_event)
     await close_clients()   # from lab_tui.pipeline.teacher, once, at shutdown
 
 `handler` receives the dataclasses of `lab_tui.pipeline.events` synchronously on the loop (keep it
 cheap: store the latest `RunProgress`, redraw on a timer). Setting `cancel` stops sending, lets
 requests already sent land, and returns status "cancelled"; `run_flow(db_path, run_id)` again
-resumes. `run_flow` raises `FlowError` when the run cannot start (unknown id, still running
-elsewhere) and re-raises anything that stopped it (the run is then marked failed).
+resumes. `run_flow` raises a `UserError` when the run cannot start (`UnknownRunError`,
+`NotResumable`: running in another process, or made by an earlier lab-tui) and re-raises anything
+that stopped it (the run is then marked failed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import sqlite_utils
 
+from lab_tui.errors import UserError
+from lab_tui.pipeline.blocks import SEED_FIELDS, Asking, Block
 from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
-from lab_tui.pipeline.flow import SEED_FIELDS, Block, Flow, FlowError, default_flow_for, load_flow, stored_flow
-from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
-from lab_tui.pipeline.teacher import (Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile,
-                                      profile_names)
+from lab_tui.pipeline.flow import Flow, FlowError, default_flow_for
+from lab_tui.pipeline.params import REQUEST_IDS, RunParams
+from lab_tui.pipeline.parsers import ParseError
+from lab_tui.pipeline.teacher import Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile, profile_names
 from lab_tui.seeds.model import Skill
 from lab_tui.store import rows as reads
 from lab_tui.store import runs as store
 from lab_tui.store.db import open_db
-from lab_tui.store.queries import pid_alive
+from lab_tui.store.queries import UnknownRunError
 
 STOP_GRACE_S = 15.0
 """On cancel, requests already sent get this long to be answered and stored before being dropped."""
@@ -53,29 +58,6 @@ PROGRESS_SAVE_EVERY_S = 1.0
 """How often the progress snapshot other processes read is written."""
 CHAINS_PER_SLOT = 2
 """Chains admitted at once per request slot: enough waiting work to keep every slot busy."""
-
-
-@dataclass
-class RunParams:
-    flow: str | None = None
-    """A bundled flow's name or a flow folder; None: chosen from the skill as `ilab data generate` does."""
-    contexts: int | None = None
-    questions: int | None = None
-    concurrency: int = 16
-    preview_seed: int | None = None
-    """Preview: run on this one seed example with small counts."""
-    overrides: dict = field(default_factory=dict)
-    """Flow settings for this run only, as {"BLOCK.KEY": value}: temperature, max_tokens, threshold, count."""
-    teachers: dict = field(default_factory=dict)
-    """Profiles (names only, no secrets) of blocks that use their own teacher, by profile name."""
-
-    def flow_overrides(self) -> dict:
-        counts = {k: v for k, v in (("contexts", self.contexts), ("questions", self.questions)) if v is not None}
-        return {**self.overrides, **counts, "preview": self.preview_seed is not None}
-
-    @classmethod
-    def stored(cls, values: dict) -> "RunParams":
-        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -93,8 +75,22 @@ class RunResult:
     """Each endpoint's share, for a teacher with several."""
 
 
-class RunAborted(Exception):
+class RunAborted(UserError):
     """The teacher cannot answer this run at all (a refused key, nothing answering): stop at once."""
+
+    title = "Run stopped"
+
+
+class NotResumable(FlowError):
+    """A run that cannot be run here now: another process runs it, or an earlier lab-tui made it."""
+
+    title = "Run not resumed"
+    exit_code = 1
+
+
+_RUNNING_HERE: set[str] = set()
+"""Runs this process is running now: a second `run_flow` of one of them (a second resume in the
+app) is refused like one from another process."""
 
 
 def skill_snapshot(skill: Skill) -> dict:
@@ -124,15 +120,21 @@ def _check_seeds(flow: Flow, skill: Skill, params: RunParams) -> None:
 
 
 def start_run(db: sqlite_utils.Database, skill: Skill, profile: TeacherProfile, params: RunParams,
-              batch_id: str | None = None) -> str:
-    """Check that the flow can run on this skill, create the run row and return its id."""
+              batch_id: str | None = None, *, strict_counts: bool = True) -> str:
+    """Check that the flow can run on this skill, create the run row and return its id.
+
+    A count the flow does not have is refused, or with `strict_counts=False` left out (a batch's
+    counts apply to the flows that have them; the Run pane's fields may be a flow behind)."""
     params.flow = params.flow or default_flow_for(skill.examples)
-    flow = load_flow(params.flow, params.flow_overrides(), profiles=profile_names())
+    flow = params.load_flow(profiles=profile_names())
+    unknown = sorted(set(params.counts) - set(flow.counts()))
+    if unknown and strict_counts:
+        raise FlowError(f"the {flow.name} flow has no {', '.join(unknown)} count "
+                        f"(its counts: {', '.join(flow.counts()) or 'none'})")
     _check_seeds(flow, skill, params)
     params.teachers = {b.teacher: load_profile(b.teacher).public() for b in flow.blocks if b.teacher}
-    for block in flow.blocks:  # store the counts actually used, defaults included
-        if block.count_param in ("contexts", "questions"):
-            setattr(params, block.count_param, block.count)
+    params.counts = flow.counts()  # the counts used, defaults included
+    params.concurrency = params.concurrency or profile.max_concurrency  # a fleet's: its endpoints' sum
     run_id = new_id()
     store.create_run(db, run_id=run_id, skill_path=str(skill.path) if skill.path else None,
                      skill_snapshot=skill_snapshot(skill), flow=flow.stored(), prompts_version=flow.version,
@@ -181,8 +183,10 @@ class _Row:
 
 class Engine:
     def __init__(self, db: sqlite_utils.Database, run_id: str, flow: Flow, seeds: list[dict], task: str,
-                 teachers: dict[str | None, Teacher], on_event: Callable[[Event], None]) -> None:
+                 teachers: dict[str | None, Teacher], on_event: Callable[[Event], None],
+                 request_ids: int = REQUEST_IDS) -> None:
         self.db, self.run_id, self.flow, self.seeds, self.task = db, run_id, flow, seeds, task
+        self.request_ids = request_ids
         self.teachers, self.on_event = teachers, on_event
         self.stages = {b.name: _Stage(b.name) for b in flow.blocks}
         self.failures: Counter = Counter()
@@ -217,17 +221,8 @@ class Engine:
         often as they have so far."""
         total, rows = 0.0, float(len(self.seeds))
         for block in self.flow.blocks:
-            stage = self.stages[block.name].counts
-            if block.kind == "generate":
-                total += rows if block.list else rows * block.count
-                rows *= block.count
-            elif block.kind == "judge":
-                total += rows
-            if block.asks and stage["done"]:
-                rows *= 1 - (stage["failed"] + stage["filtered"]) / stage["done"]
-            elif block.kind == "filter":
-                seen = stage["kept"] + stage["filtered"]
-                rows *= stage["kept"] / seen if seen else 1.0
+            asked, rows = block.expect(rows, self.stages[block.name].counts)
+            total += asked
         return round(total)
 
     def emit(self) -> None:
@@ -266,22 +261,31 @@ class Engine:
 
     async def feed(self) -> None:
         """Admit the first block's requests one chain at a time, as capacity frees."""
-        first = self.flow.blocks[0]
         for seed_index in range(len(self.seeds)):
-            for sample in range(1 if first.list else first.count):
+            for sample in range(self.flow.blocks[0].samples()):
                 await self.admission.acquire()
                 if self.stop.is_set():
                     self.admission.release()
                     return
                 chain = _Chain()
                 root = _Row({}, None, seed_index, (seed_index,), chain)
-                self.track(self.generate_then_advance(0, first, root, sample), chain)
+                self.track(self.advance(0, root, sample), chain)
         for teacher in self.teachers.values():  # every chain is in: the longest way to go first now
             teacher.slots.reverse()
 
     # ----- requests -----------------------------------------------------------------------
 
-    async def ask(self, index: int, block: Block, row: _Row, sample: int) -> tuple[Answer | None, str | None, str]:
+    def request_id(self, block: Block, row: _Row, sample: int, messages: list, params: dict) -> str:
+        """A request's identity: the row that asks (its block, its path from the seed example, the
+        sample), the prompt, and the parameters with the model. Two rows whose prompts are the same
+        (two seed examples sharing a context) ask separately and each keeps its own answer, before
+        and after a resume. Another run asks afresh; so does another model. Runs stored before ids
+        named the row (`request_ids` 1) keep their ids, so their resume finds their answers."""
+        if self.request_ids == 1:
+            return store.stable_id(self.run_id, messages, params, sample)
+        return store.stable_id(self.run_id, block.name, row.path, sample, messages, params)
+
+    async def ask(self, index: int, block: Asking, row: _Row, sample: int) -> tuple[Answer | None, str | None, str]:
         """(answer, failure reason, request id); a stored answer is reused without sending.
 
         Raises `Stopped` when the run is being cancelled and this request was not sent yet, and
@@ -289,7 +293,7 @@ class Engine:
         teacher = self.teachers.get(block.teacher) or self.teachers[None]
         messages = block.prompt.render(self.values(row, block, sample))
         params = {"model": teacher.profile.model, "temperature": block.temperature, "max_tokens": block.max_tokens}
-        request_id = store.stable_id(self.run_id, messages, params, sample)  # another run asks afresh
+        request_id = self.request_id(block, row, sample, messages, params)
         stage = self.stages[block.name].counts
         stored = store.stored_answer(self.db, request_id)
         if stored is not None:
@@ -323,7 +327,7 @@ class Engine:
         try:
             answer = await teacher.complete(messages, temperature=block.temperature, max_tokens=block.max_tokens,
                                             on_answer=answered, on_attempt=attempt, stop=self.stop, priority=-index,
-                                            constrain=block.scores if block.kind == "judge" else None)
+                                            constrain=block.constrain)
         except TeacherError as error:
             store.finish_request(self.db, request_id, attempts=error.attempts, error=str(error), endpoint=error.api_base)
             if error.fatal:
@@ -342,9 +346,9 @@ class Engine:
         self.latency_count += 1
         return answer, None, request_id
 
-    async def parsed_answer(self, index: int, block: Block, row: _Row, failed: _Row, sample: int):
-        """Ask and parse: (value, request id), or (None, ...) once the failure is saved as the
-        failed row `failed` (nothing is saved when the run is stopping)."""
+    async def answer(self, index: int, block: Asking, row: _Row, failed: _Row, sample: int):
+        """Ask and parse (the block's `parse`): (value, request id), or (None, ...) once the failure
+        is saved as the failed row `failed` (nothing is saved when the run is stopping)."""
         try:
             answer, failure, request_id = await self.ask(index, block, row, sample)
         except Stopped:
@@ -393,86 +397,28 @@ class Engine:
         return {**fields, "sample_index": sample + 1, "num_samples": block.count, **row.data}
 
     def child(self, block: Block, row: _Row, path: tuple, **data) -> _Row:
+        """The row `block` makes from `row`; the row that writes the pair's response gives the pair its id."""
         row_id = self.row_id(block, path)
-        pair_id = row_id if block.writes == self.flow.pair.response and block.kind == "generate" else row.pair_id
+        pair_id = row_id if block.writes == self.flow.pair.response else row.pair_id
         return _Row({**row.data, **data}, row_id, row.seed_index, path, row.chain, pair_id)
 
-    async def generate(self, index: int, block: Block, row: _Row, sample: int) -> list[_Row]:
-        """The rows a generation makes: one per sample, or one per tagged output of a list block."""
-        failed = self.child(block, row, row.path + (sample,))
-        values, request_id = await self.parsed_answer(index, block, row, failed, sample)
-        children = []
-        for number, value in enumerate(values or ()):
-            path = row.path + ((sample, number) if block.list else (sample,))
-            made = self.child(block, row, path, **{block.writes: value})
-            if block.dedupe:
-                owner = self.seen[block.name].setdefault(reads.text_key(value), made.id)
-                if owner != made.id:
-                    self.save_row(block, made, row.id, "filtered", request_id=request_id,
-                                  reason=f"exact duplicate of an earlier {block.writes}")
-                    continue
-            self.save_row(block, made, row.id, "ok", request_id=request_id)
-            children.append(made)
-        return children
+    def first_with(self, block: Block, text: str, row_id: str) -> str:
+        """The id of the first row of `block` with this text (`row_id` when it is the first): a
+        deduplicating block drops the others, also after a resume."""
+        return self.seen[block.name].setdefault(reads.text_key(text), row_id)
 
-    async def generate_then_advance(self, index: int, block: Block, row: _Row, sample: int) -> None:
-        children = await self.generate(index, block, row, sample)
-        for made in children[1:]:
-            self.track(self.advance(index + 1, made), row.chain)
-        if children:
-            await self.advance(index + 1, children[0])
-
-    async def judge(self, index: int, block: Block, row: _Row) -> _Row | None:
-        made = self.child(block, row, row.path)
-        judgement, request_id = await self.parsed_answer(index, block, row, made, 0)
-        if judgement is None:
-            return None
-        made.data[f"{block.name}.score"] = judgement.score
-        made.data[f"{block.name}.explanation"] = judgement.explanation
-        self.save_row(block, made, row.id, "ok", request_id=request_id, score=judgement.score,
-                      explanation=judgement.explanation)
-        return made
-
-    def filter(self, index: int, block: Block, row: _Row) -> _Row | None:
-        made = self.child(block, row, row.path)
-        score = row.data[f"{block.judge}.score"]
-        if block.keeps(score):
-            self.save_row(block, made, row.id, "kept", score=score)
-            return made
-        self.save_row(block, made, row.id, "filtered", score=score, reason=block.drop_reason(score))
-        if self.flow.pair.response in row.data:
-            self.record_pair(index, made, "filtered")
-        return None
-
-    def derive(self, block: Block, row: _Row) -> _Row:
-        """A static or combine block: no request, one row."""
-        made = self.child(block, row, row.path, **{block.writes: _derived(block, row.data)})
-        self.save_row(block, made, row.id, "ok")
-        return made
-
-    async def advance(self, index: int, row: _Row) -> None:
-        """Carry a row through the blocks from `index`. A generation with several outputs goes on
-        in one task per output (they share the row's chain)."""
+    async def advance(self, index: int, row: _Row, sample: int | None = None) -> None:
+        """Carry a row through the blocks from `index`, each block's `run` giving the row for the
+        next. A block that makes several rows goes on with the first here and the others in tasks of
+        their own (they share the row's chain). `sample`: the first block's sample of a new chain."""
         blocks = self.flow.blocks
         while index < len(blocks):
             if self.stop.is_set():
                 return
-            block = blocks[index]
-            if block.kind == "generate":
-                if block.count > 1 and not block.list:
-                    for sample in range(block.count):
-                        self.track(self.generate_then_advance(index, block, row, sample), row.chain)
-                    return
-                await self.generate_then_advance(index, block, row, 0)
-                return
-            if block.kind == "judge":
-                row = await self.judge(index, block, row)
-            elif block.kind == "filter":
-                row = self.filter(index, block, row)
-            else:
-                row = self.derive(block, row)
+            row = await blocks[index].run(self, index, row, sample)
             if row is None:
                 return
+            sample = None
             index += 1
         self.record_pair(index, row, "kept")
 
@@ -481,8 +427,7 @@ class Engine:
         still gets its user turn from the static and combine blocks after it."""
         spec, data = self.flow.pair, dict(row.data)
         for block in self.flow.blocks[index:]:
-            if block.kind in ("static", "combine") and all(name in data for name in block.reads):
-                data[block.writes] = _derived(block, data)
+            block.complete_pair(data)
         judges = [{"judge": name, "label": self.flow.judge_label(name), "score": data.get(f"{name}.score"),
                    "explanation": data.get(f"{name}.explanation")} for name in spec.judges]
         scored = [judge["score"] for judge in judges if judge["score"] is not None]
@@ -522,26 +467,18 @@ class Engine:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def parse_answer(block: Block, text: str, finish_reason: str | None):
-    """What a generation block's answer yields (a list of texts) or a judge's (a Judgement);
+def parse_answer(block: Asking, text: str, finish_reason: str | None):
+    """What an answer yields to its block (`Asking.parse`: a list of texts, a Judgement...);
     `ParseError` says why an answer is unusable."""
     if finish_reason == "oversized":
         raise ParseError(f"the answer was over {len(text):,} characters and was not kept")
     stopped = finish_reason != "length"
     try:
-        if block.kind == "judge":
-            return parse_judgement(text, block.scores, stopped=stopped)
-        return extract_all(text, block.output_tag, stopped=stopped)[: None if block.list else 1]
+        return block.parse(text, stopped)
     except ParseError as error:
         if not stopped and "missing tag [End" in str(error):
             raise ParseError("truncated at max tokens") from error
         raise
-
-
-def _derived(block: Block, data: dict) -> str:
-    if block.kind == "static":
-        return str(block.value)
-    return block.separator.join(str(data[name]) for name in block.reads)
 
 
 async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Event], None] = lambda e: None,
@@ -554,39 +491,56 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
     is sent again (another *model* does answer afresh: the model is part of a request's id).
     Blocks with their own teacher keep the profile stored with the run. A batch passes one
     `teacher` to all its runs, so they share its bound on requests in flight."""
-    from lab_tui.pipeline.report import build_report
-
     db = open_db(db_path)
     run = reads.run_row(db, run_id)
     if run is None:
-        raise FlowError(f"There is no run {run_id} in this database.")
-    if run["status"] == "running" and run["pid"] != os.getpid() and pid_alive(run["pid"]):
-        raise FlowError(f"Run {run_id} is still running in process {run['pid']}; two processes on one run would "
-                        "send its requests twice. Stop that one first.")
-    params = RunParams.stored(json.loads(run["params"]))
-    stored = json.loads(run["flow"])
-    if any("type" in block for block in stored.get("blocks", [])):
-        raise FlowError(f"Run {run_id} was made by an earlier lab-tui, before flows were data: it can still be "
-                        "reviewed, reported and exported, but not resumed. Start a new run instead.")
-    flow = stored_flow(stored, params.flow_overrides())
-    snapshot = json.loads(run["skill_snapshot"])
-    seeds = snapshot["examples"]
-    if params.preview_seed is not None:
-        seeds = [seeds[params.preview_seed]]
-    profile = profile or TeacherProfile(**json.loads(run["teacher"]))
-    teachers = {None: teacher or Teacher(profile, concurrency or params.concurrency)}
-    for name, stored_profile in params.teachers.items():
-        block_profile = TeacherProfile(**stored_profile)
-        teachers[name] = Teacher(block_profile, block_profile.max_concurrency)
+        raise UnknownRunError(run_id)
+    if any("type" in block for block in json.loads(run["flow"]).get("blocks", [])):
+        raise NotResumable(f"Run {run_id} was made by an earlier lab-tui, before flows were data: it can still be "
+                           "reviewed, reported and exported, but not resumed. Start a new run instead.")
+    claim = store.claim_run(db, run_id) if run_id not in _RUNNING_HERE else None
+    if claim is None or not claim.taken:
+        where = f"process {claim.pid}" if claim is not None else "this process"
+        raise NotResumable(f"Run {run_id} is still running in {where}; two runs of it at once would send its "
+                           "requests twice. Stop that one first.")
+    _RUNNING_HERE.add(run_id)
+    try:
+        try:  # the set-up: a failure here gives the run back as it was
+            params = RunParams.stored(json.loads(run["params"]))
+            flow = params.stored_flow(json.loads(run["flow"]))
+            snapshot = json.loads(run["skill_snapshot"])
+            seeds = snapshot["examples"]
+            if params.preview_seed is not None:
+                seeds = [seeds[params.preview_seed]]
+            profile = profile or TeacherProfile(**json.loads(run["teacher"]))
+            teachers = {None: teacher or Teacher(profile, concurrency or params.concurrency or profile.max_concurrency)}
+            for name, stored_profile in params.teachers.items():
+                block_profile = TeacherProfile(**stored_profile)
+                teachers[name] = Teacher(block_profile, block_profile.max_concurrency)
 
-    def prepare() -> None:  # litellm's import and the Routers: off the loop, before the clock
-        for each in teachers.values():
-            each.prepare()
+            def prepare() -> None:  # litellm's import and the Routers: off the loop, before the clock
+                for each in teachers.values():
+                    each.prepare()
 
-    await asyncio.to_thread(prepare)
-    engine = Engine(db, run_id, flow, seeds, snapshot["task_description"], teachers, on_event)
-    resumed = run["status"] != "running" or reads.has_requests(db, run_id)
-    store.mark_run(db, run_id, "running")
+            await asyncio.to_thread(prepare)
+        except BaseException:
+            store.release_run(db, claim, run_id)
+            raise
+        return await _run_engine(db, run_id, flow, seeds, snapshot["task_description"], teachers, on_event, cancel,
+                                 resumed=claim.status != "running" or reads.has_requests(db, run_id),
+                                 request_ids=params.request_ids)
+    finally:
+        _RUNNING_HERE.discard(run_id)
+
+
+async def _run_engine(db: sqlite_utils.Database, run_id: str, flow: Flow, seeds: list[dict], task: str,
+                      teachers: dict[str | None, Teacher], on_event: Callable[[Event], None],
+                      cancel: asyncio.Event | None, *, resumed: bool, request_ids: int) -> RunResult:
+    """Run a claimed, set-up run to its end, and record how it ended."""
+    from lab_tui.pipeline.report import build_report
+
+    engine = Engine(db, run_id, flow, seeds, task, teachers, on_event, request_ids)
+    store.mark_run(db, run_id, "running")  # an earlier end's error goes
     on_event(RunStarted(run_id, tuple(b.name for b in flow.blocks), resumed))
     status, error = "completed", None
     try:

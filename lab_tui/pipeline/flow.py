@@ -2,108 +2,46 @@
 
 The engine, the report, preview, the Run and Review panes and export all read a `Flow`, so a new
 flow needs no code. Everything a run needs is checked here before any request is sent: every
-variable a prompt uses must be a seed field or written by an earlier block, every field a block
-says it reads must appear in its prompt (a grounded response prompt without `{context}` would let
-the teacher answer ungrounded), filters name a judge, blocks name known teacher profiles.
-A run stores its flow (`Flow.stored()`, prompts included) and resumes from that copy, so editing
-prompt files never changes a run that already started.
+block's settings against its kind (`blocks.KINDS`), every variable a prompt uses must be a seed
+field or written by an earlier block, every field a block says it reads must appear in its prompt
+(a grounded response prompt without `{context}` would let the teacher answer ungrounded), filters
+name a judge, blocks name known teacher profiles.
+
+The files are outside text and trusted for nothing: only regular files are opened (a FIFO or a
+device never is), each up to `MAX_FILE_BYTES`, parsed under the same depth and alias limits as
+lint's (`seeds.yamlio`), and a prompt file must lie inside the flow's folder (no absolute path,
+no `..`, no symlink out of it): a flow copied from elsewhere cannot make a run read and send
+another file. A run stores its flow (`Flow.stored()`, prompts included) and resumes from that
+copy, so editing prompt files never changes a run that already started.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from lab_tui.pipeline.blocks import (BUILTINS, OVERRIDABLE, SEED_FIELDS, Block, FlowError, build_block, kind_of,
+                                     parse_prompt)
 from lab_tui.resources import data_folder
+from lab_tui.seeds.yamlio import MAX_ALIAS_EXPANSION, MAX_DEPTH, _load_tree, _Refused
 
-PROMPT_PARTS = ("introduction", "principles", "examples", "generation")
-VARIABLE = re.compile(r"\{(\w+)\}")
-SEED_FIELDS = {"task_description": None, "seed_context": "context", "seed_question": "question",
-               "seed_response": "answer"}
-"""Variables every row can use, and the seed example field each comes from."""
-BUILTINS = {"sample_index", "num_samples"}
-"""Set by the engine: which sample of a block this is (1-based), and how many a list block asks for."""
-KINDS = ("generate", "judge", "filter", "static", "combine")
-OVERRIDABLE = {"temperature": float, "max_tokens": int, "threshold": float, "count": int}
-"""Block settings a run may override as `BLOCK.KEY` (e.g. `--set filter_grounded_qa_pair.threshold=3`)."""
-FILTER_OPS = {"ge": lambda score, threshold: score >= threshold, "eq": lambda score, threshold: score == threshold}
-FILTER_WORDS = {"ge": "<", "eq": "≠"}
+__all__ = ["Block", "Flow", "FlowError", "PairSpec", "SEED_FIELDS", "bundled_flows", "default_flow_for",
+           "flow_folder", "load_flow", "parse_flow", "stored_flow"]
+
 DEFAULT_FLOWS = {True: "grounded_skills", False: "freeform_skills"}
 """As `ilab data generate` chooses: seed examples with a context run grounded, without freeform."""
-PREVIEW_COUNT = 2
-"""A preview asks every generation block for at most this many outputs."""
-
-
-class FlowError(ValueError):
-    """The flow or one of its prompts cannot be used; the message names the file, block and why."""
-
-
-@dataclass(frozen=True)
-class Prompt:
-    system: str
-    parts: tuple[str, ...]
-    variables: frozenset[str]
-
-    def render(self, values: dict[str, object]) -> list[dict]:
-        """Chat messages with `{name}` replaced; other braces (in seeds or JSON) are left alone."""
-        def fill(text: str) -> str:
-            return VARIABLE.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), text)
-        user = "\n".join(fill(part).rstrip("\n") + "\n" for part in self.parts if part)
-        return [{"role": "system", "content": fill(self.system)}, {"role": "user", "content": user.rstrip("\n")}]
-
-    def stored(self) -> dict:
-        return {"system": self.system, **dict(zip(PROMPT_PARTS, self.parts))}
-
-
-@dataclass(frozen=True)
-class Block:
-    name: str
-    kind: str
-    """generate | judge | filter | static | combine"""
-    prompt: Prompt | None = None
-    reads: tuple[str, ...] = ()
-    writes: str | None = None
-    label: str = ""
-    """What the block is in a user's words ("question judge", "contexts"): report and panes show it."""
-    count: int = 1
-    count_param: str | None = None
-    """The run parameter (`--contexts`, `--questions`) that overrides `count`."""
-    list: bool = False
-    """One request asks for `count` outputs and every tagged one becomes a row (else `count` requests)."""
-    tag: str | None = None
-    """The `[Start of TAG]` a generation answer is read from (default: the written field, capitalised)."""
-    dedupe: bool = False
-    """Drop exact duplicates of the written field within this block (InstructLab's drop_duplicates)."""
-    imitates: str | None = None
-    """The seed variable the output should look like; the report compares lengths and formats with it."""
-    temperature: float = 0.0
-    max_tokens: int = 4096
-    scores: tuple[float, ...] = ()
-    judge: str | None = None
-    threshold: float | None = None
-    op: str = "ge"
-    value: str | None = None
-    separator: str = "\n\n"
-    teacher: str | None = None
-    """A teacher profile for this block's requests (e.g. a stronger judge); None: the run's."""
-
-    @property
-    def asks(self) -> bool:
-        return self.kind in ("generate", "judge")
-
-    @property
-    def output_tag(self) -> str:
-        return self.tag or (self.writes or "").replace("_", " ").title()
-
-    def keeps(self, score: float) -> bool:
-        return FILTER_OPS[self.op](score, self.threshold)
-
-    def drop_reason(self, score: float) -> str:
-        return f"{self.judge} score {score:g} {FILTER_WORDS[self.op]} {self.threshold:g}"
+MAX_FILE_BYTES = 1 << 20
+"""A flow or prompt file larger than this is refused (the bundled ones are a few kilobytes)."""
+_REFUSED = {
+    "yaml/too-deep": f"it nests more than {MAX_DEPTH} levels deep",
+    "yaml/alias-bomb": f"its aliases (*name) would expand it to more than {MAX_ALIAS_EXPANSION:,} values",
+    "yaml/recursive-alias": "an alias (*name) refers to a value that contains it",
+}
 
 
 @dataclass(frozen=True)
@@ -132,6 +70,14 @@ class Flow:
     def judge_label(self, name: str) -> str:
         return self.block(name).label or name
 
+    def counts(self) -> dict[str, int]:
+        """The run's counts this flow has (its blocks' `count_param`s), each with its value here."""
+        counts: dict[str, int] = {}
+        for block in self.blocks:
+            if block.count_param:
+                counts.setdefault(block.count_param, block.count)
+        return counts
+
     def seed_variables(self) -> set[str]:
         return {v for b in self.blocks if b.prompt for v in b.prompt.variables if SEED_FIELDS.get(v)}
 
@@ -140,51 +86,37 @@ class Flow:
         return {**self.source, "prompts": {b.name: b.prompt.stored() for b in self.blocks if b.prompt}}
 
 
-def _prompt(data: object, where: str) -> Prompt:
-    if not isinstance(data, dict) or "generation" not in data:
-        raise FlowError(f"{where}: a prompt needs at least `system` and `generation`")
-    parts = tuple(str(data.get(part) or "") for part in PROMPT_PARTS)
-    variables = frozenset(v for text in parts + (str(data.get("system", "")),) for v in VARIABLE.findall(text))
-    return Prompt(str(data.get("system") or ""), parts, variables)
-
-
 def _read_yaml(path: Path, what: str) -> tuple[object, bytes]:
+    """The file's data and bytes: a regular file only (a FIFO would block the read, a device never
+    ends), opened without blocking and checked again once open, parsed under lint's limits."""
     try:
-        raw = path.read_bytes()
-        return yaml.safe_load(raw.decode("utf-8")), raw
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise FlowError(f"{path}: cannot read the {what}: it is not a regular file")
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(handle).st_mode):
+                raise FlowError(f"{path}: cannot read the {what}: it is not a regular file")
+            raw = os.read(handle, MAX_FILE_BYTES + 1)
+        finally:
+            os.close(handle)
+        if len(raw) > MAX_FILE_BYTES:
+            raise FlowError(f"{path}: cannot read the {what}: it is over {MAX_FILE_BYTES:,} bytes")
+        return _load_tree(raw.decode("utf-8"))[1], raw
+    except _Refused as refused:
+        raise FlowError(f"{path}: cannot read the {what}: {_REFUSED.get(refused.finding.rule, refused)}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise FlowError(f"{path}: cannot read the {what} ({' '.join(str(error).split())})") from error
 
 
-def _block(raw: dict, prompt: Prompt | None, where: str, overrides: dict) -> Block:
-    raw = dict(raw)
-    raw.pop("prompt", None)
-    kind = raw.pop("kind", None)
-    if kind not in KINDS:
-        raise FlowError(f"{where}: block {raw.get('name')!r} has kind {kind!r}; a block is one of {', '.join(KINDS)}")
-    name = raw.get("name")
-    if raw.get("count_param") and overrides.get(raw["count_param"]) is not None:
-        raw["count"] = overrides[raw["count_param"]]
-    for key, cast in OVERRIDABLE.items():
-        override = overrides.get(f"{name}.{key}")
-        if override is not None:
-            try:
-                raw[key] = cast(override)
-            except ValueError as error:
-                raise FlowError(f"{name}.{key}: {override!r} is not a {cast.__name__}") from error
-    if overrides.get("preview") and kind == "generate":
-        raw["count"] = min(int(raw.get("count", 1)), PREVIEW_COUNT)
-    raw["reads"] = tuple(raw.get("reads") or ())
-    raw["scores"] = tuple(float(s) for s in raw.get("scores") or ())
-    try:
-        block = Block(kind=kind, prompt=prompt, **raw)
-    except TypeError as error:
-        raise FlowError(f"{where}: block {name!r}: {str(error).replace('Block.__init__() ', '')}") from error
-    if not isinstance(block.count, int) or block.count < 1:
-        raise FlowError(f"{where}: block {name!r}: count must be a whole number of at least 1, not {block.count!r}")
-    if block.op not in FILTER_OPS:
-        raise FlowError(f"{where}: block {name!r}: op is one of {', '.join(FILTER_OPS)}, not {block.op!r}")
-    return block
+def _prompt_path(folder: Path, name: object, where: str, block: str) -> Path:
+    """A prompt file named by a block, refused unless it lies inside the flow's folder."""
+    if not isinstance(name, str) or not name:
+        raise FlowError(f"{where}: block {block!r}: prompt must name a file in the flow's folder")
+    path = folder / name
+    if Path(name).is_absolute() or not path.resolve().is_relative_to(folder.resolve()):
+        raise FlowError(f"{where}: block {block!r}: prompt {name!r} is outside the flow's folder; a flow's "
+                        "prompts live beside its flow.yaml")
+    return path
 
 
 def _legacy(raw: dict) -> dict:
@@ -205,19 +137,22 @@ def _legacy(raw: dict) -> dict:
 def _pair(raw: object, blocks: tuple[Block, ...], where: str) -> PairSpec:
     if not isinstance(raw, dict):
         raise FlowError(f"{where}: the flow needs a `pair:` section naming its user, response and question fields")
-    judges = tuple(raw.get("judges") or ())
-    try:
-        spec = PairSpec(user=raw["user"], response=raw["response"], question=raw["question"],
-                        context=raw.get("context"), judges=judges)
-    except KeyError as error:
-        raise FlowError(f"{where}: `pair:` needs {error.args[0]!r}") from error
+    missing = [role for role in ("user", "response", "question") if role not in raw]
+    if missing:
+        raise FlowError(f"{where}: `pair:` needs {missing[0]!r}")
+    judges = raw.get("judges") or []
+    names = [raw["user"], raw["response"], raw["question"], raw.get("context") or ""]
+    if not isinstance(judges, list) or not all(isinstance(name, str) for name in names + judges):
+        raise FlowError(f"{where}: `pair:` names fields and judges by their names (text)")
+    spec = PairSpec(user=raw["user"], response=raw["response"], question=raw["question"],
+                    context=raw.get("context"), judges=tuple(judges))
     written = {b.writes for b in blocks if b.writes}
     for role in ("user", "response", "question", "context"):
         value = getattr(spec, role)
         if value is not None and value not in written:
             raise FlowError(f"{where}: pair {role} {value!r} is written by no block")
-    for judge in judges:
-        if judge not in {b.name for b in blocks if b.kind == "judge"}:
+    for judge in spec.judges:
+        if not any(b.name == judge and b.scored for b in blocks):
             raise FlowError(f"{where}: pair judge {judge!r} is not a judge block of this flow")
     return spec
 
@@ -225,25 +160,14 @@ def _pair(raw: object, blocks: tuple[Block, ...], where: str) -> PairSpec:
 def _check_wiring(blocks: tuple[Block, ...], pair: PairSpec, where: str, prompt_files: dict[str, str],
                   profiles: set[str] | None) -> None:
     available = set(SEED_FIELDS) | BUILTINS
-    names: set[str] = set()
+    earlier: dict[str, Block] = {}
     for block in blocks:
         origin = prompt_files.get(block.name, where)
-        if block.name in names:
+        if block.name in earlier:
             raise FlowError(f"{where}: two blocks are named {block.name!r}")
-        if block.asks and block.prompt is None:
-            raise FlowError(f"{where}: block {block.name!r} ({block.kind}) needs a prompt file")
-        if block.kind in ("generate", "static", "combine") and not block.writes:
-            raise FlowError(f"{where}: block {block.name!r} ({block.kind}) must say which field it `writes`")
-        if block.kind == "filter":
-            judge = next((b for b in blocks if b.name == block.judge and b.kind == "judge"), None)
-            if judge is None or block.judge not in names:
-                raise FlowError(f"{where}: filter {block.name!r} must name an earlier judge block, not {block.judge!r}")
-            if block.threshold is None:
-                raise FlowError(f"{where}: filter {block.name!r} needs a threshold")
-        if block.kind == "judge" and not block.scores:
-            raise FlowError(f"{where}: judge {block.name!r} must list its allowed `scores`")
-        if block.kind == "static" and block.value is None:
-            raise FlowError(f"{where}: static block {block.name!r} needs a `value`")
+        problem = block.wiring_problem(earlier)
+        if problem:
+            raise FlowError(f"{where}: {block.kind} {block.name!r} {problem}")
         if block.teacher is not None and profiles is not None and block.teacher not in profiles:
             raise FlowError(f"{where}: block {block.name!r} names teacher profile {block.teacher!r}, which the "
                             f"settings file does not define (known: {', '.join(sorted(profiles)) or 'none'})")
@@ -259,50 +183,59 @@ def _check_wiring(blocks: tuple[Block, ...], pair: PairSpec, where: str, prompt_
                                 f"uses {', '.join('{' + v + '}' for v in forgotten)}; without it the teacher would "
                                 "answer (or judge) without what the block is about")
         if pair.context and pair.context in available and block.prompt and (
-                block.kind == "judge" or block.writes == pair.response) and pair.context not in used:
+                block.scored or block.writes == pair.response) and pair.context not in used:
             raise FlowError(f"{origin}: in a grounded flow the {block.name!r} prompt must use {{{pair.context}}}; "
                             "without it the teacher would answer (or judge) without the context")
-        names.add(block.name)
-        if block.writes:
-            available.add(block.writes)
-        if block.kind == "judge":
-            available |= {f"{block.name}.score", f"{block.name}.explanation"}
+        earlier[block.name] = block
+        available |= block.fields_written()
 
 
-def parse_flow(data: object, *, where: str, prompts: dict[str, object], overrides: dict | None = None,
-               profiles: set[str] | None = None, prompt_files: dict[str, str] | None = None,
-               version: str = "") -> Flow:
-    """A Flow from the flow file's data and each LLM block's prompt data (by block name)."""
+def _settings_by_block(settings: dict, names: set[str]) -> dict[str, dict]:
+    """`{"BLOCK.KEY": value}` as {block: {key: value}}; a block or key this flow cannot take is refused."""
+    by_block: dict[str, dict] = {name: {} for name in names}
+    unknown = []
+    for setting, value in settings.items():
+        name, _, key = setting.rpartition(".")
+        if name in by_block and key in OVERRIDABLE:
+            by_block[name][key] = value
+        else:
+            unknown.append(setting)
+    if unknown:
+        raise FlowError(f"cannot override {', '.join(sorted(unknown))}: give BLOCK.KEY with a block of this flow and "
+                        f"KEY one of {', '.join(OVERRIDABLE)}")
+    return by_block
+
+
+def parse_flow(data: object, *, where: str, prompts: dict[str, object], counts: dict | None = None,
+               settings: dict | None = None, preview: bool = False, profiles: set[str] | None = None,
+               prompt_files: dict[str, str] | None = None, version: str = "", strict: bool = True) -> Flow:
+    """A Flow from the flow file's data and each LLM block's prompt data (by block name), with a run's
+    counts (by count_param; a count the flow lacks is left to the caller), settings (`BLOCK.KEY`) and
+    preview applied. `strict=False` (a run's stored flow) drops settings a block's kind does not take."""
     if not isinstance(data, dict) or not isinstance(data.get("blocks"), list) or not data["blocks"]:
         raise FlowError(f"{where}: a flow is a mapping with a non-empty `blocks:` list")
-    overrides = dict(overrides or {})
+    for key in ("name", "description"):
+        if not isinstance(data.get(key, ""), str):
+            raise FlowError(f"{where}: the flow's {key} must be text")
     legacy = any(isinstance(b, dict) and "type" in b for b in data["blocks"])
-    raws = [_legacy(b) if legacy else b for b in data["blocks"]]
+    raws = [_legacy(b) if legacy and isinstance(b, dict) else b for b in data["blocks"]]
+    if not all(isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"] for raw in raws):
+        raise FlowError(f"{where}: every block is a mapping with a `name` (text)")
+    by_block = _settings_by_block(settings or {}, {raw["name"] for raw in raws})
     blocks = []
     for raw in raws:
-        if not isinstance(raw, dict) or "name" not in raw:
-            raise FlowError(f"{where}: every block is a mapping with a `name`")
-        prompt = _prompt(prompts[raw["name"]], prompt_files.get(raw["name"], where) if prompt_files else where) \
-            if raw["name"] in prompts else None
-        blocks.append(_block(raw, prompt, where, overrides))
+        name = raw["name"]
+        kind = kind_of(raw)
+        prompt = parse_prompt(prompts[name], (prompt_files or {}).get(name, where)) \
+            if kind is not None and kind.asks and name in prompts else None
+        blocks.append(build_block(raw, where=where, prompt=prompt, counts=counts or {}, settings=by_block[name],
+                                  preview=preview, strict=strict))
     blocks = tuple(blocks)
-    names = {b.name for b in blocks}
-    unknown = sorted(k for k in overrides if "." in k and (k.split(".", 1)[0] not in names
-                                                           or k.split(".", 1)[1] not in OVERRIDABLE))
-    if unknown:
-        raise FlowError(f"cannot override {', '.join(unknown)}: give BLOCK.KEY with a block of this flow and KEY "
-                        f"one of {', '.join(OVERRIDABLE)}")
-    params = {b.count_param for b in blocks if b.count_param}
-    missing = sorted(k for k in overrides if "." not in k and k != "preview" and overrides[k] is not None
-                     and k not in params)
-    if missing:
-        raise FlowError(f"the {data.get('name', 'flow')} flow has no {', '.join(missing)} count "
-                        f"(its counts: {', '.join(sorted(params)) or 'none'})")
     pair = _pair(data.get("pair") if not legacy else
                  {"user": "user_turn", "response": "response", "question": "question", "context": "context",
-                  "judges": [b.name for b in blocks if b.kind == "judge"]}, blocks, where)
+                  "judges": [b.name for b in blocks if b.scored]}, blocks, where)
     _check_wiring(blocks, pair, where, prompt_files or {}, profiles)
-    return Flow(str(data.get("name", "flow")), blocks, pair, version, data, str(data.get("description") or ""))
+    return Flow(data.get("name") or "flow", blocks, pair, version, data, data.get("description") or "")
 
 
 def bundled_flows() -> list[str]:
@@ -313,7 +246,7 @@ def bundled_flows() -> list[str]:
 def flow_folder(name_or_dir: str | Path) -> Path:
     """A flow folder given by path, or a bundled flow by name."""
     path = Path(name_or_dir).expanduser()
-    if (path / "flow.yaml").is_file():
+    if os.path.lexists(path / "flow.yaml"):  # whatever it is: reading it says what is wrong with it
         return path
     bundled = data_folder("prompts") / str(name_or_dir)
     if "/" not in str(name_or_dir) and (bundled / "flow.yaml").is_file():
@@ -322,8 +255,8 @@ def flow_folder(name_or_dir: str | Path) -> Path:
                     f"({', '.join(bundled_flows())})")
 
 
-def load_flow(name_or_dir: str | Path = DEFAULT_FLOWS[True], overrides: dict | None = None,
-              profiles: set[str] | None = None) -> Flow:
+def load_flow(name_or_dir: str | Path = DEFAULT_FLOWS[True], *, counts: dict | None = None,
+              settings: dict | None = None, preview: bool = False, profiles: set[str] | None = None) -> Flow:
     """Read a flow folder's `flow.yaml` and its prompts, and check its wiring."""
     folder = flow_folder(name_or_dir)
     flow_path = folder / "flow.yaml"
@@ -331,19 +264,22 @@ def load_flow(name_or_dir: str | Path = DEFAULT_FLOWS[True], overrides: dict | N
     digest = hashlib.sha256(raw)
     prompts, files = {}, {}
     for block in data.get("blocks") or [] if isinstance(data, dict) else []:
-        if isinstance(block, dict) and block.get("prompt"):
-            prompt_path = folder / str(block["prompt"])
+        kind = kind_of(block) if isinstance(block, dict) else None
+        if kind is not None and kind.asks and isinstance(block.get("name"), str) and "prompt" in block:
+            prompt_path = _prompt_path(folder, block["prompt"], str(flow_path), block["name"])
             prompts[block["name"]], prompt_raw = _read_yaml(prompt_path, "prompt")
             files[block["name"]] = str(prompt_path)
             digest.update(prompt_raw)
-    return parse_flow(data, where=str(flow_path), prompts=prompts, overrides=overrides, profiles=profiles,
-                      prompt_files=files, version=digest.hexdigest()[:16])
+    return parse_flow(data, where=str(flow_path), prompts=prompts, counts=counts, settings=settings, preview=preview,
+                      profiles=profiles, prompt_files=files, version=digest.hexdigest()[:16])
 
 
-def stored_flow(stored: dict, overrides: dict | None = None) -> Flow:
+def stored_flow(stored: dict, *, counts: dict | None = None, settings: dict | None = None,
+                preview: bool = False) -> Flow:
     """The flow a run stored, prompts included (also the grounded flow of runs made before flows were data)."""
     data = {k: v for k, v in stored.items() if k != "prompts"}
-    return parse_flow(data, where="the run's stored flow", prompts=stored.get("prompts") or {}, overrides=overrides)
+    return parse_flow(data, where="the run's stored flow", prompts=stored.get("prompts") or {}, counts=counts,
+                      settings=settings, preview=preview, strict=False)
 
 
 def default_flow_for(examples: list) -> str:

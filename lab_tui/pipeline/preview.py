@@ -7,7 +7,6 @@ before paying for a full run. Model text is untrusted: shown literally, control 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 
 import sqlite_utils
@@ -17,11 +16,12 @@ from rich.tree import Tree
 from lab_tui.pipeline.flow import stored_flow
 from lab_tui.safe_text import literal
 from lab_tui.store import rows as reads
+from lab_tui.store.rows import json_dict
 
 
 def _label(row: dict, writes: dict[str, str]) -> Text:
-    data = json.loads(row["data"])
-    label = Text(f"{row['stage']} ", style="bold")
+    data = json_dict(row["data"])
+    label = literal(f"{row['stage']} ", style="bold")
     label.append(f"[{row['status']}]", style={"failed": "red", "filtered": "yellow"}.get(row["status"], "green"))
     if row["score"] is not None:
         label.append(f" score {row['score']:g}")
@@ -43,12 +43,12 @@ def _label(row: dict, writes: dict[str, str]) -> Text:
 
 def run_tree(db: sqlite_utils.Database, run_id: str) -> Tree:
     """The run's rows, each under the row it came from, in the order they were made."""
-    flow = stored_flow(json.loads(reads.run_row(db, run_id)["flow"]))
-    writes = {b.name: b.writes for b in flow.blocks if b.writes and b.kind != "filter"}
+    flow = stored_flow(json_dict(reads.run_row(db, run_id)["flow"]))
+    writes = {b.name: b.writes for b in flow.blocks if b.writes}
     children: dict[str | None, list[dict]] = defaultdict(list)
     for row in reads.rows_of(db, run_id):
         children[row["parent_id"]].append(row)
-    tree = Tree(Text(f"run {run_id}", style="bold"))
+    tree = Tree(literal(f"run {run_id}", style="bold"))
 
     def add(node: Tree, parent_id: str | None) -> None:
         for row in children.get(parent_id, ()):

@@ -1,42 +1,14 @@
-"""A rich view of a run's progress for the CLI, built from the engine's events."""
+"""A run's progress as the store knows it, for a run of another process and for past runs
+(a running engine's own progress comes as events; `render.progress_view` draws either)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
 
-from rich.table import Table
-from rich.text import Text
-
 from lab_tui.pipeline.events import EndpointProgress, RunProgress, StageProgress
 from lab_tui.pipeline.flow import FlowError, stored_flow
-from lab_tui.store.rows import progress_counts, run_progress
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def progress_table(progress: RunProgress | None) -> Table:
-    table = Table(box=None, pad_edge=False, expand=False)
-    table.add_column("stage", overflow="ellipsis", min_width=12)  # the one column that gives way at 80
-    for column in ("queue", "fly", "done", "kept", "filt", "fail", "tok in", "tok out"):
-        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
-    if progress is None:
-        table.caption = "starting…"
-        return table
-    for stage in progress.stages:
-        table.add_row(Text(stage.stage), *(str(v) for v in (stage.queued, stage.in_flight, stage.done, stage.kept,
-                                                             stage.filtered, stage.failed, stage.tokens_in,
-                                                             stage.tokens_out)))
-    latency = f"{progress.mean_latency_s:.2f} s" if progress.mean_latency_s is not None else "–"
-    table.caption = (f"{progress.requests_done} requests · {progress.requests_per_s:.1f} req/s · "
-                     f"elapsed {_duration(progress.elapsed_s)} · ETA {_duration(progress.eta_s)} · "
-                     f"teacher latency {latency}")
-    return table
+from lab_tui.store.rows import json_dict, progress_counts, run_progress
 
 
 def saved_progress(db, run_id: str) -> tuple[RunProgress, str] | None:
@@ -50,22 +22,6 @@ def saved_progress(db, run_id: str) -> tuple[RunProgress, str] | None:
     return RunProgress(**values), row[1]
 
 
-def endpoint_table(progress: RunProgress | None) -> Table | None:
-    """One line per endpoint of a profile with several: answers a second, latency, in flight,
-    errors, and whether litellm's Router is resting it. None for a one-server teacher."""
-    if progress is None or len(progress.endpoints) < 2:
-        return None
-    table = Table(box=None, pad_edge=False, expand=False)
-    table.add_column("endpoint", no_wrap=True, min_width=28)
-    for column in ("req/s", "latency", "flight", "answered", "errors", "state"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for endpoint in progress.endpoints:
-        latency = f"{endpoint.mean_latency_s:.2f} s" if endpoint.mean_latency_s is not None else "–"
-        table.add_row(Text(endpoint.api_base), f"{endpoint.requests_per_s:.1f}", latency, str(endpoint.in_flight),
-                      str(endpoint.answered), str(endpoint.errors), "cooling" if endpoint.cooling else "ok")
-    return table
-
-
 def stored_progress(db, run_id: str) -> tuple[RunProgress, str]:
     """A run's progress and status as the store knows them: for runs of another process, which
     send no events here, and for past runs. A running run's saved snapshot is read as is; a
@@ -76,8 +32,8 @@ def stored_progress(db, run_id: str) -> tuple[RunProgress, str]:
     counts = progress_counts(db, run_id)
     created, finished, status, flow_json = counts["times"]
     try:
-        names = [block.name for block in stored_flow(json.loads(flow_json)).blocks]
-    except (FlowError, ValueError):
+        names = [block.name for block in stored_flow(json_dict(flow_json)).blocks]
+    except FlowError:
         names = []
     stages = {name: dict.fromkeys(("in_flight", "done", "kept", "filtered", "failed", "tokens_in", "tokens_out"), 0)
               for name in names}

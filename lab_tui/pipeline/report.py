@@ -2,28 +2,27 @@
 
 `build_report` reads only the store (runs, rows, pairs), so it works on a finished run, on one
 still going, and on one that was killed; the engine stores its result in `runs.report` when a
-run ends. The report is plain JSON data; `render_report` turns it into a rich renderable, and
-every text in it that came from the model or the teacher is shown literally.
+run ends. The report is plain JSON data (`render.render_report` draws it). What it says about a
+block is the block's kind's: what drops rows (`drops_for`), which blocks score (`scored`), which
+outputs imitate a seed field (`imitates`); nothing here names a kind or a stage.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections import Counter
 from datetime import datetime, timezone
 
 import sqlite_utils
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
 
-from lab_tui.pipeline.flow import SEED_FIELDS, Flow, FlowError, stored_flow
-from lab_tui.safe_text import literal
+from lab_tui.pipeline.blocks import SEED_FIELDS
+from lab_tui.pipeline.flow import Flow
+from lab_tui.pipeline.params import RunParams
 from lab_tui.seeds import similarity
 from lab_tui.store import queries
 from lab_tui.store import rows as reads
+from lab_tui.store.rows import json_dict
 
 REPORT_VERSION = 2
 
@@ -93,14 +92,6 @@ def _clip(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _json_object(text: str | None) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _seed_texts(snapshot: dict, field: str) -> list[str]:
     texts = []
     for example in snapshot.get("examples") or []:
@@ -109,17 +100,16 @@ def _seed_texts(snapshot: dict, field: str) -> list[str]:
     return texts
 
 
-def _requested(params: dict, flow: Flow, snapshot: dict) -> int | None:
+def _requested(params: RunParams, flow: Flow, snapshot: dict) -> int:
     """Outputs the flow's first block was asked for: its count per seed example, times the seed
     examples used (one for a preview)."""
-    first = flow.blocks[0]
-    seeds = 1 if params.get("preview_seed") is not None else len(snapshot.get("examples") or [])
-    return first.count * seeds if first.kind == "generate" else None
+    seeds = 1 if params.preview_seed is not None else len(snapshot.get("examples") or [])
+    return flow.blocks[0].count * seeds
 
 
 def _filter_labels(flow: Flow) -> dict[str, str]:
-    """Filter block -> the label of the judge it reads ("question judge")."""
-    return {b.name: flow.judge_label(b.judge) for b in flow.blocks if b.kind == "filter"}
+    """Block that drops rows -> what drops them in words ("question judge")."""
+    return {b.name: b.drops_for(flow.judge_label) for b in flow.blocks if b.drops_for(flow.judge_label)}
 
 
 def _stages(grouped: list, first_in: int | None, flow: Flow) -> list[dict]:
@@ -178,7 +168,7 @@ def _why_rows_left(grouped: list, flow: Flow) -> dict:
 def _scores(db: sqlite_utils.Database, run_id: str, flow: Flow) -> dict:
     scores = {}
     for block in flow.blocks:
-        if block.kind != "judge":
+        if not block.scored:
             continue
         judge = block.label or block.name
         distribution: Counter = Counter()
@@ -265,14 +255,9 @@ def _formats(texts: list[str], seeds: list[str]) -> list[dict]:
 def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
     """The validation report of a run as JSON-serialisable data; raises UnknownRunError."""
     run = queries.get_run(db, run_id)
-    snapshot = _json_object(run["skill_snapshot"])
-    params = _json_object(run["params"])
-    counts = {k: params[k] for k in ("contexts", "questions") if isinstance(params.get(k), int)}
-    counts["preview"] = params.get("preview_seed") is not None
-    try:
-        flow = stored_flow(_json_object(run["flow"]), counts)
-    except FlowError:  # a count the flow does not have: the figures without it
-        flow = stored_flow(_json_object(run["flow"]), {"preview": counts["preview"]})
+    snapshot = json_dict(run["skill_snapshot"])
+    params = RunParams.stored(json_dict(run["params"]))
+    flow = params.stored_flow(json_dict(run["flow"]))
     pair_counts = reads.pair_outcomes(db, run_id)
     grouped = reads.stage_counts(db, run_id)
     report = {
@@ -296,7 +281,7 @@ def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
         "formats": {},
     }
     for block in flow.blocks:
-        if block.kind != "generate" or not SEED_FIELDS.get(block.imitates or ""):
+        if not block.imitates:
             continue
         what = block.label or block.writes
         texts = reads.outputs(db, run_id, block.name, block.writes)
@@ -397,104 +382,3 @@ def _warnings(report: dict) -> list[str]:
                     f"{outputs} of {item['output_count']} {what} use {_a(item['format'])}, which no seed example does."
                 )
     return warnings
-
-
-def _plain(text: object) -> Text:
-    """Untrusted text as a literal Text: no markup, no control characters."""
-    return literal(str(text))
-
-
-def _table(title: str, *columns: str, text: tuple[str, ...] = ()) -> Table:
-    """A borderless table; columns named in `text` are left-aligned, the counts right-aligned."""
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False, show_edge=False)
-    for index, column in enumerate(columns):
-        table.add_column(
-            column, justify="left" if index == 0 or column in text else "right", overflow="fold", no_wrap=index == 0
-        )
-    return table
-
-
-def _optional(value) -> str:
-    return "–" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def render_report(report: dict) -> Group:
-    """The report for a terminal: warnings first, then the tables behind them."""
-    run = report["run"]
-    parts: list = [
-        Text.assemble(
-            ("Run ", "bold"),
-            _plain(run["id"]),
-            f" · {run['status']} · skill ",
-            _plain(run["skill"]),
-            " · model ",
-            _plain(run["model"] or "?"),
-            f" · flow {report.get('flow', 'grounded_skills')} · {report['pairs']['kept']} pairs kept, "
-            f"{report['pairs']['filtered']} with a response dropped by a judge",
-        )
-    ]
-    if report["warnings"]:
-        parts.append(Text("\nWarnings", style="bold yellow"))
-        parts.extend(Text.assemble(("! ", "yellow"), _plain(warning)) for warning in report["warnings"])
-    else:
-        parts.append(Text("\nNo warnings: the outputs look like what the seeds asked for.", style="green"))
-
-    stages = _table("\nRows per stage", "stage", "in", "out", "filtered", "failed", "why rows left", text=("why rows left",))
-    for stage in report["stages"]:
-        why = "; ".join(f"{item['reason']} ×{item['count']}" for item in stage["reasons"])
-        stages.add_row(
-            stage["stage"], _optional(stage["in"]), str(stage["out"]), str(stage["filtered"]), str(stage["failed"]), _plain(why)
-        )
-    parts.append(stages)
-    left = report["left"]
-    parsed = ", ".join(f"{reason} {count}" for reason, count in left["failed to parse"].items()) or "0"
-    dropped = [f"{why} {count}" for why, count in left.items() if why not in ("failed to parse", "teacher error")]
-    parts.append(
-        Text.assemble(
-            ("Rows left: ", "bold"),
-            _plain(" · ".join(dropped + ["failed to parse: "])),
-            _plain(parsed),
-            f" · teacher error {left['teacher error']}",
-        )
-    )
-
-    scores = _table("\nJudges' scores", "judge", "distribution", text=("distribution",))
-    for judge, score in report["scores"].items():
-        shown = ", ".join(f"{label}: {count}" for label, count in score["distribution"].items()) or "none yet"
-        if score["no score"]:
-            shown += f", no score: {score['no score']}"
-        scores.add_row(judge, shown)
-    parts.append(scores)
-
-    dups = _table(
-        "\nNear-duplicates", "what", "items", "near-dups", "share", "copy a seed", "for example", text=("for example",)
-    )
-    for what, dup in report["near_duplicates"].items():
-        example = " ≈ ".join(dup["examples"][0]) if dup["examples"] else ""
-        dups.add_row(
-            what,
-            str(dup["count"]) if dup["of"] == dup["count"] else f"{dup['count']} of {dup['of']}",
-            str(dup["near_duplicates"]), f"{dup['share']:.0%}", str(dup["copies_of_seeds"]), _plain(example)
-        )
-    parts.append(dups)
-
-    lengths = _table("\nLengths in words", "what", "seeds' median", "median", "much shorter", "much longer")
-    for what, length in report["lengths"].items():
-        lengths.add_row(
-            what,
-            _optional(length["seed_median_words"]),
-            _optional(length["median_words"]),
-            str(length["much_shorter"]),
-            str(length["much_longer"]),
-        )
-    parts.append(lengths)
-
-    formats = _table("\nFormats", "what", "in seeds", "in outputs", "format", text=("format",))
-    for what, items in report["formats"].items():
-        for item in items:
-            formats.add_row(
-                what, f"{item['seeds']}/{item['seed_count']}", f"{item['outputs']}/{item['output_count']}", item["format"]
-            )
-    if formats.row_count:
-        parts.append(formats)
-    return Group(*parts)

@@ -42,6 +42,8 @@ UNCHECKED = object()
 class FileChanged(UserError):
     """The file is not what was read: someone else changed (or removed, or created) it meanwhile."""
 
+    title = "File changed on disk"
+
     def __init__(self, path: Path, expected: FileStamp | None, now: FileStamp | None) -> None:
         if now is None:
             what = "was removed"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from lab_tui.errors import EXIT_USAGE, UserError
 from lab_tui.seeds.io import load_skill
 from lab_tui.seeds.lint import lint_loaded
 from lab_tui.seeds.model import Skill
@@ -40,8 +41,11 @@ PARALLEL_THRESHOLD = 16
 CHUNK_SIZE = 24
 
 
-class TaxonomyError(Exception):
+class TaxonomyError(UserError):
     """A folder or git state lab-tui cannot work with; the message is meant for the user as is."""
+
+    title = "Taxonomy not usable"
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ SCHEMA_VERSION = 2
 class DatabaseProblem(UserError):
     """A database lab-tui must not use as it is; the message says what the file is and what to do."""
 
+    title = "Database not usable"
+
 
 def check_db(path: Path) -> str:
     """"new", "writable" or "read-only"; a corrupt, foreign or newer-schema file raises `DatabaseProblem`.

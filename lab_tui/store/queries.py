@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from lab_tui.errors import UserError
 from lab_tui.store.db import open_db
 
 INTERRUPTED = "interrupted"
@@ -20,8 +21,10 @@ REVIEW_STATUSES = ("pending", "accepted", "rejected", "skipped")
 OUTCOMES = ("kept", "filtered")
 
 
-class UnknownRunError(LookupError):
+class UnknownRunError(UserError, LookupError):
     """No run has this id; the message says so in words a CLI can print as is."""
+
+    title = "No such run"
 
     def __init__(self, run_id: str):
         super().__init__(f"no run with id {run_id!r} in this database (lab-tui runs lists them)")

@@ -30,6 +30,7 @@ from typing import Iterator
 
 import sqlite_utils
 
+from lab_tui.errors import UserError
 from lab_tui.store.db import is_read_only
 from lab_tui.store.queries import REVIEW_STATUSES
 from lab_tui.store.runs import now
@@ -43,8 +44,10 @@ LOCK_WAIT_S = 300.0
 for the connection's busy timeout first)."""
 
 
-class VerdictConflict(Exception):
+class VerdictConflict(UserError):
     """The pair changed since it was shown (another reviewer's verdict): nothing was written."""
+
+    title = "Verdict not saved"
 
     def __init__(self, pair_id: str, reviewer: str | None, status: str):
         by = f" by {reviewer}" if reviewer else ""

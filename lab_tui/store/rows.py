@@ -9,6 +9,16 @@ import json
 import sqlite_utils
 
 
+def json_dict(text: str | None) -> dict:
+    """A JSON column holding an object, as a dict; empty when the column is empty, not JSON, or not
+    an object (a row written by another version, or damaged, never stops a reader)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _row_dicts(cursor) -> list[dict]:
     columns = [column[0] for column in cursor.description]
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
@@ -84,7 +94,7 @@ def pair_outcomes(db: sqlite_utils.Database, run_id: str) -> dict[str, int]:
 
 def run_params(db: sqlite_utils.Database, run_id: str) -> dict:
     row = db.execute("SELECT params FROM runs WHERE id = ?", [run_id]).fetchone()
-    return json.loads(row[0]) if row else {}
+    return json_dict(row[0] if row else None)
 
 
 def progress_counts(db: sqlite_utils.Database, run_id: str) -> dict:

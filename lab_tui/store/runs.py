@@ -9,9 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlite_utils
+
+from lab_tui.store.queries import pid_alive
 
 
 def now() -> str:
@@ -29,6 +32,38 @@ def create_run(db: sqlite_utils.Database, *, run_id: str, skill_path: str | None
         "skill_snapshot": json.dumps(skill_snapshot), "flow": json.dumps(flow), "prompts_version": prompts_version,
         "teacher": json.dumps(teacher), "params": json.dumps(params), "pid": os.getpid(),
     })
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `claim_run` found: the run's status and process before, and whether it is now this process's."""
+    taken: bool
+    status: str
+    pid: int | None
+
+
+def claim_run(db: sqlite_utils.Database, run_id: str) -> Claim | None:
+    """Make the run this process's (status running, our pid) unless a live other process runs it,
+    checked and set in one write transaction so two resumes started at once cannot both take it.
+    None when there is no such run."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = db.execute("SELECT status, pid FROM runs WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            return None
+        status, pid = row
+        if status == "running" and pid != os.getpid() and pid_alive(pid):
+            return Claim(False, status, pid)
+        db.execute("UPDATE runs SET status = 'running', pid = ? WHERE id = ?", [os.getpid(), run_id])
+        return Claim(True, status, pid)
+    finally:
+        db.execute("COMMIT")
+
+
+def release_run(db: sqlite_utils.Database, claim: Claim, run_id: str) -> None:
+    """Give a claimed run back as it was (its set-up failed before anything was sent)."""
+    with db.conn:
+        db.execute("UPDATE runs SET status = ?, pid = ? WHERE id = ?", [claim.status, claim.pid, run_id])
 
 
 def mark_run(db: sqlite_utils.Database, run_id: str, status: str, *, error: str | None = None,

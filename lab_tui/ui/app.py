@@ -138,12 +138,17 @@ class LabApp(App):
     def show_worker_error(self, event: Worker.StateChanged) -> None:
         """The one place a crashed worker is shown (workers run with exit_on_error=False).
 
-        A failure that repeats (a timer's worker failing each second) is shown once.
+        A problem a person can fix (`UserError`) shows its own title and message; anything else is
+        a crash, shown with the worker's name and the exception's type. A failure that repeats (a
+        timer's worker failing each second) is shown once.
         """
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            said = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
-            title, message = f"{event.worker.name or 'A task'} failed", clean(said)
+            if isinstance(error, UserError):
+                title, said = error.title, str(error)
+            else:
+                title, said = f"{event.worker.name or 'A task'} failed", f"{type(error).__name__}: {error}"
+            title, message = clean(title), clean(said)
             if (title, message) not in self.shown_errors:
                 self.shown_errors.add((title, message))
                 self.notify(message, title=title, severity="error", timeout=15, markup=False)

@@ -11,13 +11,9 @@ second in a thread worker. Parameters are typed in Inputs, so the pane's actions
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import deque
 from pathlib import Path
 
-from rich.console import Group
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,10 +23,12 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
 from lab_tui.errors import UserError
-from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted
+from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted
 from lab_tui.pipeline.progress import stored_progress
+from lab_tui.pipeline.render import progress_view
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import list_runs
 from lab_tui.store.review import ReviewFilter
@@ -44,51 +42,7 @@ REDRAW_EVERY_S = 0.1
 FOREIGN_POLL_S = 1.0
 RECENT_LIMIT = 50
 RUNS_HEIGHT = 5
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def progress_view(progress: RunProgress | None, width: int) -> Table | Group:
-    """One line per stage: bar, queued, in flight, done, kept, filtered, failed; then the totals; then
-    one line per endpoint of a teacher with several."""
-    table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False, expand=False)
-    table.add_column("stage", no_wrap=True, max_width=max(12, width - 52), overflow="ellipsis")
-    table.add_column("", width=10, no_wrap=True)
-    for name in ("queue", "fly", "done", "kept", "filt", "fail"):
-        table.add_column(name, justify="right", no_wrap=True, width=5)
-    for stage in progress.stages if progress else ():
-        total = stage.done + stage.queued + stage.in_flight
-        table.add_row(literal(stage.stage), ProgressBar(total=max(total, 1), completed=stage.done if total else 0, width=10),
-                      *(str(v) for v in (stage.queued, stage.in_flight, stage.done, stage.kept, stage.filtered,
-                                         stage.failed)))
-    if progress is None:
-        table.caption = "No run shown: f5 starts one, enter on a past run shows it."
-        return table
-    tokens_in = sum(stage.tokens_in for stage in progress.stages)
-    tokens_out = sum(stage.tokens_out for stage in progress.stages)
-    latency = f"{progress.mean_latency_s:.2f}s" if progress.mean_latency_s is not None else "–"
-    table.caption = (f"{progress.requests_done} req · {progress.requests_per_s:.1f}/s · tokens {tokens_in}/{tokens_out}"
-                     f" · {_duration(progress.elapsed_s)} · ETA {_duration(progress.eta_s)} · latency {latency}")
-    table.caption_justify = "left"
-    if len(progress.endpoints) < 2:
-        return table
-    return Group(table, *(endpoint_line(endpoint, width) for endpoint in progress.endpoints))
-
-
-def endpoint_line(endpoint: EndpointProgress, width: int) -> Text:
-    """One endpoint of a profile with several, on one line: answers a second, latency, in flight,
-    errors, and "cooling" while litellm's Router rests it."""
-    where = endpoint.api_base.removeprefix("http://").removeprefix("https://").removesuffix("/v1")
-    latency = f"{endpoint.mean_latency_s:.2f}s" if endpoint.mean_latency_s is not None else "–"
-    figures = f"{endpoint.requests_per_s:5.1f}/s {latency:>6} fly {endpoint.in_flight:>3} err {endpoint.errors:>3} "
-    name_width = max(10, width - len(figures) - 12)
-    return Text.assemble(one_line(where, name_width).ljust(name_width), " ", figures,
-                         ("cooling", "bold") if endpoint.cooling else ("ok", "dim"))
+NO_RUN_SHOWN = "No run shown: f5 starts one, enter on a past run shows it."
 
 
 class OutputDialog(ModalScreen[None]):
@@ -136,6 +90,8 @@ class RunScreen(PaneScreen):
     #run-profile { width: 10; }
     #run-api-base { width: 1fr; }
     #run-flow { width: 18; }
+    #run-flow-counts { width: auto; height: 1; }
+    #run-flow-counts Label { padding: 0 1; color: $text-muted; }
     .run-count { width: 7; }
     #run-runs { height: 5; border: none; border-left: outer $panel; }  /* RUNS_HEIGHT */
     #run-recent { height: 1fr; min-height: 3; border: none; border-left: outer $panel; }
@@ -165,6 +121,9 @@ class RunScreen(PaneScreen):
         self.needs_redraw = False
         self.recent_added = 0
         """Outputs added since the last redraw: the highlight moves down by as many to stay on its row."""
+        self.count_names: list[str] = []
+        """The counts of the flow f5 will run, each with a field (`#run-count-NAME`)."""
+        self.starting: Worker | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -177,10 +136,7 @@ class RunScreen(PaneScreen):
             yield Label("flow")
             yield SafeInput(placeholder="auto", id="run-flow")
         with Horizontal(id="run-counts"):
-            yield Label("contexts/seed")
-            yield Input(id="run-contexts", classes="run-count", type="integer")
-            yield Label("questions")
-            yield Input(id="run-questions", classes="run-count", type="integer")
+            yield Horizontal(id="run-flow-counts")  # a field per count of the flow f5 will run: show_target
             yield Label("concurrency")
             yield Input(placeholder="auto", id="run-concurrency", classes="run-count", type="integer")
         yield Label("Runs (enter shows one)", classes="section")
@@ -194,6 +150,11 @@ class RunScreen(PaneScreen):
         def __init__(self, text: Text, counts: dict[str, int]) -> None:
             super().__init__()
             self.text, self.counts = text, counts
+
+    class RunCreated(Message):
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
 
     def skill_path(self) -> Path | None:
         """The open skill (app state: what the Seeds pane shows, else what lab-tui was started with)."""
@@ -216,9 +177,10 @@ class RunScreen(PaneScreen):
 
     @work(thread=True, exclusive=True, group="run-target", exit_on_error=False)
     def describe_target(self) -> None:
-        """Say what f5 will run: the skill, its flow and the teacher, worked out off the UI thread."""
-        from lab_tui.pipeline.flow import FlowError, default_flow_for, load_flow
-        from lab_tui.pipeline.teacher import ProfileError, load_profile
+        """Say what f5 will run (the skill, its flow and the teacher) and which counts that flow has,
+        worked out off the UI thread."""
+        from lab_tui.pipeline.flow import default_flow_for, load_flow
+        from lab_tui.pipeline.teacher import load_profile
         from lab_tui.seeds import load_skill
 
         path = self.skill_path()
@@ -232,8 +194,7 @@ class RunScreen(PaneScreen):
                 loaded = load_skill(path)
                 flow = f"{default_flow_for(loaded.skill.examples)} (auto)" if loaded.skill else "(does not parse)"
             if flow and not flow.startswith("("):
-                counts = {b.count_param: b.count for b in load_flow(flow.removesuffix(" (auto)")).blocks
-                          if b.count_param}
+                counts = load_flow(flow.removesuffix(" (auto)")).counts()
             profile = load_profile(self.query_one("#run-profile", Input).value.strip() or "default",
                                    api_base=self.query_one("#run-api-base", Input).value.strip() or None)
             where = (profile.api_base or "").removeprefix("http://").removeprefix("https://").removesuffix("/v1")
@@ -241,17 +202,31 @@ class RunScreen(PaneScreen):
                 where = f"{len(profile.endpoints)} endpoints"
             text.append_text(Text.assemble((" · ", "dim"), one_line(flow or "auto", 30), (" · ", "dim"),
                                            one_line(f"{profile.model.split('/')[-1]}@{where}", 30)))
-        except (FlowError, ProfileError, OSError) as error:
+        except (UserError, OSError) as error:  # said on the target line while the user types
             text.append_text(Text.assemble(("  ", ""), (one_line(str(error), 80), "red")))
         self.post_message(self.TargetDescribed(text, counts))
 
     @on(TargetDescribed)
-    def show_target(self, message: TargetDescribed) -> None:
-        """The target line, and each count field's placeholder: the flow's default, or "–" where
-        the flow has no such count (a freeform flow has no contexts)."""
+    async def show_target(self, message: TargetDescribed) -> None:
+        """The target line, and a field per count of the flow (placeholder: the flow's default). A
+        field keeps what was typed in it while the flow keeps that count; a count the flow does not
+        have has no field, so a value left from another flow never reaches f5."""
         self.query_one("#run-target", Static).update(message.text)
-        for key in ("contexts", "questions"):
-            self.query_one(f"#run-{key}", Input).placeholder = str(message.counts.get(key, "–"))
+        if list(message.counts) == self.count_names:
+            for name, default in message.counts.items():
+                self.query_one(f"#run-count-{name}", Input).placeholder = str(default)
+            return
+        typed = self.count_values()
+        fields = self.query_one("#run-flow-counts", Horizontal)
+        await fields.remove_children()
+        await fields.mount_all([widget for name, default in message.counts.items() for widget in (
+            Label(name), Input(typed.get(name, ""), placeholder=str(default), id=f"run-count-{name}",
+                               classes="run-count", type="integer"))])
+        self.count_names = list(message.counts)
+
+    def count_values(self) -> dict[str, str]:
+        """What is typed in each count field, by count."""
+        return {name: self.query_one(f"#run-count-{name}", Input).value.strip() for name in self.count_names}
 
     def on_mount(self) -> None:
         self.query_one("#run-api-base", Input).focus()  # what a user types first; tab reaches the rest
@@ -291,7 +266,8 @@ class RunScreen(PaneScreen):
         if not (self.needs_redraw or force):
             return
         self.needs_redraw = False
-        self.query_one("#run-progress", Static).update(progress_view(self.progress, self.size.width or 80))
+        self.query_one("#run-progress", Static).update(progress_view(self.progress, self.size.width or 80, bars=True,
+                                                                     empty=NO_RUN_SHOWN))
         shown = len(self.progress.endpoints) if self.progress and len(self.progress.endpoints) > 1 else 0
         runs = self.query_one("#run-runs", OptionList)
         if runs.styles.height.value != max(1, RUNS_HEIGHT - shown):  # endpoint lines take the runs list's rows
@@ -384,12 +360,8 @@ class RunScreen(PaneScreen):
             if message.status != "running":
                 self.action_refresh_runs()
 
-    def _value(self, widget_id: str) -> int | None:
-        text = self.query_one(widget_id, Input).value.strip()
-        return int(text) if text else None
-
     async def action_start(self) -> None:
-        if self.own_run:
+        if self.own_run or self.starting is not None and self.starting.is_running:
             self.notify("A run is already going here; cancel it first (f7).", severity="warning")
             return
         skill_path = self.skill_path()
@@ -397,45 +369,47 @@ class RunScreen(PaneScreen):
             self.notify("No skill is open: pick one in the Skills pane (f9) or open one in Seeds (ctrl+o).",
                         title="Run not started", severity="warning")
             return
-        name = self.query_one("#run-profile", Input).value.strip() or "default"
-        api_base = self.query_one("#run-api-base", Input).value.strip() or None
-        flow = self.query_one("#run-flow", Input).value.strip() or None
+        typed = {name: value for name, value in self.count_values().items() if value}
+        concurrency = self.query_one("#run-concurrency", Input).value.strip()
         try:
-            counts = [self._value(f"#run-{key}") for key in ("contexts", "questions", "concurrency")]
+            counts = {name: int(value) for name, value in typed.items()}
+            numbers = [*counts.values(), int(concurrency or 1)]
         except ValueError:
-            counts = [0]
-        if any(count is not None and count < 1 for count in counts):
+            numbers = [0]
+        if min(numbers) < 1:
             self.notify("Counts and concurrency are whole numbers of at least 1.", title="Run not started",
                         severity="error")
             return
         if "seeds" in self.app.unsaved_panes():
             self.notify("The Seeds pane has unsaved edits: the run uses the file as last saved.", severity="warning")
         self.notify("Starting the run (the teacher client loads first, a few seconds the first time)…")
+        from lab_tui.pipeline.params import RunParams
 
-        def create() -> str:
-            from lab_tui.pipeline.engine import RunParams, start_run
-            from lab_tui.pipeline.teacher import load_profile
-            from lab_tui.seeds import load_skill
+        params = RunParams(flow=self.query_one("#run-flow", Input).value.strip() or None, counts=counts,
+                           concurrency=int(concurrency) if concurrency else None)
+        self.starting = self.create_run(skill_path, self.query_one("#run-profile", Input).value.strip() or "default",
+                                        self.query_one("#run-api-base", Input).value.strip() or None, params)
 
-            profile = load_profile(name, api_base=api_base)
-            loaded = load_skill(skill_path)
-            if loaded.skill is None:
-                raise ValueError(f"{Path(skill_path).name} does not parse; fix it in the Seeds pane.")
-            params = RunParams(flow=flow, contexts=counts[0], questions=counts[1],
-                               concurrency=counts[2] or profile.max_concurrency)  # a fleet's: its endpoints' sum
-            return start_run(open_db(self.app.db_path), loaded.skill, profile, params)
+    @work(thread=True, group="run-create", exit_on_error=False, name="Starting the run")
+    def create_run(self, skill_path: Path, profile: str, api_base: str | None, params) -> None:
+        """Create the run off the UI thread; what stops it (a profile, a flow, a skill that does not
+        parse) fails this worker into the app's one error handler, which shows its title and message."""
+        from lab_tui.pipeline import launch
+        from lab_tui.pipeline.teacher import load_profile
 
-        try:
-            run_id = await asyncio.to_thread(create)
-        except (OSError, ValueError, UserError, sqlite3.Error) as error:  # FlowError, ProfileError: ValueErrors
-            self.notify(clean(str(error)), title="Run not started", severity="error", markup=False)
-            return
-        self.launch(run_id)
+        run_id = launch.start(self.app.db_path, skill_path, load_profile(profile, api_base=api_base), params,
+                              strict_counts=False)
+        self.post_message(self.RunCreated(run_id))
+
+    @on(RunCreated)
+    def run_created(self, message: RunCreated) -> None:
+        self.launch(message.run_id)
 
     def launch(self, run_id: str) -> None:
-        """Run (or resume) on the app's loop as an app worker, so it outlives a pane switch."""
+        """Run (or resume) on the app's loop as an app worker, so it outlives a pane switch. What
+        stops it fails the worker into the app's one error handler ("Run failed", or the problem's
+        own title, e.g. a run another process runs)."""
         from lab_tui.pipeline.engine import run_flow
-        from lab_tui.pipeline.flow import FlowError
 
         self.cancel_event = asyncio.Event()
         self.own_run = self.shown_run = run_id
@@ -445,14 +419,12 @@ class RunScreen(PaneScreen):
         async def go() -> None:
             try:
                 await run_flow(self.app.db_path, run_id, on_event=self.record_event, cancel=self.cancel_event)
-            except FlowError as error:
-                self.own_run = None
-                self.notify(str(error), title="Run not started", severity="error", markup=False)
-            except Exception as error:  # the engine marked the run failed; say why instead of crashing the app
-                self.own_run = None
-                self.notify(f"{type(error).__name__}: {error}", title="Run failed", severity="error", markup=False)
+            finally:
+                if self.own_run == run_id:  # it never started, so no RunFinished came: the pane is free again
+                    self.own_run = None
+                    self.needs_redraw = True
 
-        self.app.run_worker(go(), group="run-engine", exit_on_error=False)
+        self.app.run_worker(go(), name="Run", group="run-engine", exit_on_error=False)
 
     def action_resume(self) -> None:
         runs = self.query_one("#run-runs", OptionList)

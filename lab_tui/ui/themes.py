@@ -16,6 +16,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from lab_tui.config import config_dir
+from lab_tui.errors import UserError
 from lab_tui.resources import data_folder
 
 DEFAULT_THEME = "lab-dark"
@@ -25,8 +26,10 @@ THEME_FIELDS = {"name", "dark", "variables"} | COLOUR_FIELDS
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}")
 
 
-class ThemeError(ValueError):
+class ThemeError(UserError, ValueError):
     """A theme file lab-tui skips; the message names the file and what is wrong."""
+
+    title = "Theme skipped"
 
 
 def load_theme(path: Path) -> Theme:

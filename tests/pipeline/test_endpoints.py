@@ -275,7 +275,8 @@ async def test_a_run_survives_an_endpoint_stopped_mid_run_and_records_who_answer
         second.stop()
 
     stopper = asyncio.create_task(stop_second_after_some_answers())
-    run_id, result = await start(tmp_path / "lab.db", fleet(first, second), events, contexts=2, questions=2)
+    run_id, result = await start(tmp_path / "lab.db", fleet(first, second), events,
+                                 counts={"contexts": 2, "questions": 2})
     await stopper
     await close_clients()
     db = open_db(tmp_path / "lab.db")
@@ -303,7 +304,7 @@ async def test_resume_over_a_changed_endpoint_list_sends_only_what_has_no_answer
 
     db_path = tmp_path / "lab.db"
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, fleet(first, second),
-                       RunParams(concurrency=8, contexts=2, questions=2))
+                       RunParams(concurrency=8, counts={"contexts": 2, "questions": 2}))
     result = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)
     assert result.status == "cancelled"
     before = {s.api_base: len(s.answered()) for s in servers}
@@ -326,7 +327,7 @@ async def test_no_key_reaches_the_database_the_log_or_an_export(servers, tmp_pat
     profile = fleet(first, second, endpoints=(Endpoint(first.api_base, "FLEET_KEY", 4),
                                               Endpoint(second.api_base, "FLEET_KEY", 4)))
     with pytest.raises(RunAborted):
-        await start(tmp_path / "lab.db", profile, contexts=1, questions=1)
+        await start(tmp_path / "lab.db", profile, counts={"contexts": 1, "questions": 1})
     second.config.faults = []
     run_id = [row[0] for row in open_db(tmp_path / "lab.db").execute("SELECT id FROM runs")][0]
     result = await run_flow(tmp_path / "lab.db", run_id, profile=profile)

@@ -14,9 +14,8 @@ from teacher_server import Fault, stored_request_digest
 from waiting import eventually, polled
 
 from lab_tui.cli import main
-from lab_tui.pipeline.engine import RunAborted, RunParams, run_flow, start_run
+from lab_tui.pipeline.engine import NotResumable, RunAborted, RunParams, run_flow, start_run
 from lab_tui.pipeline.events import RowFailed, RunFinished, RunProgress
-from lab_tui.pipeline.flow import FlowError
 from lab_tui.pipeline.teacher import TeacherProfile, close_clients
 from lab_tui.resources import example_skill_path
 from lab_tui.seeds import load_skill
@@ -44,7 +43,7 @@ def counts(db, run_id, stage):
 
 async def test_a_run_produces_pairs_and_stores_every_request_and_row(teacher_server, tmp_path):
     events = []
-    run_id, result = await run(tmp_path / "lab.db", teacher_server, events, contexts=2, questions=3)
+    run_id, result = await run(tmp_path / "lab.db", teacher_server, events, counts={"contexts": 2, "questions": 3})
     db = open_db(tmp_path / "lab.db")
     assert result.status == "completed" and result.distinct_first == 10, "2 contexts for each of 5 seed examples"
     assert counts(db, run_id, "gen_contexts") == {"ok": 10}
@@ -80,7 +79,7 @@ async def test_a_run_produces_pairs_and_stores_every_request_and_row(teacher_ser
 
 async def test_rows_stream_stage_two_starts_before_stage_one_ends(teacher_server, tmp_path):
     teacher_server.config.faults = [Fault("timeout", match="context number 2,", retry_after=1.5)]
-    run_id, _ = await run(tmp_path / "lab.db", teacher_server, contexts=2, questions=1, concurrency=16)
+    run_id, _ = await run(tmp_path / "lab.db", teacher_server, counts={"contexts": 2, "questions": 1}, concurrency=16)
     db = open_db(tmp_path / "lab.db")
     first_question = db.execute("SELECT min(answered_at) FROM requests WHERE run_id = ? AND stage = "
                                 "'gen_grounded_questions'", [run_id]).fetchone()[0]
@@ -100,7 +99,7 @@ async def test_every_kind_of_failure_is_kept_as_a_failed_row_with_its_reason(tea
         Fault("huge", match="response from 1 to 3", times=1),
     ]
     events = []
-    run_id, result = await run(tmp_path / "lab.db", teacher_server, events, contexts=4, questions=2)
+    run_id, result = await run(tmp_path / "lab.db", teacher_server, events, counts={"contexts": 4, "questions": 2})
     db = open_db(tmp_path / "lab.db")
     assert result.status == "completed"
     reasons = {reason for (reason,) in db.execute(
@@ -132,7 +131,7 @@ async def test_cancel_stops_cleanly_and_resume_finishes_without_resending(teache
     db_path = tmp_path / "lab.db"
     db = open_db(db_path)
     run_id = start_run(db, load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=1, questions=2, concurrency=2))
+                       RunParams(counts={"contexts": 1, "questions": 2}, concurrency=2))
     first = await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)
     assert first.status == "cancelled"
     answered_before = set(teacher_server.answered())
@@ -191,7 +190,7 @@ async def test_preview_runs_one_seed_example_with_small_counts(teacher_server, t
 
 
 async def test_every_row_hangs_under_the_row_it_came_from_and_a_pair_is_its_response_row(teacher_server, tmp_path):
-    run_id, _ = await run(tmp_path / "lab.db", teacher_server, contexts=1, questions=2)
+    run_id, _ = await run(tmp_path / "lab.db", teacher_server, counts={"contexts": 1, "questions": 2})
     db = open_db(tmp_path / "lab.db")
     rows = {row["id"]: row for row in db.query("SELECT * FROM rows WHERE run_id = ?", [run_id])}
     order = ["gen_contexts", "gen_grounded_questions", "eval_grounded_questions", "filter_grounded_questions",
@@ -227,7 +226,7 @@ def test_preview_prints_every_intermediate_output_as_a_tree_also_when_resumed(te
 
 
 async def test_a_run_threshold_override_filters_every_pair_below_it(teacher_server, tmp_path):
-    run_id, _ = await run(tmp_path / "lab.db", teacher_server, contexts=1, questions=2,
+    run_id, _ = await run(tmp_path / "lab.db", teacher_server, counts={"contexts": 1, "questions": 2},
                           overrides={"filter_grounded_qa_pair.threshold": 3})
     db = open_db(tmp_path / "lab.db")
     scores = dict(db.execute("SELECT outcome, max(score) FROM pairs WHERE run_id = ? AND outcome = 'filtered' "
@@ -240,11 +239,11 @@ async def test_a_run_still_running_in_another_live_process_is_not_resumed(teache
     db_path = tmp_path / "lab.db"
     db = open_db(db_path)
     run_id = start_run(db, load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=1, questions=1))
+                       RunParams(counts={"contexts": 1, "questions": 1}))
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         db["runs"].update(run_id, {"pid": other.pid})
-        with pytest.raises(FlowError, match="still running in process"):
+        with pytest.raises(NotResumable, match="still running in process"):
             await run_flow(db_path, run_id)
         assert teacher_server.log == []
     finally:
@@ -255,9 +254,9 @@ async def test_a_run_still_running_in_another_live_process_is_not_resumed(teache
 
 
 async def test_a_second_run_of_the_same_skill_asks_the_teacher_again_and_owns_its_requests(teacher_server, tmp_path):
-    first, _ = await run(tmp_path / "lab.db", teacher_server, contexts=2, questions=1)
+    first, _ = await run(tmp_path / "lab.db", teacher_server, counts={"contexts": 2, "questions": 1})
     sent = len(teacher_server.log)
-    second, result = await run(tmp_path / "lab.db", teacher_server, contexts=2, questions=1)
+    second, result = await run(tmp_path / "lab.db", teacher_server, counts={"contexts": 2, "questions": 1})
     db = open_db(tmp_path / "lab.db")
     assert len(teacher_server.log) == 2 * sent
     per_run = dict(db.execute("SELECT run_id, count(*) FROM requests GROUP BY run_id"))
@@ -275,7 +274,7 @@ async def test_requests_in_flight_never_exceed_the_bound_and_a_resume_may_change
 
     db_path = tmp_path / "lab.db"
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=2, questions=2, concurrency=3))
+                       RunParams(counts={"contexts": 2, "questions": 2}, concurrency=3))
     assert (await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)).status == "cancelled"
     assert teacher_server.max_in_flight == 3
     teacher_server.max_in_flight = 0
@@ -288,7 +287,7 @@ async def test_cancelling_the_run_task_leaves_no_request_running_behind_it(teach
     teacher_server.config.latency = 0.1
     db_path = tmp_path / "lab.db"
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=2, questions=2, concurrency=4))
+                       RunParams(counts={"contexts": 2, "questions": 2}, concurrency=4))
     started = asyncio.Event()
     task = asyncio.create_task(run_flow(db_path, run_id, on_event=lambda e: isinstance(e, RunProgress)
                                         and e.requests_done >= 4 and started.set()))
@@ -310,7 +309,7 @@ async def test_a_report_that_cannot_be_built_does_not_fail_a_completed_run(teach
         raise ValueError("no report today")
 
     monkeypatch.setattr(report, "build_report", broken)
-    run_id, result = await run(tmp_path / "lab.db", teacher_server, contexts=1, questions=1)
+    run_id, result = await run(tmp_path / "lab.db", teacher_server, counts={"contexts": 1, "questions": 1})
     row = open_db(tmp_path / "lab.db").execute("SELECT status, error, report FROM runs WHERE id = ?",
                                                [run_id]).fetchone()
     assert result.status == "completed" and row[0] == "completed" and row[2] is None
@@ -323,7 +322,7 @@ async def test_an_unreachable_teacher_stops_the_run_at_once_with_what_to_do(tmp_
     unreachable = TeacherProfile(model="openai/teacher", api_base="http://127.0.0.1:9/v1", timeout=2,
                                  backoff_base=0.01, max_attempts=5)
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, unreachable,
-                       RunParams(contexts=3, questions=2))
+                       RunParams(counts={"contexts": 3, "questions": 2}))
     with pytest.raises(RunAborted, match="Nothing answers at http://127.0.0.1:9/v1.*ilab model serve"):
         await run_flow(db_path, run_id, on_event=events.append)
     await close_clients()
@@ -338,7 +337,7 @@ async def test_a_refused_key_stops_the_run_and_a_resume_finishes_it(teacher_serv
     teacher_server.config.faults = [Fault("auth", times=1)]
     db_path = tmp_path / "lab.db"
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=1, questions=1, concurrency=1))
+                       RunParams(counts={"contexts": 1, "questions": 1}, concurrency=1))
     with pytest.raises(RunAborted, match="refused the API key"):
         await run_flow(db_path, run_id)
     assert len(teacher_server.log) == 1, "every request was sent against a refused key"
@@ -352,7 +351,7 @@ async def test_a_database_locked_by_another_process_for_a_while_loses_no_row(tea
 
     db_path = tmp_path / "lab.db"
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=1, questions=2, concurrency=8))
+                       RunParams(counts={"contexts": 1, "questions": 2}, concurrency=8))
     released = threading.Event()
 
     def hold_lock():
@@ -392,7 +391,7 @@ async def test_a_running_run_saves_a_progress_snapshot_other_processes_read_in_o
     seen = []
     db_path = tmp_path / "lab.db"
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=4, questions=1, concurrency=2))
+                       RunParams(counts={"contexts": 4, "questions": 1}, concurrency=2))
 
     def on_event(event):
         if isinstance(event, RunProgress) and event.elapsed_s > 1.0 and not seen:
@@ -416,7 +415,7 @@ async def test_a_large_run_cancelled_midway_and_resumed_asks_nothing_twice(teach
 
     db_path = tmp_path / "lab.db"
     run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile(teacher_server),
-                       RunParams(contexts=20, questions=2, concurrency=32))
+                       RunParams(counts={"contexts": 20, "questions": 2}, concurrency=32))
     assert (await run_flow(db_path, run_id, on_event=on_event, cancel=cancel)).status == "cancelled"
     assert (await run_flow(db_path, run_id)).status == "completed"
     await close_clients()

@@ -57,7 +57,7 @@ def copy_flow(tmp_path, name="freeform_skills") -> Path:
 async def test_a_skill_without_context_runs_the_freeform_flow_as_ilab_chooses(teacher_server, tmp_path):
     skill = load_skill(FREEFORM).skill
     assert default_flow_for(skill.examples) == "freeform_skills"
-    run_id, result = await run(tmp_path / "lab.db", FREEFORM, teacher_server, questions=4)
+    run_id, result = await run(tmp_path / "lab.db", FREEFORM, teacher_server, counts={"questions": 4})
     db = open_db(tmp_path / "lab.db")
     assert result.status == "completed"
     seeds = len(skill.examples)
@@ -104,7 +104,7 @@ def test_a_freeform_run_resumes_after_sigkill_without_asking_twice(teacher_serve
 
 async def test_the_custom_example_flow_runs_with_a_fixed_instruction(teacher_server, tmp_path):
     run_id, result = await run(tmp_path / "lab.db", example_skill_path(), teacher_server,
-                               flow="unstructured_to_structured", contexts=1)
+                               flow="unstructured_to_structured", counts={"contexts": 1})
     db = open_db(tmp_path / "lab.db")
     assert result.status == "completed"
     pairs = list(db.query("SELECT * FROM pairs WHERE run_id = ?", [run_id]))
@@ -174,7 +174,7 @@ async def test_a_judge_on_its_own_teacher_profile_is_asked_there_also_after_a_re
 
         db_path = tmp_path / "lab.db"
         run_id, first = await run(db_path, FREEFORM, teacher_server, cancel=cancel, on_event=on_event,
-                                  flow=str(folder), questions=3)
+                                  flow=str(folder), counts={"questions": 3})
         assert first.status == "cancelled"
         assert (await run_flow(db_path, run_id)).status == "completed"
         await close_clients()
@@ -191,7 +191,7 @@ async def test_a_judge_on_its_own_teacher_profile_is_asked_there_also_after_a_re
 async def test_constrained_judges_send_the_score_format_the_server_can_enforce(teacher_server, tmp_path):
     db_path = tmp_path / "lab.db"
     constrained = profile(teacher_server, constrain_judges="vllm")
-    run_id = start_run(open_db(db_path), load_skill(FREEFORM).skill, constrained, RunParams(questions=1))
+    run_id = start_run(open_db(db_path), load_skill(FREEFORM).skill, constrained, RunParams(counts={"questions": 1}))
     await run_flow(db_path, run_id)
     await close_clients()
     judged = [b for b in teacher_server.bodies if "structured_outputs" in b]
@@ -204,8 +204,8 @@ async def test_constrained_judges_send_the_score_format_the_server_can_enforce(t
 
 async def test_exact_duplicates_are_dropped_at_each_generation_and_counted(teacher_server, tmp_path):
     teacher_server.config.faults = [Fault("same", match="context number", times=3)]
-    run_id, result = await run(tmp_path / "lab.db", example_skill_path(), teacher_server, contexts=1, questions=1,
-                               concurrency=1)
+    run_id, result = await run(tmp_path / "lab.db", example_skill_path(), teacher_server,
+                               counts={"contexts": 1, "questions": 1}, concurrency=1)
     db = open_db(tmp_path / "lab.db")
     counts = stage_counts(db, run_id)
     assert counts[("gen_contexts", "filtered")] == 2 and counts[("gen_contexts", "ok")] == 3
@@ -214,7 +214,8 @@ async def test_exact_duplicates_are_dropped_at_each_generation_and_counted(teach
 
 
 async def test_a_deeper_blocks_request_is_sent_before_shallower_ones_waiting_with_it(teacher_server, tmp_path):
-    await run(tmp_path / "lab.db", example_skill_path(), teacher_server, contexts=2, questions=1, concurrency=1)
+    await run(tmp_path / "lab.db", example_skill_path(), teacher_server, counts={"contexts": 2, "questions": 1},
+              concurrency=1)
     sent = [json.dumps(body["messages"]) for body in teacher_server.bodies]
     first_question = next(i for i, text in enumerate(sent) if "Write 1 questions" in text)
     assert first_question == 1, "the first context's questions waited behind the other contexts"
@@ -267,7 +268,8 @@ def test_an_answer_cut_at_max_tokens_without_its_end_tag_still_fails():
 
 async def test_sloppy_answers_from_a_small_model_still_make_pairs(teacher_server, tmp_path):
     teacher_server.config.faults = [Fault("sloppy", times=10_000)]
-    run_id, result = await run(tmp_path / "lab.db", example_skill_path(), teacher_server, contexts=1, questions=2)
+    run_id, result = await run(tmp_path / "lab.db", example_skill_path(), teacher_server,
+                               counts={"contexts": 1, "questions": 2})
     db = open_db(tmp_path / "lab.db")
     assert result.status == "completed" and not result.failures
     assert db.execute("SELECT count(*) FROM pairs WHERE run_id = ?", [run_id]).fetchone()[0] > 0

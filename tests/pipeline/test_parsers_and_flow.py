@@ -58,7 +58,7 @@ def test_bundled_flow_has_the_eight_stages_and_renders_every_variable():
 
 
 def test_counts_and_parameters_can_be_overridden_per_run():
-    flow = load_flow(overrides={"contexts": 4, "questions": 2, "gen_contexts.temperature": 1.0})
+    flow = load_flow(counts={"contexts": 4, "questions": 2}, settings={"gen_contexts.temperature": 1.0})
     assert flow.block("gen_contexts").count == 4 and flow.block("gen_grounded_questions").count == 2
     assert flow.block("gen_contexts").temperature == 1.0
     assert flow.block("filter_grounded_qa_pair").threshold == 2.0
@@ -87,10 +87,10 @@ def test_a_user_prompt_folder_changes_the_wording_and_the_version(tmp_path):
 
 
 def test_thresholds_and_max_tokens_can_be_overridden_and_unknown_settings_are_refused():
-    flow = load_flow(overrides={"filter_grounded_qa_pair.threshold": "3", "gen_grounded_responses.max_tokens": "99"})
+    flow = load_flow(settings={"filter_grounded_qa_pair.threshold": "3", "gen_grounded_responses.max_tokens": "99"})
     assert flow.block("filter_grounded_qa_pair").threshold == 3.0
     assert flow.block("gen_grounded_responses").max_tokens == 99
     with pytest.raises(FlowError, match="cannot override filter_grounded_qa_pair.colour"):
-        load_flow(overrides={"filter_grounded_qa_pair.colour": "red"})
+        load_flow(settings={"filter_grounded_qa_pair.colour": "red"})
     with pytest.raises(FlowError, match="is not a float"):
-        load_flow(overrides={"filter_grounded_qa_pair.threshold": "high"})
+        load_flow(settings={"filter_grounded_qa_pair.threshold": "high"})

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from lab_tui.cli import main
 from lab_tui.pipeline.flow import load_flow
-from lab_tui.pipeline.report import build_report, render_report
+from lab_tui.pipeline.render import render_report
+from lab_tui.pipeline.report import build_report
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import UnknownRunError
 

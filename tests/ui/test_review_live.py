@@ -22,7 +22,7 @@ async def test_a_pair_made_after_the_review_pane_opened_shows_up_by_itself(tmp_p
         db_path = tmp_path / "lab.db"
         profile = TeacherProfile(model="openai/teacher", api_base=server.api_base, timeout=5)
         run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile,
-                           RunParams(contexts=2, questions=1, concurrency=4))
+                           RunParams(counts={"contexts": 2, "questions": 1}, concurrency=4))
         app = LabApp(example_skill_path(), db_path, start_mode="review", reviewer="ann")
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.pane_screens["review"]
@@ -46,8 +46,9 @@ async def test_ctrl_r_in_the_run_pane_reviews_the_shown_run(tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.pane_screens["run"]
             screen.query_one("#run-api-base", Input).value = server.api_base
-            screen.query_one("#run-contexts", Input).value = "1"
-            screen.query_one("#run-questions", Input).value = "1"
+            await until(pilot, lambda: screen.count_names == ["contexts", "questions"])
+            screen.query_one("#run-count-contexts", Input).value = "1"
+            screen.query_one("#run-count-questions", Input).value = "1"
             await pilot.press("f5")
             await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
             run_id = screen.runs[0]["id"]

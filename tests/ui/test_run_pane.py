@@ -31,11 +31,15 @@ def teacher_server():
         yield server
 
 
-def fill(screen, api_base, contexts="1", questions="2", concurrency="4"):
+async def fill(pilot, screen, api_base, contexts="1", questions="2", concurrency="4"):
+    """Type the teacher, the concurrency and the counts given (the pane has a field per count of the
+    flow f5 will run, once it has read that flow)."""
     screen.query_one("#run-api-base", Input).value = api_base
-    screen.query_one("#run-contexts", Input).value = contexts
-    screen.query_one("#run-questions", Input).value = questions
     screen.query_one("#run-concurrency", Input).value = concurrency
+    counts = {name: value for name, value in (("contexts", contexts), ("questions", questions)) if value}
+    await until(pilot, lambda: set(counts) <= set(screen.count_names))
+    for name, value in counts.items():
+        screen.query_one(f"#run-count-{name}", Input).value = value
 
 
 async def test_a_run_started_from_the_pane_shows_live_and_lands_in_the_store(tmp_path, teacher_server, messages):
@@ -45,7 +49,7 @@ async def test_a_run_started_from_the_pane_shows_live_and_lands_in_the_store(tmp
     async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["run"]
         shown = screen.query_one("#run-progress")
-        fill(screen, teacher_server.api_base)
+        await fill(pilot, screen, teacher_server.api_base)
         seen: list = []
         original = screen.record_event
         screen.record_event = lambda event: (seen.append(event), original(event))
@@ -81,7 +85,7 @@ async def test_cancel_then_resume_completes_the_run(tmp_path, teacher_server):
     app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.pane_screens["run"]
-        fill(screen, teacher_server.api_base, concurrency="2")
+        await fill(pilot, screen, teacher_server.api_base, concurrency="2")
         await pilot.press("f5")
         await until(pilot, lambda: screen.progress is not None and screen.progress.requests_done > 0)
         run_id = screen.own_run
@@ -138,8 +142,9 @@ async def test_a_run_over_two_endpoints_shows_a_line_for_each(tmp_path, teacher_
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.pane_screens["run"]
             screen.query_one("#run-profile", Input).value = "fleet"
-            screen.query_one("#run-contexts", Input).value = "1"
-            screen.query_one("#run-questions", Input).value = "1"
+            await until(pilot, lambda: screen.count_names == ["contexts", "questions"])
+            screen.query_one("#run-count-contexts", Input).value = "1"
+            screen.query_one("#run-count-questions", Input).value = "1"
             await pilot.press("f5")
             await until(pilot, lambda: screen.own_run is None and screen.progress is not None
                         and screen.progress.requests_done > 0 and sum(e.answered for e in screen.progress.endpoints)
@@ -200,7 +205,7 @@ async def test_f5_runs_the_skill_open_in_the_seeds_pane_and_says_so(tmp_path, te
         target = screen.query_one("#run-target")
         await until(pilot, lambda: "freeform_skills" in str(target.render()))
         assert "synonyms" in str(target.render())
-        fill(screen, teacher_server.api_base, contexts="", questions="2")
+        await fill(pilot, screen, teacher_server.api_base, contexts="", questions="2")
         await pilot.press("f5")
         await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
         run_id = screen.runs[0]["id"]
@@ -212,7 +217,7 @@ async def test_resume_acts_on_the_highlighted_run_and_a_completed_run_says_so(tm
     app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
     async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["run"]
-        fill(screen, teacher_server.api_base, questions="1")
+        await fill(pilot, screen, teacher_server.api_base, questions="1")
         await pilot.press("f5")
         await until(pilot, lambda: screen.runs and screen.runs[0]["display_status"] == "completed")
         first = screen.runs[0]["id"]
@@ -245,7 +250,7 @@ async def test_a_batch_is_followed_together_one_line_per_skill_under_its_totals(
         "compositional_skills__linguistics__synonyms.yaml"
     profile = TeacherProfile(model="openai/teacher", api_base=teacher_server.api_base, timeout=5)
     started = start_batch(tmp_path / "lab.db", [example_skill_path(), freeform], profile,
-                          RunParams(contexts=1, questions=1, concurrency=4))
+                          RunParams(counts={"contexts": 1, "questions": 1}, concurrency=4))
     await run_batch(tmp_path / "lab.db", list(started.runs), profile, 4)
     await close_clients()
     app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")

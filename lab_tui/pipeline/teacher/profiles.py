@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from lab_tui.config import load_settings
+from lab_tui.errors import EXIT_USAGE, UserError
 
 DEFAULT_PROFILE = {
     "model": "openai/teacher",
@@ -82,8 +83,11 @@ NUMBERS = {"timeout": (0, False), "max_concurrency": (1, True), "max_attempts": 
 sent (a timeout of "120" or null failed every request of a run with a TypeError)."""
 
 
-class ProfileError(ValueError):
+class ProfileError(UserError, ValueError):
     """A teacher profile that does not exist or cannot be used; the message says which and why."""
+
+    title = "Teacher profile not usable"
+    exit_code = EXIT_USAGE
 
 
 def _stored_profiles() -> dict:
