@@ -84,7 +84,7 @@ async def test_a_run_with_such_answers_completes_and_stores_them(server, tmp_pat
     db = open_db(tmp_path / "lab.db")
     run_id = start_run(db, load_skill(example_skill_path()).skill,
                        TeacherProfile(model="openai/teacher", api_base=server.api_base, timeout=5),
-                       RunParams(contexts=1, questions=1))
+                       RunParams(counts={"contexts": 1, "questions": 1}))
     result = await finish(run_flow(tmp_path / "lab.db", run_id), 120)
     await close_clients()
     assert result.status == "completed"
