@@ -121,6 +121,15 @@ def run(args) -> int:
     return asyncio.run(_run(args))
 
 
+def _say_log_problem() -> None:
+    """Once, after the run: litellm's log lines had nowhere to go (the run itself went on)."""
+    from lab_tui.pipeline.teacher import log_file_problem
+
+    problem = log_file_problem()
+    if problem:
+        echo(f"lab-tui run: {problem}", err=True)
+
+
 def _params(args):
     """The run's parameters from the options (`--contexts`/`--questions` are the bundled flows' counts)."""
     from lab_tui.pipeline.params import RunParams
@@ -190,6 +199,7 @@ async def _batch(args, skills: list[Path]) -> int:
                                       on_event=on_event, cancel=cancel)
     finally:
         await close_clients()
+        _say_log_problem()
     console.print(table())
     failed = 0
     for run_id, outcome in results.items():
@@ -244,6 +254,7 @@ async def _run(args) -> int:
         return 1
     finally:
         await close_clients()
+        _say_log_problem()
     db = open_db(db_path)
     if reads.run_params(db, run_id).get("preview_seed") is not None:  # also when a preview run is resumed
         from lab_tui.pipeline.preview import run_tree

@@ -283,6 +283,7 @@ def test_a_data_dir_that_cannot_hold_the_log_leaves_runs_and_checks_working(tmp_
                       "--questions", "1", "--db", str(db), home=home)
         check = lab_tui("teacher", "check", "--api-base", server.api_base, home=home)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.count("cannot open its log file") == 1, run.stderr
     assert json.loads(sqlite3.connect(db).execute("SELECT report FROM runs").fetchone()[0])["stages"]
     assert check.returncode == 0 and "answers" in check.stdout
     assert check.stderr.count("cannot open its log file") == 1, check.stderr
