@@ -20,7 +20,7 @@ from lab_tui.pipeline.flow import FlowError
 from lab_tui.pipeline.report import build_report
 from lab_tui.store import review
 from lab_tui.store.db import open_db
-from lab_tui.store.export import export_records
+from lab_tui.store.export import build_export
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "databases" / "lab_v1.db"
 
@@ -55,7 +55,7 @@ def test_an_old_run_is_reviewed_reported_and_exported_but_not_resumed(old_db, tm
     run_id = db.execute("SELECT id FROM runs").fetchone()[0]
     pending = db.execute("SELECT id, version FROM pairs WHERE status = 'pending' AND outcome = 'kept' LIMIT 1").fetchone()
     review.record_verdict(db, pending[0], review.Session("bo"), "accepted", pending[1])
-    records = list(export_records(db, run_id))
+    records = build_export(db, [run_id], format="lab").records
     assert len(records) == 2
     assert all(r["messages"][1]["content"].count("\n\n") >= 1 for r in records)
     assert [j["label"] for j in json.loads(records[0]["metadata"])["judges"]] == [
@@ -130,6 +130,12 @@ print(json.dumps(statuses))
 """
 
 
+def _copy_of_v1(folder: Path) -> Path:
+    """The fixture copied, to be read: reading a WAL-mode file creates files beside it."""
+    folder.mkdir(exist_ok=True)
+    return Path(shutil.copy(V1, folder / "v1.db"))
+
+
 def _contents(path: Path) -> dict:
     """Every table's rows and every schema object of a database, read without changing it."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
@@ -153,7 +159,7 @@ def test_a_migration_killed_at_any_statement_leaves_a_database_every_command_ope
     shutil.copy(V1, reference)
     open_db(reference).conn.close()
     expected = _contents(reference)
-    original = _contents(V1)
+    original = _contents(_copy_of_v1(tmp_path))
     work = tmp_path / "killed"
     work.mkdir()
     done = subprocess.run([sys.executable, "-c", KILLED_AT_EACH_STATEMENT, str(V1), str(work)],
@@ -184,7 +190,7 @@ def test_a_backup_left_half_written_by_a_kill_is_written_again(old_db):
     partial.write_bytes(b"SQLite format 3\x00 and then nothing")
     open_db(old_db)
     assert not partial.exists()
-    assert _contents(old_db.parent / "lab.db.v1-backup") == _contents(V1)
+    assert _contents(old_db.parent / "lab.db.v1-backup") == _contents(_copy_of_v1(old_db.parent / "original"))
 
 
 def test_two_processes_opening_an_old_database_at_once_migrate_it_once(old_db, tmp_path):
