@@ -320,8 +320,8 @@ def check_targets(path: Path, format: str) -> None:
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _NOT_A_FILE if test(mode)), "not a regular file")
             beside = "" if target == path else f" (written beside {path.name})"
-            raise ExportTargetError(f"cannot write {target}{beside}: it is {kind}, not a regular file; give the "
-                                    "path of a file (or - for standard output)")
+            raise ExportTargetError(f"cannot write {target}{beside}: it is {kind}; give the path of a regular file "
+                                    "(or - for standard output)")
 
 
 def recipe_text(data_file: str, prompt: SystemPrompt) -> str:

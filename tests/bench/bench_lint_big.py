@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,14 +67,20 @@ def skill_text(examples: int, seed: int = 1) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lint_once(path: Path) -> tuple[float, int]:
-    start = time.perf_counter()
+def lint_once(path: Path) -> tuple[float, float, int]:
+    """Wall time, CPU time (the machine is shared: CPU time is what other work does not inflate) and findings."""
+    cpu, start = _children_cpu(), time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "lab_tui", "lint", str(path), "--format", "json"],
                           capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if done.returncode not in (0, 1):
         raise SystemExit(f"lint failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed, len(json.loads(done.stdout)[0]["findings"])
+    return elapsed, cpu, len(json.loads(done.stdout)[0]["findings"])
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -88,10 +96,11 @@ def main() -> None:
             path = folder / f"skill_{size}.yaml"
             path.write_text(skill_text(size))
             runs = [lint_once(path) for _ in range(args.repeat)]
-            times = [elapsed for elapsed, _ in runs]
+            times = [elapsed for elapsed, _, _ in runs]
             print(f"{size:>7} examples ({path.stat().st_size / 1e6:.1f} MB): median {statistics.median(times):.2f} s "
-                  f"(min {min(times):.2f}, max {max(times):.2f}, {args.repeat} runs); {runs[0][1]} findings",
-                  flush=True)
+                  f"(min {min(times):.2f}, max {max(times):.2f}, {args.repeat} runs; CPU "
+                  f"{statistics.median(cpu for _, cpu, _ in runs):.2f} s); {runs[0][2]} findings; "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

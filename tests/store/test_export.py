@@ -185,7 +185,7 @@ def test_a_named_pipe_as_output_is_refused_before_the_database_is_read(tmp_path)
     done = subprocess.run([sys.executable, "-m", "lab_tui", "export", "--run", "r", "-o", str(fifo),
                            "--db", str(missing_db)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert f"cannot write {fifo}: it is a named pipe (FIFO), not a regular file" in done.stderr
+    assert f"cannot write {fifo}: it is a named pipe (FIFO); give the path of a regular file" in done.stderr
     assert stat.S_ISFIFO(fifo.stat().st_mode) and not missing_db.exists()
 
 
@@ -222,7 +222,7 @@ def test_a_device_socket_or_folder_as_output_is_refused_and_left_as_it_was(one_p
         for kind, target in targets.items():
             before = target.lstat()
             assert main(export_args(one_pair, target)) == 1, kind
-            assert f"it is {kind.split(' (')[0]}, not a regular file" in capsys.readouterr().err
+            assert f"it is {kind.split(' (')[0]}; give the path of a regular file" in capsys.readouterr().err
             assert (target.lstat().st_mode, target.lstat().st_ino) == (before.st_mode, before.st_ino)
     finally:
         listener.close()
