@@ -6,9 +6,10 @@ while short questions that differ by one word still count as near-identical.
 
 Pairs are found without comparing every text with every other (a skill of 100,000 examples
 would be 5 billion comparisons): texts with the same features are grouped, and only groups that
-share one of their rarest features are compared (prefix filtering, Bayardo et al., "Scaling up
-all pairs similarity search", 2007). Every candidate is scored with `jaccard` itself, so the
-pairs are exactly those of comparing all of them.
+share some of their rarest features are compared (prefix filtering: Bayardo et al., "Scaling up
+all pairs similarity search", 2007; Xiao et al., "Efficient similarity joins for near duplicate
+detection", 2008). Every candidate is scored with `jaccard`'s own division, so the pairs are
+exactly those of comparing all of them.
 """
 
 from __future__ import annotations
@@ -69,10 +70,15 @@ def _similar_sets(sets: list[frozenset], threshold: float, first_only: bool) -> 
 
     With features in one order (rarest first), two sets x and y, |y| <= |x|, whose Jaccard is at
     least t share at least t * |x| features, and at least 2t / (1 + t) * |y|: so the first
-    |x| - ceil(t * |x|) + 1 features of x (its long prefix) and the first |y| - ceil(2t / (1 + t) * |y|) + 1
-    of y (its short prefix) hold a common one. Each set is looked up with both prefixes in the
-    earlier sets' indexes of the other, and only the sets met there are scored. A feature no other
-    set has never brings a candidate, so it is counted but never indexed.
+    |x| - ceil(t * |x|) + m features of x (its long prefix) and the first
+    |y| - ceil(2t / (1 + t) * |y|) + m of y (its short prefix) hold m common ones. Above a threshold
+    of 1/2 two distinct sets that reach it share at least two features, so the word sets of short
+    texts are indexed by the pairs of their prefix's words (m = 2: a pair of words is far rarer
+    than either word, and short texts full of common words would otherwise meet nearly every other
+    text); word bigrams are rare enough alone (m = 1, as below 1/2), and a word set never meets a
+    bigram set. Each set is looked up with both prefixes in the earlier sets' indexes of the other,
+    and only the sets met there are scored. A feature no other set has never brings a candidate,
+    so it is counted but never indexed.
     """
     if threshold > 1:
         return
@@ -80,8 +86,8 @@ def _similar_sets(sets: list[frozenset], threshold: float, first_only: bool) -> 
     frequency = Counter(feature for feats in sets for feature in feats)
     shared = sorted((feature for feature, count in frequency.items() if count > 1), key=frequency.__getitem__)
     rank = {feature: position for position, feature in enumerate(shared)}
-    by_long: dict[object, list[int]] = defaultdict(list)
-    by_short: dict[object, list[int]] = defaultdict(list)
+    by_long: dict[tuple, list[int]] = defaultdict(list)
+    by_short: dict[tuple, list[int]] = defaultdict(list)
     for a, feats in enumerate(sets):
         size = len(feats)
         candidates: Iterable[int]
@@ -90,9 +96,11 @@ def _similar_sets(sets: list[frozenset], threshold: float, first_only: bool) -> 
         else:
             found = sorted(rank.keys() & feats, key=rank.__getitem__)
             alone = size - len(found)
-            long = found[: max(0, size - math.ceil(bound * size) + 1 - alone)]
-            short = found[: max(0, size - math.ceil(2 * bound / (1 + bound) * size) + 1 - alone)]
-            lists = [by_short[feature] for feature in long] + [by_long[feature] for feature in short]
+            common = 2 if bound > 0.5 and found and isinstance(found[0], str) else 1
+            long = list(combinations(found[: max(0, size - math.ceil(bound * size) + common - alone)], common))
+            short = list(combinations(found[: max(0, size - math.ceil(2 * bound / (1 + bound) * size)
+                                                  + common - alone)], common))
+            lists = [by_short[key] for key in long] + [by_long[key] for key in short]
             if not first_only:
                 candidates = set().union(*lists)
             elif sum(map(len, lists)) > _MERGE_ABOVE:  # in order, stopping at the first that scores
@@ -102,17 +110,17 @@ def _similar_sets(sets: list[frozenset], threshold: float, first_only: bool) -> 
         for b in candidates:
             theirs = sets[b]
             if bound * size <= len(theirs) and bound * len(theirs) <= size:
-                common = len(feats & theirs)  # `jaccard`'s division, the union counted rather than built
-                union = size + len(theirs) - common
-                score = common / union if union else 1.0
+                both = len(feats & theirs)  # `jaccard`'s division, the union counted rather than built
+                union = size + len(theirs) - both
+                score = both / union if union else 1.0
                 if score >= threshold:
                     yield a, b, score
                     if first_only:
                         break
-        for feature in long:
-            by_long[feature].append(a)
-        for feature in short:
-            by_short[feature].append(a)
+        for key in long:
+            by_long[key].append(a)
+        for key in short:
+            by_short[key].append(a)
 
 
 def near_duplicate_pairs(texts: list[str], threshold: float = NEAR_DUPLICATE) -> list[tuple[int, int, float]]:

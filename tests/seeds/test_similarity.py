@@ -7,6 +7,7 @@ from itertools import combinations
 
 import pytest
 
+from lab_tui.seeds import similarity as similarity_module
 from lab_tui.seeds.similarity import (NEAR_DUPLICATE, features, first_near_duplicates, jaccard, near_duplicate_pairs,
                                       similarity)
 
@@ -84,10 +85,15 @@ def random_texts(rng: random.Random) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("threshold", [NEAR_DUPLICATE, 0.5, 0.75, 0.9, 1.0, 0.0, 1.5, 2 / 3, 0.6])
-def test_the_indexed_pairs_are_exactly_the_pairs_of_comparing_every_text(threshold):
+@pytest.mark.parametrize("merged", [False, True], ids=["gathered", "merged in order"])
+@pytest.mark.parametrize("threshold", [NEAR_DUPLICATE, 0.5, 0.75, 0.9, 1.0, 0.0, 1.5, 2 / 3, 0.6, 0.51, 0.4])
+def test_the_indexed_pairs_are_exactly_the_pairs_of_comparing_every_text(threshold, merged, monkeypatch):
+    """Above 1/2 texts are indexed by pairs of words, at or below it by words; a text meeting many
+    candidates merges the indexes in order (forced here for every text)."""
+    if merged:
+        monkeypatch.setattr(similarity_module, "_MERGE_ABOVE", 0)
     rng = random.Random(f"similarity {threshold}")
-    for _ in range(300):
+    for _ in range(200):
         texts = random_texts(rng)
         expected = brute_force_pairs(texts, threshold)
         assert near_duplicate_pairs(texts, threshold) == expected, texts
