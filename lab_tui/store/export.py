@@ -299,6 +299,9 @@ def written_paths(path: Path, format: str) -> list[Path]:
 class ExportTargetError(UserError):
     """An export's file cannot be written where asked; nothing was read or written."""
 
+    title = "Not exported"
+    """What the app shows above the message."""
+
 
 _NOT_A_FILE = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
                (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"))
