@@ -1,8 +1,10 @@
 """`lab-tui export`: runs' pairs as a training file (InstructLab's messages format by default), with a
 header file and a skills recipe beside it; or to standard output.
 
-An output path in a folder that does not exist exits 1 with a clear message before the database
+An output path in a folder that does not exist, or a file of the export that exists but is not a
+regular file (a named pipe, a device, a folder), exits 1 with a clear message before the database
 is read; a write that fails (disk full, permission) exits 1 too and leaves any earlier file whole.
+The formats and their help come from the store's table (`lab_tui.store.export.FORMATS`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 
 from lab_tui.cli import add_db_option, positive, resolve_db
 from lab_tui.safe_text import echo
-from lab_tui.store.export import (DEFAULT_SEED, DEFAULT_STATUS, EXPORT_STATUSES, FORMAT_ALIASES, FORMATS,
-                                  SYSTEM_PROMPTS, build_export, system_prompt, to_jsonl, write_export)
+from lab_tui.store.export import (DEFAULT_FORMAT, DEFAULT_SEED, DEFAULT_STATUS, EXPORT_STATUSES, SYSTEM_PROMPTS,
+                                  build_export, check_targets, export_to_file, format_names, formats_help,
+                                  system_prompt, to_jsonl)
 from lab_tui.store.queries import UnknownRunError, open_existing_db
 
 
@@ -33,11 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also write the pairs the pair judge dropped (marked filtered in the metadata; lab also top-level)",
     )
-    parser.add_argument("--format", choices=[*FORMATS, *FORMAT_ALIASES], default="messages",
-                        help="messages: exactly the keys InstructLab's training file has (id, messages, unmask, "
-                             "metadata as a JSON string), with a recipe beside it; lab: everything lab-tui knows "
-                             "about a pair, with a top-level filtered (jsonl is another name for lab) "
-                             "(default: messages)")
+    parser.add_argument("--format", choices=format_names(), default=DEFAULT_FORMAT,
+                        help=f"{formats_help()} (default: {DEFAULT_FORMAT})")
     parser.add_argument("--system-prompt", default="default", metavar="granite|default|TEXT",
                         help=f"the system turn: a student model family as InstructLab names them "
                              f"({', '.join(SYSTEM_PROMPTS)}), a student model folder (its config.json's family, as "
@@ -51,7 +51,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "or - for standard output (records only)")
     add_db_option(parser)
     parser.epilog = ("Exit status: 0 when written; 1 when the run or database is not there or the file cannot be "
-                     "written (an output FILE in a folder that does not exist is one); 2 for usage errors.")
+                     "written (an output FILE in a folder that does not exist, or that is a named pipe, a device "
+                     "or a folder, is one); 2 for usage errors.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,33 +61,33 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         echo(f"lab-tui export: {error}", err=True)
         return 2
-    folder = Path(args.output).parent
-    if args.output != "-" and not folder.is_dir():
-        echo(f"lab-tui export: cannot write {args.output}: the folder {folder} does not exist", err=True)
-        return 1
+    to_file = args.output != "-"
+    options = dict(format=args.format, status=args.status, include_filtered=args.include_filtered, prompt=prompt,
+                   max_per_skill=args.max_per_skill, seed=args.seed)
+    if to_file:
+        check_targets(Path(args.output), args.format)  # a UserError: the CLI prints it and exits 1
     db_path = resolve_db(args)
     db = open_existing_db(db_path)
     if db is None:
         echo(f"lab-tui export: no database at {db_path}", err=True)
         return 1
     try:
-        export = build_export(db, args.run, format=args.format, status=args.status,
-                              include_filtered=args.include_filtered, prompt=prompt,
-                              max_per_skill=args.max_per_skill, seed=args.seed)
+        if to_file:
+            export, written = export_to_file(db, args.run, Path(args.output), **options)
+        else:
+            export = build_export(db, args.run, **options)
     except UnknownRunError as error:
         echo(f"lab-tui export: {error}", err=True)
         return 1
+    except OSError as error:
+        echo(f"lab-tui export: cannot write {args.output}: {error.strerror}", err=True)
+        return 1
     count = len(export.records)
-    if args.output == "-":
+    if not to_file:
         sys.stdout.write(to_jsonl(export.records))
         sys.stdout.flush()
         echo(f"wrote {count} record(s) to standard output (no header or recipe: those go beside a file)", err=True)
         return 0
-    try:
-        written = write_export(Path(args.output), export)
-    except OSError as error:
-        echo(f"lab-tui export: cannot write {args.output}: {error.strerror}", err=True)
-        return 1
     echo(f"wrote {count} record(s) to {args.output}; system prompt: {prompt.choice}; "
          f"beside it: {', '.join(path.name for path in written[1:])}", err=True)
     return 0

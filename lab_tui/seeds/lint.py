@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from pathlib import Path
 
 from lab_tui.seeds.io import dump_skill, load_skill, parse_skill_text
@@ -33,20 +34,23 @@ def _locator(lines: dict[tuple, int], skill: Skill):
 
 
 def _example_at_line(lines: dict[tuple, int]):
-    """Which example and field a line falls in, for yamllint's line-only problems."""
-    starts = sorted((line, path) for path, line in lines.items())
+    """Which example and field a line falls in, for yamllint's line-only problems: the example and
+    field of the last key or value starting at or before the line (one look-up per problem, so a
+    file with a problem on every line is not scanned once per problem)."""
+    starts, places = [], []
+    example = field = None
+    for start, path in sorted((line, path) for path, line in lines.items()):
+        if len(path) >= 2 and path[0] == "seed_examples" and isinstance(path[1], int):
+            example = path[1]
+            field = path[2] if len(path) > 2 and isinstance(path[2], str) else None
+        elif len(path) == 1:
+            example, field = None, path[0]
+        starts.append(start)
+        places.append((example, field))
 
     def find(line: int):
-        example = field = None
-        for start, path in starts:
-            if start > line:
-                break
-            if len(path) >= 2 and path[0] == "seed_examples" and isinstance(path[1], int):
-                example = path[1]
-                field = path[2] if len(path) > 2 and isinstance(path[2], str) else None
-            elif len(path) == 1:
-                example, field = None, path[0]
-        return example, field
+        position = bisect_right(starts, line)
+        return places[position - 1] if position else (None, None)
     return find
 
 

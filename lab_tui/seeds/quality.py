@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab_tui.seeds.model import Finding, Skill
-from lab_tui.seeds.similarity import near_duplicate_pairs, similarity, words
+from lab_tui.seeds.similarity import first_near_duplicates, similarity, words
 
 WORD_BUDGET = 2300
 """The taxonomy guide's budget for a skill's seed Q&A, in words."""
@@ -89,8 +89,8 @@ def check_task_context(c: Check) -> None:
               "This skill sits under a `grounded` folder but no example has a context; a grounded skill "
               "needs the text each answer is based on.", example=0, field="context")
     if with_context and len(with_context) < len(c.skill.examples):
-        missing = [i for i in range(len(c.skill.examples)) if i not in with_context]
-        for i in missing:
+        grounded = set(with_context)
+        for i in (i for i in range(len(c.skill.examples)) if i not in grounded):
             c.add("context/mixed-grounding", "warning",
                   "This example has no context while others have one: a grounded skill needs a context in "
                   "every example, a freeform skill in none.", example=i, field="context")
@@ -205,11 +205,7 @@ def check_diversity(c: Check) -> None:
     examples = c.skill.examples
     for field in ("context", "question", "answer"):
         texts = [(getattr(e, field) or "") for e in examples]
-        reported = set()
-        for i, j, score in near_duplicate_pairs(texts):
-            if j in reported:  # name each repeat once, against the first example it repeats
-                continue
-            reported.add(j)
+        for i, j, score in first_near_duplicates(texts):  # each repeat once, against the first example it repeats
             exact = texts[i].strip() == texts[j].strip()
             c.add(f"diversity/{'duplicate' if exact else 'near-duplicate'}-{field}", "warning",
                   f"This {field} is {'the same as' if exact else f'nearly the same ({score:.0%} overlap) as'} "

@@ -8,6 +8,7 @@ default journal while surviving a process kill (only an OS crash can lose the la
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -110,40 +111,8 @@ CREATE INDEX IF NOT EXISTS verdicts_pair ON verdicts(pair_id);
 """
 
 
-def _migrate_v1(db: sqlite_utils.Database, path: Path) -> None:
-    """Version 1 named the grounded flow's two judges in columns; version 2 keeps a pair's judges as
-    a list (any flow), lets `context` be empty and records each request's model. A copy of the
-    file as it was is kept beside it first."""
-    backup = path.with_name(path.name + ".v1-backup")
-    if not backup.exists():
-        target = sqlite3.connect(backup)
-        with target:
-            db.conn.backup(target)
-        target.close()
-    from lab_tui.pipeline.flow import stored_flow
-
-    with db.conn:
-        db.execute("ALTER TABLE requests ADD COLUMN model TEXT")
-        db.execute("UPDATE requests SET model = json_extract(params, '$.model')")
-        db.execute("ALTER TABLE pairs ADD COLUMN scores TEXT")
-        for run_id, flow_json in db.execute("SELECT id, flow FROM runs").fetchall():
-            try:
-                flow = stored_flow(json.loads(flow_json))
-            except (ValueError, TypeError):
-                continue
-            judges = [(name, flow.judge_label(name)) for name in flow.pair.judges][:2]
-            if len(judges) != 2:
-                continue
-            (first, first_label), (second, second_label) = judges
-            db.execute(
-                "UPDATE pairs SET scores = json_array("
-                "json_object('judge', ?, 'label', ?, 'score', question_score, 'explanation', question_explanation), "
-                "json_object('judge', ?, 'label', ?, 'score', pair_score, 'explanation', pair_explanation)) "
-                "WHERE run_id = ?", [first, first_label, second, second_label, run_id])
-    db["pairs"].transform(rename={"pair_score": "score"},
-                          drop={"question_score", "question_explanation", "pair_explanation"},
-                          not_null={"context": False})
-    db.conn.executescript(SCHEMA + "\nPRAGMA user_version=2;")
+ADDED_COLUMNS = (("runs", "progress"), ("runs", "batch_id"), ("requests", "endpoint"))
+"""Columns schema 2 gained after it was released: a database without them gets them when opened."""
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -160,19 +129,96 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=10000")
+    if _behind(db):
+        _upgrade(db, path)
     db.execute("PRAGMA foreign_keys=ON")
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version == 1:
-        if "undoes" not in db["verdicts"].columns_dict:
-            db.execute("ALTER TABLE verdicts ADD COLUMN undoes INTEGER")
-        _migrate_v1(db, path)
-    elif version < SCHEMA_VERSION:
-        db.conn.executescript(SCHEMA + f"\nPRAGMA user_version={SCHEMA_VERSION};")
-    for column in {"progress", "batch_id"} - set(db["runs"].columns_dict):  # added within schema 2
-        db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
-    if "endpoint" not in db["requests"].columns_dict:  # schema 2 before endpoints were recorded
-        db.execute("ALTER TABLE requests ADD COLUMN endpoint TEXT")
     return db
+
+
+def _behind(db: sqlite_utils.Database) -> bool:
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        return True
+    return any(column not in db[table].columns_dict for table, column in ADDED_COLUMNS)
+
+
+def _upgrade(db: sqlite_utils.Database, path: Path) -> None:
+    """Create or migrate the schema in one transaction: a process killed at any point leaves the
+    database as it was, and the next open starts again. The write lock is taken first, so two
+    processes opening an old file at once migrate it once. Foreign keys are off meanwhile (a
+    table rebuild drops the table other tables refer to)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] == 1:
+            _back_up(path, path.with_name(path.name + ".v1-backup"))
+            _migrate_v1(db)
+        db.executescript(SCHEMA)
+        for table, column in ADDED_COLUMNS:
+            if column not in db[table].columns_dict:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _back_up(path: Path, backup: Path) -> None:
+    """A copy of the file as it was before migrating, written whole or not at all (a temporary file
+    renamed); an existing backup is kept. Read through a connection of its own: the migrating one
+    holds the write lock, which readers pass and the backup API on that connection does not."""
+    if backup.exists():
+        return
+    partial = backup.with_name(backup.name + ".partial")
+    partial.unlink(missing_ok=True)
+    source, target = sqlite3.connect(path), sqlite3.connect(partial)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    os.replace(partial, backup)
+
+
+def _migrate_v1(db: sqlite_utils.Database) -> None:
+    """Version 1 named the grounded flow's two judges in columns; version 2 keeps a pair's judges as
+    a list (any flow), lets `context` be empty and records each request's model."""
+    if "undoes" not in db["verdicts"].columns_dict:  # added within schema 1
+        db.execute("ALTER TABLE verdicts ADD COLUMN undoes INTEGER")
+    db.execute("ALTER TABLE requests ADD COLUMN model TEXT")
+    db.execute("UPDATE requests SET model = json_extract(params, '$.model')")
+    db.execute("ALTER TABLE pairs ADD COLUMN scores TEXT")
+    for run_id, flow_json in db.execute("SELECT id, flow FROM runs").fetchall():
+        judges = _v1_judges(flow_json)[:2]
+        if len(judges) != 2:
+            continue
+        (first, first_label), (second, second_label) = judges
+        db.execute(
+            "UPDATE pairs SET scores = json_array("
+            "json_object('judge', ?, 'label', ?, 'score', question_score, 'explanation', question_explanation), "
+            "json_object('judge', ?, 'label', ?, 'score', pair_score, 'explanation', pair_explanation)) "
+            "WHERE run_id = ?", [first, first_label, second, second_label, run_id])
+    db["pairs"].transform(rename={"pair_score": "score"},
+                          drop={"question_score", "question_explanation", "pair_explanation"},
+                          not_null={"context": False})
+
+
+def _v1_judges(flow_json: str) -> list[tuple[str, str]]:
+    """(name, label) of the judge blocks of a flow a schema-1 run stored, in flow order.
+
+    Schema 1 predates flows as data: its flows are the one grounded flow, blocks with a `type`
+    and no labels, so a judge is labelled as today's flow loader labels such a block (its name
+    with spaces). Read here rather than through the pipeline's flow loader: the store does not
+    depend on the layer above it.
+    """
+    try:
+        flow = json.loads(flow_json)
+    except (TypeError, ValueError):
+        return []
+    blocks = flow.get("blocks") if isinstance(flow, dict) else None
+    return [(block["name"], str(block.get("label") or block["name"].replace("_", " ")))
+            for block in blocks if isinstance(block, dict) and block.get("type") == "judge"
+            and isinstance(block.get("name"), str)] if isinstance(blocks, list) else []
 
 
 def _open_read_only(path: Path) -> sqlite_utils.Database:

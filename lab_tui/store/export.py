@@ -1,6 +1,7 @@
 """Turn runs' pairs into the training file InstructLab reads, with its header and skills recipe.
 
-Two record formats:
+The record formats are one table (`FORMATS`: name, record builder, whether a recipe goes beside
+the file, help text) that `lab-tui export` takes its choices and help from:
 - `messages` (for training): exactly the top-level keys `instructlab.sdg` writes into
   `skills_train_msgs_*.jsonl`: `id`, `messages` (system, user, assistant), `unmask` (false) and
   `metadata` as a JSON *string*. Its data mixing keeps only those four columns and asserts so, and
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,7 +30,9 @@ import yaml
 
 from lab_tui import __version__
 from lab_tui.config import write_atomic
+from lab_tui.errors import UserError
 from lab_tui.store import queries
+from lab_tui.store.pairs import Pair
 
 SYSTEM_PROMPTS = {
     "default": "I am an advanced AI language model designed to assist you with a wide range of tasks and provide "
@@ -47,8 +51,6 @@ SYSTEM_PROMPTS = {
 GRANITE_LONG_CONTEXT = 131072
 """A granite model whose config allows this many positions is granite-3.1 to ilab."""
 
-FORMATS = ("messages", "lab")
-FORMAT_ALIASES = {"jsonl": "lab"}
 EXPORT_STATUSES = ("accepted", "all", "rejected", "pending")
 DEFAULT_STATUS = "accepted"
 DEFAULT_SEED = 42
@@ -97,7 +99,7 @@ def system_prompt(choice: str) -> SystemPrompt:
 class ExportedPair:
     """A pair with the run it came from (its skill, seed examples and teacher)."""
 
-    pair: dict
+    pair: Pair
     run: dict
 
     @property
@@ -106,32 +108,17 @@ class ExportedPair:
         return self.run.get("skill_path") or f"run {self.run['id']}"
 
 
-def user_turn(pair: dict) -> str:
-    """The user message as the run's flow built it (grounded: context, a blank line, the question;
-    freeform: the question). A reviewer's edited question takes the question's place in it."""
-    turn = pair.get("user_turn") or pair["question"]
-    edited = pair.get("edited_question")
-    if edited and turn.endswith(pair["question"]):
-        return turn[: len(turn) - len(pair["question"])] + edited
-    return edited or turn
-
-
-def judges(pair: dict) -> list[dict]:
-    """The pair's judges in flow order: {judge, label, score, explanation}."""
-    try:
-        value = json.loads(pair.get("scores") or "[]")
-    except ValueError:
-        return []
-    return value if isinstance(value, list) else []
-
-
-def _messages(pair: dict, prompt: SystemPrompt) -> list[dict]:
+def _messages(pair: Pair, prompt: SystemPrompt) -> list[dict]:
     """System, user and assistant turns, each with its keys in the order instructlab-sdg writes them."""
     return [
         {"content": prompt.text, "role": "system"},
-        {"content": user_turn(pair), "role": "user"},
-        {"content": pair.get("edited_response") or pair["response"], "role": "assistant"},
+        {"content": pair.user_turn, "role": "user"},
+        {"content": pair.response, "role": "assistant"},
     ]
+
+
+def _judges(pair: Pair) -> list[dict]:
+    return [asdict(judge) for judge in pair.judges]
 
 
 def _snapshot(run: dict) -> dict:
@@ -142,30 +129,29 @@ def _snapshot(run: dict) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def record(pair: dict, model: str = "", prompt: SystemPrompt | None = None) -> dict:
-    """The `lab` record of a pair row (a dict of the `pairs` table's columns): all lab-tui knows."""
-    question = pair.get("edited_question") or pair["question"]
-    filtered = pair["outcome"] != "kept"
+def lab_record(item: ExportedPair, prompt: SystemPrompt) -> dict:
+    """The `lab` record: all lab-tui knows about a pair."""
+    pair = item.pair
     metadata = {
-        "run_id": pair["run_id"],
-        "pair_id": pair["id"],
-        "seed_index": pair.get("seed_index"),
-        "teacher_model": model,
-        "context": pair.get("context"),
-        "question": question,
-        "score": pair.get("score"),
-        "judges": judges(pair),
-        "filtered": filtered,
-        "review_status": pair.get("status"),
-        "reviewer": pair.get("reviewer"),
-        "note": pair.get("note"),
-        "question_edited": bool(pair.get("edited_question")),
-        "response_edited": bool(pair.get("edited_response")),
-        "original_question": pair["question"] if pair.get("edited_question") else None,
-        "original_response": pair["response"] if pair.get("edited_response") else None,
+        "run_id": pair.run_id,
+        "pair_id": pair.id,
+        "seed_index": pair.seed_index,
+        "teacher_model": queries.teacher_model(item.run["teacher"]),
+        "context": pair.context,
+        "question": pair.question,
+        "score": pair.score,
+        "judges": _judges(pair),
+        "filtered": pair.filtered,
+        "review_status": pair.status,
+        "reviewer": pair.reviewer,
+        "note": pair.note,
+        "question_edited": pair.question_edited,
+        "response_edited": pair.response_edited,
+        "original_question": pair.original_question if pair.question_edited else None,
+        "original_response": pair.original_response if pair.response_edited else None,
     }
-    return {"id": pair["id"], "messages": _messages(pair, prompt or system_prompt("default")),
-            "metadata": json.dumps(metadata, ensure_ascii=False), "filtered": filtered}
+    return {"id": pair.id, "messages": _messages(pair, prompt),
+            "metadata": json.dumps(metadata, ensure_ascii=False), "filtered": pair.filtered}
 
 
 def messages_record(item: ExportedPair, prompt: SystemPrompt) -> dict:
@@ -177,35 +163,78 @@ def messages_record(item: ExportedPair, prompt: SystemPrompt) -> dict:
     pair, run = item.pair, item.run
     snapshot = _snapshot(run)
     examples = snapshot.get("examples") or []
-    index = pair.get("seed_index")
+    index = pair.seed_index
     seed = examples[index] if isinstance(index, int) and 0 <= index < len(examples) else {}
-    edits = {field: {"original": pair[field], "edited": pair[f"edited_{field}"]}
-             for field in ("question", "response") if pair.get(f"edited_{field}")}
+    edits = {field: {"original": original, "edited": edited}
+             for field, original, edited in (("question", pair.original_question, pair.edited_question),
+                                             ("response", pair.original_response, pair.edited_response))
+             if edited}
     metadata = {
         "task_description": snapshot.get("task_description"),
         "seed_context": seed.get("context"),
         "seed_question": seed.get("question"),
         "seed_response": seed.get("answer"),
-        "leaf_node_type": "grounded_skill" if pair.get("context") else "freeform_skill",
-        "context": pair.get("context"),
-        "question": pair.get("edited_question") or pair["question"],
-        "response": pair.get("edited_response") or pair["response"],
-        "score": pair.get("score"),
+        "leaf_node_type": "grounded_skill" if pair.context else "freeform_skill",
+        "context": pair.context,
+        "question": pair.question,
+        "response": pair.response,
+        "score": pair.score,
         "source": "lab-tui",
         "skill_path": run.get("skill_path"),
         "run_id": run["id"],
-        "pair_id": pair["id"],
+        "pair_id": pair.id,
         "seed_index": index,
         "teacher_model": queries.teacher_model(run.get("teacher")),
-        "judges": judges(pair),
-        "filtered": pair["outcome"] != "kept",
-        "review_status": pair.get("status"),
-        "reviewer": pair.get("reviewer"),
-        "note": pair.get("note"),
+        "judges": _judges(pair),
+        "filtered": pair.filtered,
+        "review_status": pair.status,
+        "reviewer": pair.reviewer,
+        "note": pair.note,
         "edits": edits,
     }
-    return {"id": pair["id"], "messages": _messages(pair, prompt), "unmask": False,
+    return {"id": pair.id, "messages": _messages(pair, prompt), "unmask": False,
             "metadata": json.dumps(metadata, ensure_ascii=False)}
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A record format: adding one is a record builder and a line in `FORMATS`."""
+
+    name: str
+    record: Callable[[ExportedPair, SystemPrompt], dict]
+    recipe: bool
+    """Whether ilab's skills recipe is written beside the file (a training file ilab mixes)."""
+    help: str
+    aliases: tuple[str, ...] = ()
+
+
+FORMATS = {format.name: format for format in (
+    ExportFormat("messages", messages_record, recipe=True,
+                 help="exactly the keys InstructLab's training file has (id, messages, unmask, metadata as a JSON "
+                      "string), with a recipe beside it"),
+    ExportFormat("lab", lab_record, recipe=False,
+                 help="everything lab-tui knows about a pair, with a top-level filtered", aliases=("jsonl",)),
+)}
+DEFAULT_FORMAT = "messages"
+
+
+def export_format(name: str) -> ExportFormat:
+    """The format called `name` (or one of its aliases); ValueError for another name."""
+    for format in FORMATS.values():
+        if name == format.name or name in format.aliases:
+            return format
+    raise ValueError(f"unknown format {name!r}: choose one of {', '.join(FORMATS)}")
+
+
+def format_names() -> list[str]:
+    """Every name a format answers to, aliases after the names."""
+    return [*FORMATS, *(alias for format in FORMATS.values() for alias in format.aliases)]
+
+
+def formats_help() -> str:
+    """One line on each format, its aliases named."""
+    return "; ".join(f"{format.name}: {format.help}" + "".join(
+        f" ({alias} is another name for {format.name})" for alias in format.aliases) for format in FORMATS.values())
 
 
 def exported_pairs(db: sqlite_utils.Database, run_ids: str | Sequence[str], status: str = DEFAULT_STATUS,
@@ -224,13 +253,6 @@ def exported_pairs(db: sqlite_utils.Database, run_ids: str | Sequence[str], stat
     review_status = None if status == "all" else status
     return [ExportedPair(pair, run) for run in runs
             for pair in queries.pairs(db, run_id=run["id"], outcome=outcome, status=review_status)]
-
-
-def export_records(db: sqlite_utils.Database, run_ids: str | Sequence[str], status: str = DEFAULT_STATUS,
-                   include_filtered: bool = False) -> Iterator[dict]:
-    """`lab` records of the runs' pairs (see `exported_pairs`)."""
-    for item in exported_pairs(db, run_ids, status, include_filtered):
-        yield record(item.pair, queries.teacher_model(item.run["teacher"]))
 
 
 def sample_per_skill(items: list[ExportedPair], limit: int, seed: int = DEFAULT_SEED) -> list[ExportedPair]:
@@ -269,6 +291,42 @@ def recipe_path(path: Path) -> Path:
     return path.with_name(path.stem + ".recipe.yaml")
 
 
+def written_paths(path: Path, format: str) -> list[Path]:
+    """The files an export to `path` writes: the records, the header, and the recipe if the format has one."""
+    return [path, header_path(path)] + ([recipe_path(path)] if export_format(format).recipe else [])
+
+
+class ExportTargetError(UserError):
+    """An export's file cannot be written where asked; nothing was read or written."""
+
+    title = "Not exported"
+    """What the app shows above the message."""
+
+
+_NOT_A_FILE = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_targets(path: Path, format: str) -> None:
+    """Refuse (ExportTargetError) a folder that does not exist and any file of the export that exists
+    but is not a regular file (through symlinks): a named pipe would hang the write until something
+    reads it, and a device would be replaced by a regular file."""
+    if not path.parent.is_dir():
+        raise ExportTargetError(f"cannot write {path}: the folder {path.parent} does not exist")
+    for target in written_paths(path, format):
+        try:
+            mode = target.stat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise ExportTargetError(f"cannot write {target}: {error.strerror}") from None
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _NOT_A_FILE if test(mode)), "not a regular file")
+            beside = "" if target == path else f" (written beside {path.name})"
+            raise ExportTargetError(f"cannot write {target}{beside}: it is {kind}; give the path of a regular file "
+                                    "(or - for standard output)")
+
+
 def recipe_text(data_file: str, prompt: SystemPrompt) -> str:
     """A skills recipe as ilab's `Recipe.save_recipe` writes it: the file taken whole (sampling done)."""
     return yaml.safe_dump({"datasets": [{"path": data_file, "sampling_size": 1.0}],
@@ -283,13 +341,11 @@ class Export:
     header: dict
 
 
-def build_export(db: sqlite_utils.Database, run_ids: Sequence[str], *, format: str = "messages",
+def build_export(db: sqlite_utils.Database, run_ids: Sequence[str], *, format: str = DEFAULT_FORMAT,
                  status: str = DEFAULT_STATUS, include_filtered: bool = False, prompt: SystemPrompt | None = None,
                  max_per_skill: int | None = None, seed: int = DEFAULT_SEED) -> Export:
     """The records of the runs' pairs in `format`, sampled per skill when `max_per_skill` is given."""
-    format = FORMAT_ALIASES.get(format, format)
-    if format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
+    chosen = export_format(format)
     prompt = prompt or system_prompt("default")
     items = exported_pairs(db, run_ids, status, include_filtered)
     available: dict[str, int] = {}
@@ -300,14 +356,11 @@ def build_export(db: sqlite_utils.Database, run_ids: Sequence[str], *, format: s
     exported: dict[str, int] = dict.fromkeys(available, 0)
     for item in items:
         exported[item.skill] += 1
-    if format == "messages":
-        records = [messages_record(item, prompt) for item in items]
-    else:
-        records = [record(item.pair, queries.teacher_model(item.run["teacher"]), prompt) for item in items]
+    records = [chosen.record(item, prompt) for item in items]
     header = {
         "lab_tui": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "format": format,
+        "format": chosen.name,
         "records": len(records),
         "system_prompt": {"choice": prompt.choice, "text": prompt.text},
         "runs": list(dict.fromkeys(run_ids)),
@@ -321,12 +374,29 @@ def build_export(db: sqlite_utils.Database, run_ids: Sequence[str], *, format: s
 
 
 def write_export(path: Path, export: Export) -> list[Path]:
-    """Write the records, then the header beside them (and, for `messages`, the recipe), each atomically."""
-    write_atomic(path, to_jsonl(export.records))
+    """Write the records, then the header beside them (and, for a format with one, the recipe), each
+    atomically; the files written, in that order."""
+    written = written_paths(path, export.header["format"])
     header = dict(export.header, file=path.name)
-    written = [path, header_path(path)]
+    write_atomic(path, to_jsonl(export.records))
     write_atomic(written[1], json.dumps(header, ensure_ascii=False, indent=2) + "\n")
-    if export.header["format"] == "messages":
-        written.append(recipe_path(path))
+    if len(written) > 2:
         write_atomic(written[2], recipe_text(path.name, SystemPrompt(**export.header["system_prompt"])))
     return written
+
+
+def export_to_file(db: sqlite_utils.Database, run_ids: Sequence[str], path: Path, **options) -> tuple[Export, list[Path]]:
+    """Build the runs' export (`build_export`'s `options`: format, status, include_filtered, prompt,
+    max_per_skill, seed) and write it to `path` with its header (and recipe): what `lab-tui export
+    -o FILE` and the Review pane's export both do. Raises ExportTargetError before reading the
+    database when the files cannot be written there, UnknownRunError for a run not in it, and
+    OSError when a write fails (any file already there is left whole)."""
+    check_targets(path, options.get("format", DEFAULT_FORMAT))
+    export = build_export(db, run_ids, **options)
+    return export, write_export(path, export)
+
+
+def judges(pair: dict) -> list[dict]:
+    """A `pairs` row's judges in flow order, as dicts: for the Review pane until it reads `Pair`s
+    (`Pair.judges`), then to be removed."""
+    return [asdict(judge) for judge in Pair.from_row(pair).judges]

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from lab_tui.errors import UserError
 from lab_tui.store.db import open_db
+from lab_tui.store.pairs import Pair
 
 INTERRUPTED = "interrupted"
 REVIEW_STATUSES = ("pending", "accepted", "rejected", "skipped")
@@ -207,7 +208,7 @@ def pairs(
     max_score: float | None = None,
     limit: int | None = None,
     offset: int = 0,
-) -> list[dict]:
+) -> list[Pair]:
     """Pairs matching every given filter (None = any), in the order the engine made them."""
     where, params = _pair_filter(run_id, outcome, status, min_score, max_score)
     sql = f"SELECT * FROM pairs {where} ORDER BY created_at, rowid"
@@ -216,7 +217,7 @@ def pairs(
         params += [limit, offset]
     cursor = db.execute(sql, params)
     columns = [column[0] for column in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    return [Pair.from_row(dict(zip(columns, row))) for row in cursor.fetchall()]
 
 
 def open_existing_db(path: str | Path) -> sqlite_utils.Database | None:

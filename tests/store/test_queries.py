@@ -68,7 +68,7 @@ def test_pairs_filters_by_run_outcome_status_and_score(builder):
     builder.pair("a", "a2", status="rejected", score=2.0)
     builder.pair("a", "a3", outcome="filtered", score=1.0)
     builder.pair("b", "b1", status="accepted")
-    ids = lambda rows: [row["id"] for row in rows]  # noqa: E731
+    ids = lambda pairs: [pair.id for pair in pairs]  # noqa: E731
     assert ids(queries.pairs(builder.db, run_id="a")) == ["a1", "a2", "a3"]
     assert ids(queries.pairs(builder.db, status="accepted")) == ["a1", "b1"]
     assert ids(queries.pairs(builder.db, run_id="a", outcome="kept")) == ["a1", "a2"]

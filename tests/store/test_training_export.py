@@ -111,13 +111,13 @@ def test_several_runs_go_to_one_file_in_the_order_given(two_skills):
 
 def test_max_per_skill_samples_the_same_pairs_for_the_same_seed(two_skills):
     items = exported_pairs(two_skills.db, ["g1", "g2", "f1"])
-    first = [i.pair["id"] for i in sample_per_skill(items, 3, seed=7)]
-    assert [i.pair["id"] for i in sample_per_skill(items, 3, seed=7)] == first
+    first = [i.pair.id for i in sample_per_skill(items, 3, seed=7)]
+    assert [i.pair.id for i in sample_per_skill(items, 3, seed=7)] == first
     assert sum(i.startswith("g") for i in first) == 3 and sum(i.startswith("f") for i in first) == 3
-    assert first == [i.pair["id"] for i in items if i.pair["id"] in first]  # order kept
-    other_seeds = {tuple(i.pair["id"] for i in sample_per_skill(items, 3, seed=s)) for s in range(8)}
+    assert first == [i.pair.id for i in items if i.pair.id in first]  # order kept
+    other_seeds = {tuple(i.pair.id for i in sample_per_skill(items, 3, seed=s)) for s in range(8)}
     assert len(other_seeds) > 1
-    grounded_only = [i.pair["id"] for i in sample_per_skill(exported_pairs(two_skills.db, ["g1", "g2"]), 3, seed=7)]
+    grounded_only = [i.pair.id for i in sample_per_skill(exported_pairs(two_skills.db, ["g1", "g2"]), 3, seed=7)]
     assert grounded_only == [i for i in first if i.startswith("g")]  # another skill's runs change nothing
 
 
