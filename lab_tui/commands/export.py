@@ -18,7 +18,7 @@ from lab_tui.safe_text import echo
 from lab_tui.store.export import (DEFAULT_FORMAT, DEFAULT_SEED, DEFAULT_STATUS, EXPORT_STATUSES, SYSTEM_PROMPTS,
                                   build_export, check_targets, export_to_file, format_names, formats_help,
                                   system_prompt, to_jsonl)
-from lab_tui.store.queries import UnknownRunError, open_existing_db
+from lab_tui.store.queries import open_existing_db
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -76,9 +76,6 @@ def run(args: argparse.Namespace) -> int:
             export, written = export_to_file(db, args.run, Path(args.output), **options)
         else:
             export = build_export(db, args.run, **options)
-    except UnknownRunError as error:
-        echo(f"lab-tui export: {error}", err=True)
-        return 1
     except OSError as error:
         echo(f"lab-tui export: cannot write {args.output}: {error.strerror}", err=True)
         return 1
