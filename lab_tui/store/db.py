@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS rows (
     reason TEXT,                     -- why filtered or failed
     score REAL,
     explanation TEXT,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    ontask REAL                      -- how close the text this row generated is to the skill's seeds (0-1)
 );
 CREATE INDEX IF NOT EXISTS rows_run_stage ON rows(run_id, stage, status);
 CREATE INDEX IF NOT EXISTS rows_parent ON rows(parent_id);
@@ -91,7 +92,10 @@ CREATE TABLE IF NOT EXISTS pairs (
     version INTEGER NOT NULL DEFAULT 0,      -- bumped by every verdict: optimistic locking
     claimed_by TEXT,
     claimed_at REAL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    ontask REAL,                     -- the least on-task of the pair's generated texts: what filters and sorts use
+    ontask_scores TEXT,              -- JSON {field: on-task score} of each generated text (context, question, response)
+    reason TEXT                      -- the reject reason code of the latest verdict (off-task, wrong, incomplete...)
 );
 CREATE INDEX IF NOT EXISTS pairs_queue ON pairs(run_id, outcome, status);
 CREATE INDEX IF NOT EXISTS pairs_status ON pairs(status);
@@ -105,14 +109,28 @@ CREATE TABLE IF NOT EXISTS verdicts (
     edited_response TEXT,
     note TEXT,
     created_at TEXT NOT NULL,
-    undoes INTEGER                   -- id of the verdict this one undid (review undo)
+    undoes INTEGER,                  -- id of the verdict this one undid (review undo)
+    reason TEXT                      -- the reject reason code given with it
 );
 CREATE INDEX IF NOT EXISTS verdicts_pair ON verdicts(pair_id);
+CREATE TABLE IF NOT EXISTS teacher_checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    checked_at TEXT NOT NULL,
+    model TEXT NOT NULL,
+    api_base TEXT,
+    latency_s REAL,                  -- the check request's own latency; NULL when the teacher did not answer
+    error TEXT
+);
 """
 
 
-ADDED_COLUMNS = (("runs", "progress"), ("runs", "batch_id"), ("requests", "endpoint"))
-"""Columns schema 2 gained after it was released: a database without them gets them when opened."""
+ADDED_COLUMNS = (("runs", "progress", "TEXT"), ("runs", "batch_id", "TEXT"), ("requests", "endpoint", "TEXT"),
+                 ("rows", "ontask", "REAL"), ("pairs", "ontask", "REAL"), ("pairs", "ontask_scores", "TEXT"),
+                 ("pairs", "reason", "TEXT"), ("verdicts", "reason", "TEXT"))
+"""Columns schema 2 gained after it was released (table, column, type): a database without them gets
+them when opened."""
+ADDED_TABLES = ("teacher_checks",)
+"""Tables schema 2 gained after it was released (`SCHEMA` creates them when they are missing)."""
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -138,7 +156,8 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 def _behind(db: sqlite_utils.Database) -> bool:
     if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         return True
-    return any(column not in db[table].columns_dict for table, column in ADDED_COLUMNS)
+    return not set(ADDED_TABLES) <= set(db.table_names()) or any(
+        column not in db[table].columns_dict for table, column, _ in ADDED_COLUMNS)
 
 
 def _upgrade(db: sqlite_utils.Database, path: Path) -> None:
@@ -152,9 +171,9 @@ def _upgrade(db: sqlite_utils.Database, path: Path) -> None:
             _back_up(path, path.with_name(path.name + ".v1-backup"))
             _migrate_v1(db)
         db.executescript(SCHEMA)
-        for table, column in ADDED_COLUMNS:
+        for table, column, kind in ADDED_COLUMNS:
             if column not in db[table].columns_dict:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:

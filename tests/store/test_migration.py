@@ -86,6 +86,23 @@ def test_a_schema_2_database_from_before_endpoints_gains_the_column_and_keeps_it
     assert reopened.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
+
+def test_a_schema_2_database_from_before_on_task_scores_and_reasons_gains_them_typed(tmp_path):
+    """A REAL column added as TEXT would store scores as text and sort 0.10 after 0.9."""
+    path = tmp_path / "lab.db"
+    db = open_db(path)
+    for table, column in (("rows", "ontask"), ("pairs", "ontask"), ("pairs", "ontask_scores"), ("pairs", "reason"),
+                          ("verdicts", "reason")):
+        db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    db.execute("DROP TABLE teacher_checks")
+    db.conn.commit()
+    db.conn.close()
+    reopened = open_db(path)
+    assert reopened["rows"].columns_dict["ontask"] is float and reopened["pairs"].columns_dict["ontask"] is float
+    assert {"ontask_scores", "reason"} <= set(reopened["pairs"].columns_dict)
+    assert "reason" in reopened["verdicts"].columns_dict and "teacher_checks" in reopened.table_names()
+
+
 KILLED_AT_EACH_STATEMENT = r"""
 import json, os, shutil, signal, sqlite3, sys
 from pathlib import Path
