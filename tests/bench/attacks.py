@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import sqlite3
 import stat
@@ -30,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from hostile_server import (HostileServer, answer, drip, drip_headers, echo_headers, endless_chunks,  # noqa: E402
+                            error_body, gzip_bomb, rate_limited)
 from teacher_server import Fault, TeacherConfig, TeacherServer  # noqa: E402
 
 from lab_tui.resources import example_skill_path  # noqa: E402
@@ -514,6 +517,327 @@ def engine_contexts_zero(home):
 @attack("14 (engine) --set foo is a usage error")
 def engine_set(home):
     return _usage_error(home, "--set", "foo")
+
+
+# ----- issue 16: hostile teachers (raw HTTP), requests, flow files, exports, migrations ---------
+
+def _profile(home: Path, api_base: str, **extra) -> None:
+    """A settings file with profile `h`: a 3 s whole-request timeout, quick back-off, the key from ATTACK_KEY."""
+    config = home / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    profile = {"model": "openai/teacher", "api_base": api_base, "api_key_env": "ATTACK_KEY", "timeout": 3,
+               "max_attempts": 2, "backoff_base": 0.01, "backoff_cap": 0.5, **extra}
+    (config / "settings.json").write_text(json.dumps({"teachers": {"h": profile}}))
+
+
+def _hostile_run(home: Path, *behaviours, default=None, extra_args=(), **profile):
+    """`lab-tui run` of the example skill (1 context, 1 question per seed) against a HostileServer
+    whose first answers are `behaviours`; returns (process, run status or None, requests served)."""
+    server = HostileServer(**({"default": default} if default else {}))
+    with server:
+        server.then(*behaviours)
+        _profile(home, server.api_base, **profile)
+        done = cli(home, "run", str(EXAMPLE), "--profile", "h", "--contexts", "1", "--questions", "1",
+                   "--db", str(home / "lab.db"), *extra_args, env={"ATTACK_KEY": KEY}, timeout=240)
+    db = home / "lab.db"
+    status = None
+    if db.exists():
+        found = sqlite3.connect(db).execute("SELECT status FROM runs").fetchone()
+        status = found[0] if found else None
+    return done, status, len(server.requests)
+
+
+def _completed(done, status) -> bool:
+    return done.returncode == 0 and status == "completed" and b"Traceback" not in done.stderr
+
+
+def _leaks(home: Path, *outputs: bytes) -> bool:
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    return KEY.encode() in stored + b"".join(outputs)
+
+
+@attack("16 (teacher) a token count of 10^30 fails no run")
+def usage_overflow(home):
+    usage = {"prompt_tokens": 10**30, "completion_tokens": 10**30, "total_tokens": 10**30}
+    return _completed(*_hostile_run(home, answer(usage=usage), answer(usage=usage))[:2])
+
+
+@attack("16 (teacher) a lone surrogate in an answer fails no run")
+def lone_surrogate(home):
+    spoil = answer(lambda text: text.replace("e", "e\ud800", 1), finish_reason="stop\udfff")
+    return _completed(*_hostile_run(home, spoil, spoil)[:2])
+
+
+@attack("16 (teacher) a teacher echoing the request headers: the key is in no file, export or output")
+def echoed_key(home):
+    done, status, _ = _hostile_run(home, default=echo_headers())
+    if not _completed(done, status):
+        return False
+    run_id = sqlite3.connect(home / "lab.db").execute("SELECT id FROM runs").fetchone()[0]
+    outputs = [done.stdout, done.stderr]
+    for form in ("messages", "lab"):
+        export = cli(home, "export", "--run", run_id, "--status", "all", "--format", form, "-o",
+                     str(home / f"{form}.jsonl"), "--db", str(home / "lab.db"))
+        outputs += [export.stdout, export.stderr]
+        if export.returncode != 0:
+            return False
+    return not _leaks(home, *outputs)
+
+
+@attack("16 (teacher) content that is an object holding the key: a failed row, the key nowhere")
+def object_content(home):
+    done, status, _ = _hostile_run(home, echo_headers(lambda text: {"text": text}),
+                                   echo_headers(lambda text: [text]))
+    return _completed(done, status) and not _leaks(home, done.stdout, done.stderr)
+
+
+@attack("16 (teacher) Retry-After: inf and 999999 are capped; the run completes")
+def retry_after_inf(home):
+    return _completed(*_hostile_run(home, rate_limited("inf"), rate_limited("999999"), rate_limited("1e308"))[:2])
+
+
+@attack("16 (teacher) a body dripping a byte a second is cut at the whole-request timeout")
+def drip_body(home):
+    return _completed(*_hostile_run(home, drip(1.0))[:2])
+
+
+@attack("16 (teacher) headers dripping a byte a second are cut at the whole-request timeout")
+def drip_head(home):
+    return _completed(*_hostile_run(home, drip_headers(1.0))[:2])
+
+
+@attack("16 (teacher) an endless chunked body is cut; the run completes")
+def endless_body(home):
+    return _completed(*_hostile_run(home, endless_chunks())[:2])
+
+
+@attack("16 (teacher) a gzip bomb is capped before it is inflated (the run stays under 1 GiB)")
+def gzip_bombed(home):
+    server = HostileServer()
+    with server:
+        server.then(gzip_bomb())
+        _profile(home, server.api_base)
+        command = [sys.executable, "-m", "lab_tui", "run", str(EXAMPLE), "--profile", "h", "--contexts", "1",
+                   "--questions", "1", "--db", str(home / "lab.db")]
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 env=dict(os.environ, LAB_TUI_HOME=str(home), PYTHONPATH=str(ROOT)))
+        timer = threading.Timer(240, child.kill)
+        timer.start()
+        _, status, usage = os.wait4(child.pid, 0)
+        timer.cancel()
+    peak_kib = usage.ru_maxrss
+    stored = sqlite3.connect(home / "lab.db").execute("SELECT status FROM runs").fetchone()[0]
+    return os.waitstatus_to_exitcode(status) == 0 and stored == "completed" and peak_kib < 1 << 20
+
+
+@attack("16 (teacher) a 401 whose body holds escapes, markup and the key: exit 1, one clean line")
+def hostile_401(home):
+    body = f"bad key {KEY} \x1b]0;pwned\x07 \x1b]52;c;cm0gLXJm\x07 [link=https://x.example]click[/link]"
+    done, _, sent = _hostile_run(home, default=error_body("401 Unauthorized", body))
+    return (done.returncode == 1 and not escapes_in(done.stdout + done.stderr) and KEY.encode() not in done.stderr
+            and b"Traceback" not in done.stderr and sent <= 16)
+
+
+@attack("16 (teacher) a log path that is a folder: the run completes, says so once")
+def log_is_folder(home):
+    (home / "data" / "lab-tui.log").mkdir(parents=True)
+    done, status, _ = _hostile_run(home)
+    return _completed(done, status) and done.stderr.count(b"cannot open its log file") == 1
+
+
+@attack('16 (teacher) a profile timeout written as "120" runs or is a usage error, never a TypeError per request')
+def timeout_text(home):
+    done, status, sent = _hostile_run(home, timeout="120")
+    return _completed(done, status) or (done.returncode == 2 and sent == 0 and b"Traceback" not in done.stderr)
+
+
+INCLUSION = ROOT / "tests" / "fixtures" / "taxonomy" / "compositional_skills__grounded__linguistics__inclusion.yaml"
+
+
+@attack("16 (requests) a run killed at 40% and resumed ends with the pairs of an uninterrupted one")
+def killed_resume(home):
+    db = home / "lab.db"
+    args = ["run", str(INCLUSION), "--contexts", "2", "--questions", "2", "--concurrency", "1", "--db", str(db)]
+    with TeacherServer(TeacherConfig(latency=0.02)) as server:
+        whole = cli(home, *args, "--api-base", server.api_base)
+        sent = len(server.log)
+        child = subprocess.Popen([sys.executable, "-m", "lab_tui", *args, "--api-base", server.api_base],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, LAB_TUI_HOME=str(home), PYTHONPATH=str(ROOT)))
+        deadline = time.monotonic() + 120
+        while child.poll() is None and len(server.log) < sent * 1.4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        child.kill()
+        child.wait()
+        conn = sqlite3.connect(db)
+        first, killed = [r for (r,) in conn.execute("SELECT id FROM runs ORDER BY created_at")]
+        was_running = conn.execute("SELECT status FROM runs WHERE id = ?", [killed]).fetchone()[0] == "running"
+        resumed = cli(home, "run", "--resume", killed, "--db", str(db))
+    pairs = [sorted(conn.execute("SELECT context, question, response FROM pairs WHERE run_id = ?", [i]))
+             for i in (first, killed)]
+    return whole.returncode == 0 and was_running and resumed.returncode == 0 and pairs[0] == pairs[1] != []
+
+
+CANCELLED_RUN = """
+import sys
+from lab_tui.pipeline.engine import RunParams, start_run
+from lab_tui.pipeline.teacher import TeacherProfile
+from lab_tui.resources import example_skill_path
+from lab_tui.seeds import load_skill
+from lab_tui.store import runs
+from lab_tui.store.db import open_db
+db = open_db(sys.argv[1])
+profile = TeacherProfile(model="openai/teacher", api_base=sys.argv[2], timeout=5, backoff_base=0.01)
+run_id = start_run(db, load_skill(example_skill_path()).skill, profile,
+                   RunParams(counts={"contexts": 2, "questions": 2}, concurrency=4))
+runs.mark_run(db, run_id, "cancelled")
+print(run_id)
+"""
+
+
+@attack("16 (runs) two resumes at once: one runs, the other is refused, nothing is sent twice")
+def two_resumes(home):
+    db = home / "lab.db"
+    environment = dict(os.environ, LAB_TUI_HOME=str(home), PYTHONPATH=str(ROOT))
+    with TeacherServer(TeacherConfig(latency=0.2)) as server:
+        run_id = subprocess.run([sys.executable, "-c", CANCELLED_RUN, str(db), server.api_base], env=environment,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        command = [sys.executable, "-m", "lab_tui", "run", "--resume", run_id, "--db", str(db)]
+        both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+                for _ in range(2)]
+        codes = sorted(child.wait(timeout=240) for child in both)
+        errors = b"".join(child.communicate()[1] for child in both)
+        answered = len(server.log)
+    stored = sqlite3.connect(db).execute("SELECT count(*) FROM requests").fetchone()[0]
+    return codes == [0, 1] and b"still running" in errors and b"Traceback" not in errors and stored == answered
+
+
+MIGRATION_KILLS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+
+
+@attack("16 (store) a schema migration killed at six moments leaves a database every command opens")
+def migration_killed(home):
+    v1 = Path(__file__).resolve().parents[1] / "fixtures" / "databases" / "lab_v1.db"
+    held = 0
+    for n, delay in enumerate(MIGRATION_KILLS):
+        folder = home / str(n)
+        folder.mkdir()
+        db = folder / "lab.db"
+        db.write_bytes(v1.read_bytes())
+        child = subprocess.Popen([sys.executable, "-m", "lab_tui", "runs", "--db", str(db)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, LAB_TUI_HOME=str(home), PYTHONPATH=str(ROOT)))
+        while child.poll() is None and not list(folder.glob("lab.db.v1-backup*")):
+            time.sleep(0.0005)
+        time.sleep(delay)
+        child.kill()
+        child.wait()
+        runs = cli(home, "runs", "--db", str(db), "--format", "json")
+        listed = json.loads(runs.stdout) if runs.returncode == 0 else []
+        report = cli(home, "report", listed[0]["id"], "--db", str(db), "--format", "json") if listed else None
+        held += bool(report and report.returncode == 0 and json.loads(report.stdout)["pairs"]["kept"] == 3)
+    return held == len(MIGRATION_KILLS)
+
+
+def _flow_copy(home: Path) -> Path:
+    folder = home / "flow"
+    source = ROOT / "prompts" / "unstructured_to_structured"
+    folder.mkdir()
+    for path in source.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def _flow_refused(home: Path, folder: Path) -> bool:
+    done = cli(home, "run", str(EXAMPLE), "--flow", str(folder), "--api-base", "http://127.0.0.1:9/v1",
+               "--db", str(home / "lab.db"), timeout=60)
+    db = home / "lab.db"
+    stored = sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone()[0] if db.exists() else 0
+    return done.returncode == 2 and b"Traceback" not in done.stderr and stored == 0
+
+
+@attack("16 (flow) a billion-laughs flow.yaml is refused at once")
+def flow_bomb(home):
+    folder = _flow_copy(home)
+    (folder / "flow.yaml").write_text(BOMB)
+    return _flow_refused(home, folder)
+
+
+@attack("16 (flow) a prompt path outside the flow folder (absolute, or a symlink out) is refused")
+def flow_outside(home):
+    secret = home / "secret.yaml"
+    secret.write_text("system: s\nintroduction: i\nprinciples: p\nexamples: e\ngeneration: g\n")
+    folder = _flow_copy(home)
+    text = (folder / "flow.yaml").read_text()
+    (folder / "flow.yaml").write_text(text.replace("prompt: gen_texts.yaml", f"prompt: {secret}", 1))
+    absolute = _flow_refused(home, folder)
+    (folder / "flow.yaml").write_text(text)
+    (folder / "gen_texts.yaml").unlink()
+    (folder / "gen_texts.yaml").symlink_to(secret)
+    return absolute and _flow_refused(home, folder)
+
+
+@attack("16 (flow) a FIFO or /dev/zero as a flow file is never opened")
+def flow_fifo(home):
+    folder = _flow_copy(home)
+    (folder / "gen_texts.yaml").unlink()
+    os.mkfifo(folder / "gen_texts.yaml")
+    fifo = _flow_refused(home, folder)
+    (folder / "flow.yaml").unlink()
+    (folder / "flow.yaml").symlink_to("/dev/zero")
+    return fifo and _flow_refused(home, folder)
+
+
+@attack("16 (flow) settings of the wrong type (a list as a name, scores: [high], count: true) are refused")
+def flow_types(home):
+    folder = _flow_copy(home)
+    text = (folder / "flow.yaml").read_text()
+    held = True
+    for old, new in (("  - name: gen_texts\n", "  - name: [gen_texts, other]\n"), ("scores: [1, 2, 3]", "scores: [high]"),
+                     ("count: 10", "count: true")):
+        (folder / "flow.yaml").write_text(text.replace(old, new, 1))
+        held = held and old in text and _flow_refused(home, folder)
+    return held
+
+
+@attack("16 (flow) escapes and markup in a flow's name, block names and labels never reach the terminal")
+def flow_names(home):
+    folder = _flow_copy(home)
+    text = (folder / "flow.yaml").read_text()
+    hostile = "\\e]0;pwned\\a[link=https://x.example]x[/link]"
+    text = text.replace("name: unstructured_to_structured", f'name: "flow{hostile}"', 1)
+    text = re.sub(r"label: (.*)", lambda m: f'label: "{m.group(1)}{hostile}"', text)
+    (folder / "flow.yaml").write_text(text)
+    with TeacherServer() as server:
+        done = cli(home, "run", str(EXAMPLE), "--flow", str(folder), "--api-base", server.api_base, "--count",
+                   "contexts=1", "--db", str(home / "lab.db"))
+    found = sqlite3.connect(home / "lab.db").execute("SELECT id FROM runs").fetchone() if done.returncode == 0 else None
+    report = cli(home, "report", found[0], "--db", str(home / "lab.db")) if found else None
+    return bool(report and report.returncode == 0 and b"[link=https://x.example]" in report.stdout
+                and not escapes_in(done.stdout + done.stderr + report.stdout + report.stderr))
+
+
+@attack("16 (export) -o a FIFO is refused without hanging; -o a device node is refused and left a device")
+def export_fifo_device(home):
+    db = _db_with_a_pair(home)
+    fifo = home / "out.jsonl"
+    os.mkfifo(fifo)
+    piped = cli(home, "export", "--run", "r1", "-o", str(fifo), "--db", str(db), timeout=60)
+    device_ok = True
+    if os.geteuid() == 0:
+        device = home / "null"
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        done = cli(home, "export", "--run", "r1", "-o", str(device), "--db", str(db), timeout=60)
+        device_ok = done.returncode != 0 and stat.S_ISCHR(device.lstat().st_mode)
+    return piped.returncode != 0 and stat.S_ISFIFO(fifo.stat().st_mode) and device_ok
+
+
+@attack("16 (cli) an unknown subcommand without a terminal is a usage error, never the editor")
+def unknown_command(home):
+    done = subprocess.run([sys.executable, "-m", "lab_tui", "bogus"], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=60,
+                          env=dict(os.environ, LAB_TUI_HOME=str(home), PYTHONPATH=str(ROOT)))
+    return done.returncode == 2 and not (home / "bogus").exists() and not escapes_in(done.stdout)
 
 
 # ----- app attacks, run under Pilot in a child process -----------------------------------------
