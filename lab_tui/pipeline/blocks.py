@@ -40,6 +40,16 @@ FILTER_OPS = {"ge": lambda score, threshold: score >= threshold, "eq": lambda sc
 FILTER_WORDS = {"ge": "<", "eq": "≠"}
 
 
+@dataclass(frozen=True)
+class KeepRule:
+    """How a block keeps rows by a score: the agreement figures try it (and stricter ones) on verdicts."""
+
+    judge: str | None
+    """The scored block whose score it reads; None: the on-task score."""
+    op: str
+    threshold: float
+
+
 class FlowError(UserError, ValueError):
     """The flow or one of its prompts cannot be used; the message names the file, block and why."""
 
@@ -180,6 +190,10 @@ class Block:
     def drops_for(self, label_of) -> str | None:
         """For a block that drops rows: what drops them, in words ("question judge"); `label_of(name)`
         gives another block's label."""
+        return None
+
+    def keep_rule(self) -> KeepRule | None:
+        """For a block that keeps rows by a score: which score, and the rule."""
         return None
 
     def complete_pair(self, data: dict) -> None:
@@ -362,6 +376,9 @@ class Filter(Block):
 
     def drops_for(self, label_of) -> str:
         return label_of(self.judge)
+
+    def keep_rule(self) -> KeepRule:
+        return KeepRule(self.judge, self.op, self.threshold)
 
     async def run(self, engine, index: int, row, sample: int | None):
         made = engine.child(self, row, row.path)
