@@ -70,6 +70,12 @@ _MODEL_LOCK = threading.Lock()
 _model: "_Model | None" = None
 
 
+def ontask_key(field: str) -> str:
+    """Where a row's data keeps the on-task score of its `field` ("context.ontask"): a dotted name, so
+    no prompt variable can be it."""
+    return f"{field}.ontask"
+
+
 class OnTaskModelMissing(UserError):
     """The embedding's files are not installed (wordllama missing from the environment)."""
 
