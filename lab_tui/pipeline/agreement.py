@@ -127,6 +127,7 @@ class Agreement:
             rule = getattr(self, key)
             if rule is not None:
                 data[key] = {"op": rule.op, "threshold": rule.threshold, "text": rule.text(), **asdict(rule.table),
+                             "kept": rule.table.kept, "total": rule.table.total,
                              "kept_rejected_share": _rounded(rule.table.kept_rejected_share)}
         data["auc"] = _rounded(self.auc)
         data["scores"] = {_number(score): counts for score, counts in sorted(self.scores.items())}

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 FIELDS = ("context", "question", "response")
+THRESHOLD = 0.5
+"""Below this an item is further from the seeds than they are from one another by half: off the task
+(the report counts them; an on-task filter keeps at least this by default)."""
 MIN_LEVEL = 0.5
 """Floor for the seeds' own closeness: unrelated English texts reach cosines of 0.1-0.4 in this
 embedding, so calibrating against seeds less alike than 0.5 would lift unrelated items to 1."""

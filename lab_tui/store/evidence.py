@@ -59,3 +59,27 @@ def reviewed_pairs(db: sqlite_utils.Database, run_ids: list[str]) -> list[Review
     rows = db.execute(f"SELECT run_id, status = 'accepted', scores, ontask FROM pairs WHERE run_id IN ({marks}) "
                       "AND status IN ('accepted', 'rejected') ORDER BY rowid", run_ids).fetchall()
     return [ReviewedPair(run, bool(accepted), scores, ontask) for run, accepted, scores, ontask in rows]
+
+
+def ontask_buckets(db: sqlite_utils.Database, run_id: str) -> list[tuple[str, int, int, float]]:
+    """(stage, tenth, count, mean score) of a run's rows that carry an on-task score; the tenth is 0-9
+    (a score of 1 counts in the top one)."""
+    return db.execute(
+        "SELECT stage, min(9, CAST(ontask * 10 AS INTEGER)) AS tenth, count(*), avg(ontask) FROM rows "
+        "WHERE run_id = ? AND ontask IS NOT NULL AND status != 'failed' GROUP BY stage, tenth", [run_id]).fetchall()
+
+
+def pair_ontask_buckets(db: sqlite_utils.Database, run_id: str) -> list[tuple[int, int, float]]:
+    """(tenth, count, mean score) of a run's pairs' on-task scores (the least of their texts')."""
+    return db.execute(
+        "SELECT min(9, CAST(ontask * 10 AS INTEGER)) AS tenth, count(*), avg(ontask) FROM pairs "
+        "WHERE run_id = ? AND ontask IS NOT NULL GROUP BY tenth", [run_id]).fetchall()
+
+
+def least_ontask_pairs(db: sqlite_utils.Database, run_id: str, limit: int) -> list[dict]:
+    """The run's pairs furthest from the seeds, least on-task first."""
+    cursor = db.execute(
+        "SELECT id, outcome, status, ontask, ontask_scores, context, question, response FROM pairs "
+        "WHERE run_id = ? AND ontask IS NOT NULL ORDER BY ontask, rowid LIMIT ?", [run_id, limit])
+    columns = [column[0] for column in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
