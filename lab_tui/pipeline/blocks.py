@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from lab_tui.errors import EXIT_USAGE, UserError
 from lab_tui.pipeline import ontask
-from lab_tui.pipeline.parsers import extract_all, parse_judgement
+from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
 
 PROMPT_PARTS = ("introduction", "principles", "examples", "generation")
 VARIABLE = re.compile(r"\{(\w+)\}")
@@ -211,6 +211,16 @@ class Block:
         raise NotImplementedError
 
 
+class Untagged(str):
+    """A whole answer taken as the value because it had no tag (and stopped normally)."""
+
+
+def untagged_key(field: str) -> str:
+    """Where a row's data marks that its `field` is a whole untagged answer ("response.untagged"): a
+    dotted name, so no prompt variable can be it."""
+    return f"{field}.untagged"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Asking(Block):
     """A block that asks the teacher: a prompt, a profile of its own if it wants, sampling settings."""
@@ -259,6 +269,10 @@ class Generate(Asking):
     """Drop exact duplicates of the written field within this block (InstructLab's drop_duplicates)."""
     imitates: str | None = None
     """The seed variable the output should look like; the report compares lengths and formats with it."""
+    untagged: bool = False
+    """An answer with no `[Start of TAG]` that stopped normally is taken whole (marked in its row):
+    small teachers often answer without the tags, and the judges and the reviewer decide. An answer
+    cut off at max tokens still fails."""
 
     @property
     def output_tag(self) -> str:
@@ -272,6 +286,8 @@ class Generate(Asking):
         if self.imitates is not None and not SEED_FIELDS.get(self.imitates):
             seeds = ", ".join(name for name, field in SEED_FIELDS.items() if field)
             return f"imitates {_shown(self.imitates)}, which is not a seed variable ({seeds})"
+        if self.untagged and self.list:
+            return "cannot take an untagged answer whole (untagged: true) and read a list from it (list: true)"
         return super().problem()
 
     def previewed(self) -> "Generate":
@@ -286,7 +302,15 @@ class Generate(Asking):
         return (rows if self.list else rows * self.count), out
 
     def parse(self, text: str, stopped: bool) -> list[str]:
-        return extract_all(text, self.output_tag, stopped=stopped)[: None if self.list else 1]
+        try:
+            return extract_all(text, self.output_tag, stopped=stopped)[: None if self.list else 1]
+        except ParseError as error:
+            if not self.untagged or str(error) != f"missing tag [Start of {self.output_tag}]" or not text.strip():
+                raise
+            if not stopped:
+                raise ParseError(f"missing tag [Start of {self.output_tag}] and cut off at max tokens: an untagged "
+                                 "answer is taken whole only when it stopped by itself") from None
+            return [Untagged(text.strip())]
 
     async def run(self, engine, index: int, row, sample: int | None):
         if sample is None:
@@ -299,8 +323,9 @@ class Generate(Asking):
         values, request_id = await engine.answer(index, self, row, failed, sample)
         first = None
         for number, value in enumerate(values or ()):
+            marks = {untagged_key(self.writes): True} if isinstance(value, Untagged) else {}
             made = engine.child(self, row, row.path + ((sample, number) if self.list else (sample,)),
-                                **{self.writes: value})
+                                **{self.writes: str(value)}, **marks)
             if self.dedupe:
                 if engine.first_with(self, value, made.id) != made.id:
                     engine.save_row(self, made, row.id, "filtered", request_id=request_id,

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import sqlite_utils
 
 from lab_tui.pipeline import ontask
-from lab_tui.pipeline.blocks import SEED_FIELDS
+from lab_tui.pipeline.blocks import SEED_FIELDS, untagged_key
 from lab_tui.pipeline.evidence import judge_agreements
 from lab_tui.pipeline.flow import Flow
 from lab_tui.pipeline.params import RunParams
@@ -324,6 +324,8 @@ def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
         "left": _why_rows_left(grouped, flow),
         "scores": _scores(db, run_id, flow),
         "agreement": agreement_section(db, run_id),
+        "untagged": {block.label or block.name: count for block in flow.blocks if block.asks and block.writes
+                     and (count := evidence.marked_rows(db, run_id, block.name, untagged_key(block.writes)))},
         "ontask": _ontask(db, run_id, flow),
         "near_duplicates": {},
         "lengths": {},
@@ -388,6 +390,9 @@ def _warnings(report: dict) -> list[str]:
         if len(distribution) == 1 and sum(distribution.values()) >= 5:
             (score,) = distribution
             warnings.append(f"The {judge} gave every item the same score ({score}): it may not be discriminating.")
+    for what, count in report["untagged"].items():
+        warnings.append(f"{count} {what} came without tags and were taken whole: the judges and the reviewer decide "
+                        "whether each is an answer (small teachers often drop the tags).")
     for what, figures in report["ontask"]["blocks"].items():
         count, below = figures["count"], figures["below"]
         if count >= MIN_ITEMS_FOR_OFF_TASK and below / count >= OFF_TASK_WARN_SHARE:

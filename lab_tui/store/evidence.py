@@ -83,3 +83,9 @@ def least_ontask_pairs(db: sqlite_utils.Database, run_id: str, limit: int) -> li
         "WHERE run_id = ? AND ontask IS NOT NULL ORDER BY ontask, rowid LIMIT ?", [run_id, limit])
     columns = [column[0] for column in cursor.description]
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def marked_rows(db: sqlite_utils.Database, run_id: str, stage: str, mark: str) -> int:
+    """How many of a stage's rows that went on have `mark` set in their data (e.g. "response.untagged")."""
+    return db.execute("SELECT count(*) FROM rows WHERE run_id = ? AND stage = ? AND status != 'failed' "
+                      "AND json_extract(data, '$.\"' || ? || '\"')", [run_id, stage, mark]).fetchone()[0]
