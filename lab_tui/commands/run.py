@@ -231,8 +231,12 @@ async def _run(args) -> int:
     profile = None
     if args.resume is None or any(overrides.values()) or args.profile != "default":
         profile = load_profile(args.profile, **overrides)
-    run_id = args.resume or launch.start(db_path, args.skill, profile, _params(args))
+    chosen: list[str] = []
+    run_id = args.resume or launch.start(db_path, args.skill, profile, _params(args), on_flow_chosen=lambda flow, why:
+                                         chosen.append(f"flow: {flow} ({why}; --flow chooses another)"))
     echo(f"run: {run_id}", flush=True)
+    for line in chosen:
+        echo(line, flush=True)
 
     cancel, latest, on_event = _follow()
 

@@ -9,7 +9,8 @@ the block; none of them compares kind names, so adding a kind is one class here 
 
 A kind's `run` gets the engine (`Engine` in `engine.py`) and uses only these of its methods:
 `answer` (ask the teacher and parse), `child` (the row a block makes from a row), `save_row`,
-`track` and `advance` (carry rows on in tasks of their own), `record_pair` and `first_with` (dedupe).
+`track` and `advance` (carry rows on in tasks of their own), `record_pair`, `first_with` (dedupe) and
+`values` (what a prompt of the row may use).
 """
 
 from __future__ import annotations
@@ -466,7 +467,8 @@ class OnTaskFilter(Block):
 
 
 class Derived(Block):
-    """A block that writes a field without a request: one row in, one row out."""
+    """A block that writes a field without a request: one row in, one row out. It reads what a prompt
+    may use (the row's fields, and the seed example's: `{seed_question}` as every pair's question)."""
 
     def derive(self, data: dict) -> str:
         raise NotImplementedError
@@ -476,7 +478,7 @@ class Derived(Block):
             data[self.writes] = self.derive(data)
 
     async def run(self, engine, index: int, row, sample: int | None):
-        made = engine.child(self, row, row.path, **{self.writes: self.derive(row.data)})
+        made = engine.child(self, row, row.path, **{self.writes: self.derive(engine.values(row, self, 0))})
         engine.save_row(self, made, row.id, "ok")
         return made
 
