@@ -19,7 +19,8 @@ Use from any asyncio loop (the CLI's, or the Textual app's: never wrap it in `as
     await close_clients()   # from lab_tui.pipeline.teacher, once, at shutdown
 
 `handler` receives the dataclasses of `lab_tui.pipeline.events` synchronously on the loop (keep it
-cheap: store the latest `RunProgress`, redraw on a timer). Setting `cancel` stops sending, lets
+cheap: store the latest `RunProgress`, redraw on a timer; a `RunProgress` comes at most once per
+loop turn, after the changes of that turn). Setting `cancel` stops sending, lets
 requests already sent land, and returns status "cancelled"; `run_flow(db_path, run_id)` again
 resumes. `run_flow` raises a `UserError` when the run cannot start (`UnknownRunError`,
 `NotResumable`: running in another process, or made by an earlier lab-tui) and re-raises anything
