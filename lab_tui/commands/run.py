@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -72,6 +73,9 @@ def configure(parser) -> None:
                         "lists them (untracked and modified files included)")
     parser.add_argument("--base", metavar="REF", help="git ref --changed compares with (default origin/main, "
                         "else the local main branch)")
+    parser.add_argument("--workers", type=positive, metavar="N",
+                        help="a batch's worker processes, each running some of its skills on a core of its own, "
+                        "all sharing its concurrency (default: the machine's cores)")
     parser.add_argument("--resume", metavar="RUN_ID|BATCH_ID",
                         help="resume a run, or every unfinished run of a batch: only unanswered requests are sent")
     add_db_option(parser)
@@ -147,8 +151,8 @@ async def _batch(args, skills: list[Path]) -> int:
     from rich.live import Live
     from rich.table import Table
 
-    from lab_tui.pipeline.batch import run_batch, start_batch, unfinished_runs
-    from lab_tui.pipeline.teacher import TeacherProfile, close_clients, load_profile
+    from lab_tui.pipeline.batch import run_in_workers, shares, start_batch, unfinished_runs
+    from lab_tui.pipeline.teacher import TeacherProfile, close_clients, load_profile, preload_litellm
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
     from lab_tui.store.queries import skill_name
@@ -176,6 +180,10 @@ async def _batch(args, skills: list[Path]) -> int:
     refused = {} if args.resume else started.refused
     for path, reason in refused.items():
         echo(f"lab-tui run: {path}: not started: {reason}", err=True)
+    concurrency = args.concurrency or profile.max_concurrency
+    workers = args.workers or os.cpu_count() or 1
+    if len(shares(run_ids, concurrency, workers)) == 1:
+        preload_litellm()  # the runs go on in this process
     cancel, latest, on_event = _follow()
 
     def table() -> Table:
@@ -197,8 +205,8 @@ async def _batch(args, skills: list[Path]) -> int:
 
     try:
         with Live(View(), console=console, refresh_per_second=4, transient=not console.is_terminal):
-            results = await run_batch(db_path, run_ids, profile, args.concurrency or profile.max_concurrency,
-                                      on_event=on_event, cancel=cancel)
+            results = await run_in_workers(db_path, run_ids, profile, concurrency, workers, on_event=on_event,
+                                           cancel=cancel)
     finally:
         await close_clients()
         _say_log_problem()
@@ -223,10 +231,11 @@ async def _run(args) -> int:
     from lab_tui.pipeline import launch
     from lab_tui.pipeline.engine import RunAborted, run_flow
     from lab_tui.pipeline.render import progress_view
-    from lab_tui.pipeline.teacher import close_clients, load_profile
+    from lab_tui.pipeline.teacher import close_clients, load_profile, preload_litellm
     from lab_tui.store import rows as reads
     from lab_tui.store.db import open_db
 
+    preload_litellm()  # while the skill, the flow and the database are read
     console = _console()
     db_path = resolve_db(args)
     overrides = dict(model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)

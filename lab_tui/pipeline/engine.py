@@ -19,7 +19,8 @@ Use from any asyncio loop (the CLI's, or the Textual app's: never wrap it in `as
     await close_clients()   # from lab_tui.pipeline.teacher, once, at shutdown
 
 `handler` receives the dataclasses of `lab_tui.pipeline.events` synchronously on the loop (keep it
-cheap: store the latest `RunProgress`, redraw on a timer). Setting `cancel` stops sending, lets
+cheap: store the latest `RunProgress`, redraw on a timer; a `RunProgress` comes at most once per
+loop turn, after the changes of that turn). Setting `cancel` stops sending, lets
 requests already sent land, and returns status "cancelled"; `run_flow(db_path, run_id)` again
 resumes. `run_flow` raises a `UserError` when the run cannot start (`UnknownRunError`,
 `NotResumable`: running in another process, or made by an earlier lab-tui) and re-raises anything
@@ -35,9 +36,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Callable
 
 from lab_tui.errors import UserError
 from lab_tui.pipeline.blocks import SEED_FIELDS, Asking, Block
@@ -45,6 +44,7 @@ from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed,
 from lab_tui.pipeline.flow import Flow, FlowError, default_flow_for
 from lab_tui.pipeline.ontask import OnTaskScorer, ontask_key
 from lab_tui.pipeline.params import REQUEST_IDS, RunParams
+from lab_tui.pipeline.progress import eta_s, planned_work, with_plan
 from lab_tui.pipeline.parsers import ParseError
 from lab_tui.pipeline.teacher import Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile, profile_names
 from lab_tui.seeds.model import SeedExample, Skill
@@ -52,6 +52,9 @@ from lab_tui.store import rows as reads
 from lab_tui.store import runs as store
 from lab_tui.store.db import open_db
 from lab_tui.store.queries import UnknownRunError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 STOP_GRACE_S = 15.0
 """On cancel, requests already sent get this long to be answered and stored before being dropped."""
@@ -201,7 +204,12 @@ class Engine:
         self.latency_sum = 0.0
         self.latency_count = 0
         self.requests_done = 0
+        self.requests_reused = 0
+        self.fed = False
+        """Every chain of the first block is admitted."""
         self.progress_saved = 0.0
+        self.emitting: asyncio.Handle | None = None
+        """The snapshot due when the loop is next free (`emit`), if one is."""
         self.tasks: set[asyncio.Task] = set()
         self.pending = 0
         self.settled = asyncio.Event()
@@ -214,25 +222,29 @@ class Engine:
 
     # ----- events -------------------------------------------------------------------------
 
-    def progress(self) -> RunProgress:
+    def progress(self, *, completed: bool = False) -> RunProgress:
+        """The run's progress now, against its whole planned work (`completed`: every row finished)."""
         elapsed = time.monotonic() - self.started
-        rate = self.requests_done / elapsed if elapsed > 0 else 0.0
-        remaining = max(0, self.expected_requests() - self.requests_done) if self.pending else 0
-        return RunProgress(self.run_id, tuple(s.progress() for s in self.stages.values()), elapsed,
-                           self.requests_done, rate, remaining / rate if rate > 0 else None,
+        counts = {name: stage.counts for name, stage in self.stages.items()}
+        estimates, requests = planned_work(self.flow.blocks, len(self.seeds), counts)
+        done = self.requests_done
+        planned = done + self.requests_reused if completed else max(round(requests), done + self.requests_reused)
+        return RunProgress(self.run_id, with_plan([s.progress() for s in self.stages.values()], estimates,
+                                                  completed=completed, feeding=not self.fed),
+                           elapsed, done, done / elapsed if elapsed > 0 else 0.0,
+                           eta_s(planned, done, self.requests_reused, elapsed) if self.pending else None,
                            self.latency_sum / self.latency_count if self.latency_count else None,
-                           tuple(figure for teacher in self.teachers.values() for figure in teacher.figures()))
-
-    def expected_requests(self) -> int:
-        """Requests the run will send, with filters assumed to keep, and requests to succeed, as
-        often as they have so far."""
-        total, rows = 0.0, float(len(self.seeds))
-        for block in self.flow.blocks:
-            asked, rows = block.expect(rows, self.stages[block.name].counts)
-            total += asked
-        return round(total)
+                           tuple(figure for teacher in self.teachers.values() for figure in teacher.figures()),
+                           planned, self.requests_reused)
 
     def emit(self) -> None:
+        """Something changed: one snapshot goes out when the loop is next free, however many changes
+        came before it (a burst of answers is drawn once, and costs one snapshot, not one each)."""
+        if self.emitting is None:
+            self.emitting = asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.emitting = None
         progress = self.progress()
         if progress.elapsed_s - self.progress_saved >= PROGRESS_SAVE_EVERY_S:
             self.save_progress(progress)
@@ -277,6 +289,7 @@ class Engine:
                 chain = _Chain()
                 root = _Row({}, None, seed_index, (seed_index,), chain)
                 self.track(self.advance(0, root, sample), chain)
+        self.fed = True
         for teacher in self.teachers.values():  # every chain is in: the longest way to go first now
             teacher.slots.reverse()
 
@@ -308,6 +321,7 @@ class Engine:
                             stored["tokens_out"] or 0, stored["latency_s"] or 0.0, stored["attempts"])
             stage["tokens_in"] += answer.tokens_in  # the run's tokens, whichever process paid for them
             stage["tokens_out"] += answer.tokens_out
+            self.requests_reused += 1
             return answer, None, request_id
         if self.stop.is_set():
             raise Stopped()
@@ -587,11 +601,13 @@ async def _run_engine(db: sqlite_utils.Database, run_id: str, flow: Flow, seeds:
             except Exception as caught:  # the rows are all stored; `lab-tui report` can rebuild it
                 store.mark_run(db, run_id, status, error=f"the report could not be built: "
                                                          f"{type(caught).__name__}: {caught}")
-        final = engine.progress()
+        if engine.emitting is not None:  # the final snapshot replaces it, and nothing follows RunFinished
+            engine.emitting.cancel()
+        final = engine.progress(completed=status == "completed")
         engine.save_progress(final)
         on_event(final)
         on_event(RunFinished(run_id, status, error))
     first = flow.blocks[0]
-    return RunResult(run_id, status, engine.progress().stages, dict(engine.failures),
+    return RunResult(run_id, status, final.stages, dict(engine.failures),
                      reads.distinct_outputs(db, run_id, first.name, first.writes), first.label or first.name,
-                     time.monotonic() - engine.started, error, engine.progress().endpoints)
+                     time.monotonic() - engine.started, error, final.endpoints)

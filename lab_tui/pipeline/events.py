@@ -20,6 +20,11 @@ class StageProgress:
     failed: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    planned: int = 0
+    """Rows the stage is expected to make over the whole run (the flow's counts and the seeds; what
+    its filters and failures drop as often as they have so far); at least what it has made and has
+    on the way, more while an earlier stage still works, and what it made once the run completed.
+    Its bar fills against this. 0: not known (a snapshot of an earlier lab-tui)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class RunProgress:
     eta_s: float | None
     mean_latency_s: float | None
     endpoints: tuple[EndpointProgress, ...] = ()
+    requests_planned: int = 0
+    """Requests the whole run is expected to send (answers reused from the store included): the
+    "expected" of "so far / expected", and what the ETA counts down. 0: not known."""
+    requests_reused: int = 0
+    """Requests answered from the store (a resumed run) rather than sent: done, but not at the teacher's pace."""
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ def _cells(*values: object) -> list[Text]:
 def progress_view(progress: RunProgress | None, width: int = 80, *, bars: bool = False,
                   empty: str = "starting…") -> RenderableType:
     """A run's progress: a line per stage (queued, in flight, done, kept, filtered, failed; a bar
-    with `bars`, else each stage's tokens), the totals under it (`empty` while there are none),
-    and for a teacher with several endpoints a line each (with `bars`, where rows are few: one
+    filling against the stage's planned rows with `bars`, else each stage's tokens), the totals
+    under it (requests so far / expected, the ETA of the whole planned work; `empty` while there
+    are none), and for a teacher with several endpoints a line each (with `bars`, where rows are few: one
     compact line; else a table with each one's whole address and answers). The CLI's live view and
     summary and the Run pane all draw this."""
     table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False, expand=False)
@@ -57,7 +58,7 @@ def progress_view(progress: RunProgress | None, width: int = 80, *, bars: bool =
     for stage in progress.stages:
         figures = [stage.queued, stage.in_flight, stage.done, stage.kept, stage.filtered, stage.failed]
         if bars:
-            total = stage.done + stage.queued + stage.in_flight
+            total = max(stage.planned, stage.done + stage.queued + stage.in_flight)  # planned 0: not known
             table.add_row(*_cells(stage.stage, ProgressBar(total=max(total, 1), completed=stage.done if total else 0,
                                                            width=BAR_WIDTH), *figures))
         else:
@@ -65,7 +66,9 @@ def progress_view(progress: RunProgress | None, width: int = 80, *, bars: bool =
     tokens_in = sum(stage.tokens_in for stage in progress.stages)
     tokens_out = sum(stage.tokens_out for stage in progress.stages)
     latency = f"{progress.mean_latency_s:.2f}s" if progress.mean_latency_s is not None else "–"
-    table.caption = (f"{progress.requests_done} req · {progress.requests_per_s:.1f}/s · tokens {tokens_in}/{tokens_out}"
+    done = progress.requests_done + progress.requests_reused
+    requests = f"{done}/{progress.requests_planned}" if progress.requests_planned else str(done)
+    table.caption = (f"{requests} req · {progress.requests_per_s:.1f}/s · tokens {tokens_in}/{tokens_out}"
                      f" · {duration(progress.elapsed_s)} · ETA {duration(progress.eta_s)} · latency {latency}")
     if len(progress.endpoints) < 2:
         return table

@@ -10,11 +10,29 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
-import sqlite_utils
 
-from lab_tui.store.dbcheck import SCHEMA_VERSION, DatabaseProblem, check_db, read_only_connection
+def _import_sqlite_utils():
+    """sqlite-utils imports pandas and numpy when they are installed (an InstructLab user has them),
+    only to map their types on insert, which lab-tui never does: ~0.6 s of CPU at every start. They
+    are hidden while it loads, unless something imported them already (then they cost nothing)."""
+    hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # an import of it raises ImportError, which sqlite-utils expects
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
+
+from lab_tui.store.dbcheck import SCHEMA_VERSION, DatabaseProblem, check_db, read_only_connection  # noqa: E402
 
 __all__ = ["DatabaseProblem", "SCHEMA_VERSION", "check_db", "is_read_only", "open_db"]
 

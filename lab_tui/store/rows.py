@@ -99,13 +99,15 @@ def run_params(db: sqlite_utils.Database, run_id: str) -> dict:
 
 def progress_counts(db: sqlite_utils.Database, run_id: str) -> dict:
     """What a run's progress display needs from the store, for runs of another process: row
-    counts per stage and status, request counts and sums per stage, and the run's times."""
+    counts per stage and status, request counts and sums per stage, and the run's times, flow,
+    parameters and number of seed examples (what its planned work is reckoned from)."""
     rows = db.execute("SELECT stage, status, count(*) FROM rows WHERE run_id = ? GROUP BY stage, status",
                       [run_id]).fetchall()
     requests = db.execute(
         "SELECT stage, sum(response IS NULL AND error IS NULL), sum(response IS NOT NULL), total(tokens_in), "
         "total(tokens_out), total(latency_s) FROM requests WHERE run_id = ? GROUP BY stage", [run_id]).fetchall()
-    times = db.execute("SELECT created_at, finished_at, status, flow FROM runs WHERE id = ?", [run_id]).fetchone()
+    times = db.execute("SELECT created_at, finished_at, status, flow, params, "
+                       "json_array_length(skill_snapshot, '$.examples') FROM runs WHERE id = ?", [run_id]).fetchone()
     return {"rows": rows, "requests": requests, "times": times}
 
 

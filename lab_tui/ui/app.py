@@ -85,6 +85,10 @@ class LabApp(App):
             self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
 
     def make_pane(self, name: str) -> Screen:
+        if name == "run":  # a run is near: litellm's seconds-long import starts now, not at f5
+            from lab_tui.pipeline.teacher import preload_litellm
+
+            preload_litellm()
         module, _, cls = self.PANES[name].screen.partition(":")
         screen = getattr(importlib.import_module(module), cls)()
         self.pane_screens[name] = screen

@@ -4,15 +4,15 @@ Four copies of the bundled grounded skill (each task description marked with its
 skills send the same prompt) run as one batch against the suite's teacher with no latency, in its
 own process (tests/bench/counting_teacher.py). The same work is then run as one skill in one
 process (4 x the contexts per seed example): the figure of issue 20 is the batch's requests per
-second over that one process's (target >= 1.7 once a batch spreads its skills over worker
-processes; until then both are one process and the ratio is ~1). Requests per second are counted
+second over that one process's (target >= 1.7; a batch spreads its skills over worker processes,
+`--workers`, default the machine's cores; `--extra=--workers=1` measures it in one process). Requests per second are counted
 at the teacher, from the first request's arrival to the last answer (start-up apart); the CPU is
 user+sys of the `lab-tui` process and its children (worker processes included), and the teacher's
 own CPU is printed too: on a machine with few cores a teacher that needs a core of its own caps
 what any client can reach.
 
-`--extra` passes options to the batch's `lab-tui run` only (e.g. `--extra=--workers=4` once that
-option exists), so the same script compares before and after.
+`--extra` passes options to the batch's `lab-tui run` only (e.g. `--extra=--workers=4`), so the
+same script compares one worker with several.
 
 Usage: .venv/bin/python tests/bench/bench_batch.py [--contexts 10] [--questions 3] [--concurrency 32]
        [--rounds 1] [--extra=--workers=4]

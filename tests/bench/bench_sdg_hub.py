@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="measure both tools this many times, alternately")
     args = parser.parse_args()
     python = venv_python()
-    lab_flow = load_flow("grounded_skills", {"contexts": args.contexts, "questions": args.questions})
+    lab_flow = load_flow("grounded_skills", counts={"contexts": args.contexts, "questions": args.questions})
     warm_both(python)
     print(f"grounded_skills on {SKILL.relative_to(REPO)}: {args.contexts} contexts per seed example, "
           f"{args.questions} questions per context, concurrency {args.concurrency}, teacher {args.latency} s "

@@ -13,9 +13,10 @@ import pytest
 
 from lab_tui.cli import main
 from lab_tui.pipeline import blocks
-from lab_tui.pipeline.engine import Engine, RunParams, run_flow, start_run
+from lab_tui.pipeline.engine import RunParams, run_flow, start_run
 from lab_tui.pipeline.flow import FlowError, load_flow
-from lab_tui.pipeline.teacher import Teacher, TeacherProfile, close_clients
+from lab_tui.pipeline.progress import planned_work
+from lab_tui.pipeline.teacher import TeacherProfile, close_clients
 from lab_tui.resources import data_folder, example_skill_path
 from lab_tui.seeds import load_skill
 from lab_tui.store.db import open_db
@@ -87,10 +88,8 @@ async def test_the_requests_a_finished_run_expected_are_the_requests_it_sent(tea
     result = await run_flow(db_path, run_id)
     await close_clients()
     db = open_db(db_path)
-    engine = Engine(db, run_id, params.stored_flow(json.loads(db.execute("SELECT flow FROM runs").fetchone()[0])),
-                    [e.__dict__ for e in skill.examples], skill.task_description,
-                    {None: Teacher(TeacherProfile(model="openai/teacher"), 1)}, lambda event: None)
-    for stage in result.stages:
-        engine.stages[stage.stage].counts.update(done=stage.done, kept=stage.kept, filtered=stage.filtered,
-                                                 failed=stage.failed)
-    assert engine.expected_requests() == db.execute("SELECT count(*) FROM requests").fetchone()[0]
+    flow = params.stored_flow(json.loads(db.execute("SELECT flow FROM runs").fetchone()[0]))
+    counts = {stage.stage: {"done": stage.done, "kept": stage.kept, "filtered": stage.filtered, "failed": stage.failed}
+              for stage in result.stages}
+    assert planned_work(flow.blocks, len(skill.examples), counts)[1] == \
+        db.execute("SELECT count(*) FROM requests").fetchone()[0]

@@ -10,11 +10,11 @@ The rest of lab-tui imports from here, not from the modules.
 """
 
 from lab_tui.pipeline.teacher.client import Answer, Stopped, Teacher, TeacherError
-from lab_tui.pipeline.teacher.litellm_setup import close_clients, litellm_module, log_file_problem
+from lab_tui.pipeline.teacher.litellm_setup import close_clients, litellm_module, log_file_problem, preload_litellm
 from lab_tui.pipeline.teacher.profiles import (DEFAULT_PROFILE, KEYLESS_PLACEHOLDER, Endpoint, ProfileError,
                                                TeacherProfile, load_profile, profile_names)
 from lab_tui.pipeline.teacher.slots import PrioritySlots
 
 __all__ = ["Answer", "DEFAULT_PROFILE", "Endpoint", "KEYLESS_PLACEHOLDER", "PrioritySlots", "ProfileError", "Stopped",
            "Teacher", "TeacherError", "TeacherProfile", "close_clients", "litellm_module", "load_profile",
-           "log_file_problem", "profile_names"]
+           "log_file_problem", "preload_litellm", "profile_names"]

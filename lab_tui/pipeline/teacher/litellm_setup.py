@@ -15,6 +15,7 @@ import importlib
 import logging
 import math
 import os
+import threading
 import time
 from contextlib import suppress
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ _routers: list = []
 _keys_in_use: set[str] = set()
 """Keys this process sends, so logs, errors and answers can take them out."""
 _log_problem: str | None = None
+_import_lock = threading.Lock()
 
 
 @dataclass
@@ -50,24 +52,44 @@ class AttemptLimits:
 ATTEMPT_LIMITS: ContextVar[AttemptLimits | None] = ContextVar("lab_tui_attempt_limits", default=None)
 
 
-def litellm_module():
-    global _litellm
+def preload_litellm() -> None:
+    """Start importing litellm (~5 s of CPU) in a thread of its own, so that the work done meanwhile
+    (reading the skill, the flow and the database; the app drawing) overlaps it; the first
+    `litellm_module()` call then waits only for the rest. A daemon thread: a command that ends
+    first does not wait for it."""
     if _litellm is None:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
+        threading.Thread(target=_quiet_import, name="litellm-import", daemon=True).start()
 
-        from lab_tui.pipeline.teacher.wire import guarded_client
 
-        litellm.suppress_debug_info = True
-        handler = _log_handler()
-        logging.captureWarnings(True)
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore", "py.warnings"):
-            logger = logging.getLogger(name)
-            logger.handlers[:] = [handler]
-            logger.propagate = False
-            logger.setLevel(logging.WARNING)
-        litellm.aclient_session = guarded_client()
-        _litellm = litellm
+def _quiet_import() -> None:
+    with suppress(Exception):  # what went wrong shows where litellm is used, in the caller's thread
+        litellm_module()
+
+
+def litellm_module():
+    if _litellm is not None:
+        return _litellm
+    with _import_lock:  # a preload and a run's set-up at once set litellm up once
+        return _litellm or _set_up_litellm()
+
+
+def _set_up_litellm():
+    global _litellm
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    from lab_tui.pipeline.teacher.wire import guarded_client
+
+    litellm.suppress_debug_info = True
+    handler = _log_handler()
+    logging.captureWarnings(True)
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore", "py.warnings"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+    litellm.aclient_session = guarded_client()
+    _litellm = litellm
     return _litellm
 
 
