@@ -301,9 +301,9 @@ async def test_every_pane_and_dialog_draws_hostile_text_harmlessly(tmp_path, mon
             await check(pilot, f"review {key} dialog", must_show=key != "f")
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is screen)
-        review.record_verdict(open_db(db_path), screen.pair["id"], review.Session(HOSTILE), "rejected", 0)
+        review.record_verdict(open_db(db_path), screen.pair.id, review.Session(HOSTILE), "rejected", 0)
         await pilot.press("a")
-        await until(pilot, lambda: screen.pair["status"] == "rejected")
+        await until(pilot, lambda: screen.pair.status == "rejected")
         await check(pilot, "review, conflict notification")
 
     assert dialogs() <= check.shown, f"never shown: {sorted(c.__name__ for c in dialogs() - check.shown)}"

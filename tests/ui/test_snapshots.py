@@ -196,7 +196,7 @@ class TestReview:
             await self.first_pair(pilot)
             review.record_verdict(db, "r1-p0", review.Session("bob"), "rejected", 0)
             await pilot.press("a")
-            await until(pilot, lambda: pilot.app.screen.pair["status"] == "rejected")
+            await until(pilot, lambda: pilot.app.screen.pair.status == "rejected")
 
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
