@@ -92,7 +92,7 @@ class ReviewScreen(PaneScreen):
         Binding("r", "reload", "Reload", show=False, id="review.reload"),
     ]
     DEFAULT_CSS = """
-    #review-head { height: 4; padding: 0 1; background: $boost; }
+    #review-head { height: 4; padding: 0 1; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }
     #review-body { height: 1fr; padding: 0 1; }
     #review-body:focus { background-tint: $foreground 3%; }
     .review-label { color: $text-muted; text-style: bold; margin-top: 1; }
@@ -279,18 +279,19 @@ class ReviewScreen(PaneScreen):
         self.show_head()
 
     def counters(self) -> Text:
-        """Pairs per status under the filter and a bar of how many are decided."""
+        """A bar of how many pairs of the filter are decided (first, so a narrow terminal keeps it), then
+        the pairs per status."""
         counters = Text()
-        for name in ("pending", "accepted", "rejected", "skipped"):
-            counters.append(f"{name} ", style="dim")
-            counters.append(f"{self.counts.get(name, 0)}  ", style="bold")
         total = sum(self.counts.values())
         if total:
             decided = total - self.counts.get("pending", 0)
             filled = round(BAR_WIDTH * decided / total)
             counters.append("█" * filled, style="bold")
             counters.append("░" * (BAR_WIDTH - filled), style="dim")
-            counters.append(f" {100 * decided // total}%", style="dim")
+            counters.append(f" {100 * decided // total}%  ", style="dim")
+        for name in ("pending", "accepted", "rejected", "skipped"):
+            counters.append(f"{name} ", style="dim")
+            counters.append(f"{self.counts.get(name, 0)}  ", style="bold")
         return counters
 
     def filter_line(self) -> Text:
@@ -319,8 +320,6 @@ class ReviewScreen(PaneScreen):
                                   (clean(pair.outcome), "italic"),
                                   ("  note: " + one_line(pair.note, 40) if pair.note else "", "dim"))
             lines = [self.counters(), self.filter_line(), line1, line2]
-        for line in lines:
-            line.no_wrap, line.overflow = True, "ellipsis"
         head.update(Text("\n").join(lines))
 
     def show(self, pair: Pair | None) -> None:
@@ -562,7 +561,7 @@ class ReviewScreen(PaneScreen):
         if run_id is None:
             self.notify("Choose a run first (f).", severity="warning")
             return
-        self.export([run_id], ExportDialog([run_id], data_dir() / "exports" / f"{run_id}-accepted.jsonl"))
+        self.export([run_id], ExportDialog([run_id], exports_dir() / f"{run_id}-accepted.jsonl"))
 
     def export(self, runs: list[str], dialog: ExportDialog) -> None:
         """Export as the dialog says; when it cannot be done the dialog comes back with the reason."""
@@ -570,7 +569,8 @@ class ReviewScreen(PaneScreen):
             if asked is None:
                 return
             try:
-                asked.path.parent.mkdir(parents=True, exist_ok=True)
+                if asked.path.parent == exports_dir():  # lab-tui's own folder; any other must exist, as for the CLI
+                    asked.path.parent.mkdir(parents=True, exist_ok=True)
                 export, written = await self.db(export_to_file, runs, asked.path, format=asked.format,
                                                 status=asked.status, prompt=asked.prompt)
             except (UserError, OSError, sqlite3.Error) as error:
@@ -583,6 +583,11 @@ class ReviewScreen(PaneScreen):
                         title="Exported")
 
         self.app.push_screen(dialog, done)
+
+
+def exports_dir() -> Path:
+    """Where the export dialog suggests writing."""
+    return data_dir() / "exports"
 
 
 def _promote(pair: Pair, path: Path) -> tuple[str, bool, tuple | None]:
