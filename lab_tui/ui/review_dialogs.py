@@ -301,7 +301,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
             yield Label("Format")
             yield Select([(f"{name}: {one_line(chosen.help, 60)}", name) for name, chosen in FORMATS.items()],
                          value=self.format, allow_blank=False, id="export-format", compact=True)
-            yield Label("System prompt (default, granite, granite-3.1, llama, a model folder, or the text)")
+            yield Label("System prompt (default, granite, granite-3.1, llama, a model folder, or text)")
             yield SafeInput(self.prompt, id="export-prompt")
             yield Label(literal(self.error), id="export-error")
 

@@ -155,7 +155,7 @@ class TestReview:
 
     async def first_pair(self, pilot) -> None:
         screen = pilot.app.screen
-        await until(pilot, lambda: screen.pair is not None and screen.counts)
+        await until(pilot, lambda: screen.pair is not None and screen.counts and screen.place)
 
     def test_a_pair_to_decide(self, snap_compare, tmp_path):
         populate(tmp_path / "lab.db")
