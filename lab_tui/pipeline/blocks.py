@@ -23,6 +23,7 @@ from functools import cache
 from typing import ClassVar
 
 from lab_tui.errors import EXIT_USAGE, UserError
+from lab_tui.pipeline import ontask
 from lab_tui.pipeline.parsers import extract_all, parse_judgement
 
 PROMPT_PARTS = ("introduction", "principles", "examples", "generation")
@@ -38,6 +39,16 @@ PREVIEW_COUNT = 2
 """A preview asks every generation block for at most this many outputs."""
 FILTER_OPS = {"ge": lambda score, threshold: score >= threshold, "eq": lambda score, threshold: score == threshold}
 FILTER_WORDS = {"ge": "<", "eq": "≠"}
+
+
+@dataclass(frozen=True)
+class KeepRule:
+    """How a block keeps rows by a score: the agreement figures try it (and stricter ones) on verdicts."""
+
+    judge: str | None
+    """The scored block whose score it reads; None: the on-task score."""
+    op: str
+    threshold: float
 
 
 class FlowError(UserError, ValueError):
@@ -180,6 +191,15 @@ class Block:
     def drops_for(self, label_of) -> str | None:
         """For a block that drops rows: what drops them, in words ("question judge"); `label_of(name)`
         gives another block's label."""
+        return None
+
+    def keep_rule(self) -> KeepRule | None:
+        """For a block that keeps rows by a score: which score, and the rule."""
+        return None
+
+    def ontask_of(self) -> str | None:
+        """The field whose on-task score this block reads: the flow checks that the pair has it (the
+        engine scores the pair's generated texts)."""
         return None
 
     def complete_pair(self, data: dict) -> None:
@@ -363,6 +383,9 @@ class Filter(Block):
     def drops_for(self, label_of) -> str:
         return label_of(self.judge)
 
+    def keep_rule(self) -> KeepRule:
+        return KeepRule(self.judge, self.op, self.threshold)
+
     async def run(self, engine, index: int, row, sample: int | None):
         made = engine.child(self, row, row.path)
         score = row.data[f"{self.judge}.score"]
@@ -370,6 +393,48 @@ class Filter(Block):
             engine.save_row(self, made, row.id, "kept", score=score)
             return made
         engine.save_row(self, made, row.id, "filtered", score=score, reason=self.drop_reason(score))
+        if engine.flow.pair.response in row.data:
+            engine.record_pair(index, made, "filtered")
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnTaskFilter(Block):
+    """Keeps a row when the on-task score of the text an earlier block generated into `field` is at
+    least `threshold`: drift from the seeds is dropped before more requests are spent on it (e.g.
+    right after context generation). A row with no score (the skill's seeds give nothing to compare
+    that field with) is kept."""
+
+    kind: ClassVar[str] = "ontask_filter"
+    field: str
+    threshold: float = ontask.THRESHOLD
+
+    def wiring_problem(self, earlier: dict[str, Block]) -> str | None:
+        if not any(block.asks and block.writes == self.field for block in earlier.values()):
+            return f"must name a field an earlier block generates, not {_shown(self.field)}"
+        return None
+
+    def ontask_of(self) -> str:
+        return self.field
+
+    def expect(self, rows: float, stage: dict) -> tuple[float, float]:
+        seen = stage["kept"] + stage["filtered"]
+        return 0.0, rows * stage["kept"] / seen if seen else rows
+
+    def drops_for(self, label_of) -> str:
+        return self.label or "on-task score"
+
+    def keep_rule(self) -> KeepRule:
+        return KeepRule(None, "ge", self.threshold)
+
+    async def run(self, engine, index: int, row, sample: int | None):
+        made = engine.child(self, row, row.path)
+        score = row.data.get(ontask.ontask_key(self.field))
+        if score is None or score >= self.threshold:
+            engine.save_row(self, made, row.id, "kept", score=score)
+            return made
+        engine.save_row(self, made, row.id, "filtered", score=score,
+                        reason=f"on-task score of the {self.field} {score:g} < {self.threshold:g}")
         if engine.flow.pair.response in row.data:
             engine.record_pair(index, made, "filtered")
         return None
@@ -416,7 +481,7 @@ class Combine(Derived):
         return self.separator.join(str(data[name]) for name in self.reads)
 
 
-KINDS: dict[str, type[Block]] = {kind.kind: kind for kind in (Generate, Judge, Filter, Static, Combine)}
+KINDS: dict[str, type[Block]] = {kind.kind: kind for kind in (Generate, Judge, Filter, OnTaskFilter, Static, Combine)}
 """Every block kind a flow may use, by the name a flow file gives in `kind:`."""
 
 

@@ -168,6 +168,10 @@ def _check_wiring(blocks: tuple[Block, ...], pair: PairSpec, where: str, prompt_
         problem = block.wiring_problem(earlier)
         if problem:
             raise FlowError(f"{where}: {block.kind} {block.name!r} {problem}")
+        scored_field = block.ontask_of()
+        if scored_field is not None and scored_field not in {pair.context, pair.question, pair.response}:
+            raise FlowError(f"{where}: {block.kind} {block.name!r} reads the on-task score of {scored_field!r}, which "
+                            "the pair does not hold: texts are scored as the pair's context, question and response")
         if block.teacher is not None and profiles is not None and block.teacher not in profiles:
             raise FlowError(f"{where}: block {block.name!r} names teacher profile {block.teacher!r}, which the "
                             f"settings file does not define (known: {', '.join(sorted(profiles)) or 'none'})")
