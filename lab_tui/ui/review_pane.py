@@ -119,6 +119,9 @@ class ReviewScreen(PaneScreen):
         self.counts: dict[str, int] = {}
         self.place: tuple[int, int] | None = None
         """The shown pair's (n, N) in the filter's order."""
+        self.agreements: list = []
+        """How the shown run's judges (and its on-task score) line up with reviewers' verdicts so far
+        (`pipeline.evidence.judge_agreements`); empty until verdicts exist."""
         self.changing_filter = asyncio.Lock()
         """Held while the queue moves to a new filter, so following others never shows a pair of the old one."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-db")
@@ -232,6 +235,7 @@ class ReviewScreen(PaneScreen):
                 self.show(fresh)
         self.counts = await self.db(review.counts, self.filter)
         self.update_status()
+        self.refresh_agreement()
 
     def review(self, pairs: ReviewFilter) -> None:
         """Walk these pairs: the app's answer to `ReviewPairs` (the Run pane's ctrl+r, ...)."""
@@ -263,6 +267,14 @@ class ReviewScreen(PaneScreen):
     async def refresh_counts(self) -> None:
         self.counts = await self.db(review.counts, self.filter)
         self.update_status()
+        self.refresh_agreement()
+
+    @work(exclusive=True, group="review-agreement", exit_on_error=False)
+    async def refresh_agreement(self) -> None:
+        """The judges against reviewers for the filter's run (or the shown pair's), from the verdicts so far."""
+        run_id = self.filter.run_id or (self.pair.run_id if self.pair else None)
+        self.agreements = [] if run_id is None else await self.db(_agreements, run_id)
+        self.show_head()
 
     @work(exclusive=True, group="review-place", exit_on_error=False)
     async def refresh_place(self) -> None:
@@ -320,7 +332,29 @@ class ReviewScreen(PaneScreen):
                                   (clean(pair.outcome), "italic"),
                                   ("  note: " + one_line(pair.note, 40) if pair.note else "", "dim"))
             lines = [self.counters(), self.filter_line(), line1, line2]
+        if self.agreements:
+            lines.append(self.agreement_line())
+        head.styles.height = len(lines)
         head.update(Text("\n").join(lines))
+
+    def agreement_line(self) -> Text:
+        """Each judge against reviewers in a few characters: its AUC once it rests on enough verdicts
+        (marked when it does not tell accepted from rejected), else how many verdicts it has so far."""
+        from lab_tui.pipeline.agreement import MIN_VERDICTS
+
+        line = Text("judges vs reviewers ", style="dim")
+        for agreement in self.agreements:
+            line.append(one_line(agreement.label or agreement.judge, 20) + " ", style="dim")
+            if not agreement.enough:
+                line.append(f"{agreement.verdicts}/{MIN_VERDICTS} verdicts  ")
+            elif agreement.auc is not None:
+                line.append(f"AUC {agreement.auc:.2f}", style="bold")
+                line.append(" ✗  " if agreement.discriminates is False else "  ",
+                            style="bold red" if agreement.discriminates is False else "")
+            else:
+                table = agreement.current.table if agreement.current else None
+                line.append(f"kept {table.kept}, {table.kept_rejected} rejected  " if table else "–  ")
+        return line
 
     def show(self, pair: Pair | None) -> None:
         """Put the pair on screen by updating a fixed set of widgets (mounting new ones per pair is slow)."""
@@ -377,6 +411,7 @@ class ReviewScreen(PaneScreen):
             return False
         self.undo_stack.append(Undoable([(pair.id, version)]))
         self.count_change(pair.status, status)
+        self.refresh_agreement()
         try:
             await self.advance(pair.position, recount=False)
         except sqlite3.Error as error:
@@ -583,6 +618,17 @@ class ReviewScreen(PaneScreen):
                         title="Exported")
 
         self.app.push_screen(dialog, done)
+
+
+def _agreements(db, run_id: str) -> list:
+    """The run's agreement figures, or none while no verdict exists (nothing to say yet)."""
+    from lab_tui.pipeline.evidence import judge_agreements
+
+    try:
+        figures = judge_agreements(db, run_id=run_id)
+    except UserError:  # the run is gone (another process cleaned up): nothing to show
+        return []
+    return figures if any(figure.verdicts for figure in figures) else []
 
 
 def exports_dir() -> Path:

@@ -33,6 +33,12 @@ async def ready(pilot):
     return screen
 
 
+async def settled(pilot) -> None:
+    """The pane's counting and agreement workers are done: the header is as it stays."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def no_cursor_blink(pilot) -> None:
     for widget in pilot.app.screen.query("Input, TextArea"):
         widget.cursor_blink = False
@@ -48,6 +54,7 @@ def test_risk_order_with_on_task_and_progress(snap_compare, tmp_path):
         await pilot.press("s")
         await until(pilot, lambda: screen.filter.order == "risk" and screen.pair.id == "r1-p1" and screen.place)
         await until(pilot, lambda: screen.counts.get("accepted") == 1)
+        await settled(pilot)
 
     assert snap_compare(app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -72,6 +79,7 @@ def test_the_recent_decisions_list(snap_compare, tmp_path):
         for keys, after in ((("a",), "r1-p1"), (("x", "o"), "r1-p2"), (("x", "d"), "r1-p3"), (("space",), "r1-p4")):
             await pilot.press(*keys)
             await until(pilot, lambda: screen.pair.id == after)
+        await settled(pilot)
         await pilot.press("h")
         await until(pilot, lambda: pilot.app.screen is not screen)
 

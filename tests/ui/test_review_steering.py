@@ -261,3 +261,32 @@ async def test_at_60x20_the_footer_shows_export_and_quit(tmp_path):
         await settle(pilot, lambda: keys and all(key.region.width for key in keys))
         shown = {key.description for key in keys if key.region.right <= 60}
         assert {"Accept", "Reject", "Skip", "Undo", "Export", "Quit"} <= shown, shown
+
+
+async def test_the_header_shows_each_judge_against_reviewers_once_verdicts_exist(tmp_path):
+    from lab_tui.pipeline.flow import load_flow
+    from lab_tui.store import runs as store
+
+    db = open_db(tmp_path / "lab.db")
+    flow = load_flow("freeform_skills")
+    store.create_run(db, run_id="r1", skill_path="/skills/x/qna.yaml", skill_snapshot={}, flow=flow.stored(),
+                     prompts_version=flow.version, teacher={}, params={})
+    for number in range(14):  # the pair judge gives 3 to what reviewers reject, 2 to what they accept
+        score = 3.0 if number % 2 else 2.0
+        store.record_pair(db, id=f"p{number}", run_id="r1", seed_index=0, question=f"q{number}", response="r",
+                          user_turn="q", score=score, outcome="kept", ontask=0.9 - score / 10,
+                          scores=json.dumps([{"judge": "eval_questions", "label": "question judge", "score": 1.0},
+                                             {"judge": "evaluate_qa_pair", "label": "pair judge", "score": score}]))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 24)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.pair is not None and screen.counts)
+        assert "judges vs reviewers" not in head(screen), "nothing to say before any verdict"
+        await pilot.press("a")
+        await settle(pilot, lambda: "judges vs reviewers" in head(screen), timeout=30)  # the first loads the figures' code
+        assert "pair judge 1/10 verdicts" in head(screen)
+        for number in range(1, 12):
+            await pilot.press(*(("x", "enter") if number % 2 else ("a",)))
+            await settle(pilot, lambda: screen.pair.id == f"p{number + 1}")
+        await settle(pilot, lambda: "pair judge AUC 0.00 ✗" in head(screen), timeout=30)
+        assert "on-task score AUC 1.00" in head(screen)
