@@ -257,9 +257,12 @@ def next_pair(db: sqlite_utils.Database, session: Session, where: ReviewFilter, 
     return pair
 
 
-def place(db: sqlite_utils.Database, where: ReviewFilter, position: int) -> tuple[int, int]:
-    """Where the pair at rowid `position` stands in the filter's order: (n, N) for "pair n of N"."""
+def place(db: sqlite_utils.Database, where: ReviewFilter, position: int) -> tuple[int, int] | None:
+    """Where the pair at rowid `position` stands in the filter's order: (n, N) for "pair n of N"; None
+    for a pair the filter does not hold (one decided since, or gone back to from the recent decisions)."""
     clause, params = where.where()
+    if db.execute(f"SELECT 1 FROM pairs WHERE rowid = ? AND {clause}", [position, *params]).fetchone() is None:
+        return None
     ctes, keys = _order(where.order)
     before, cursor = _beyond(keys, position, backwards=True)
     total = db.execute(f"SELECT count(*) FROM pairs WHERE {clause}", params).fetchone()[0]

@@ -276,7 +276,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     BINDINGS = [Binding("ctrl+s", "save", "Export"), Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ExportDialog { align: center middle; }
-    ExportDialog > Vertical { width: 76; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
+    ExportDialog > Vertical { width: 78; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
                               background: $surface; overflow-y: auto; }
     ExportDialog Input { height: 1; border: none; padding: 0 1; background: $boost; }
     ExportDialog Input:focus { border: none; background: $primary 30%; }
@@ -293,7 +293,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(literal(one_line("Export run " + ", ".join(self.runs), 70)))
-            yield Label("File (a header file goes beside it)")
+            yield Label("File (a header file goes beside it; its folder must exist)")
             yield SafeInput(str(self.path), id="export-path")
             yield Label("Review status")
             yield Select([(status, status) for status in EXPORT_STATUSES], value=self.status, allow_blank=False,
@@ -301,7 +301,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
             yield Label("Format")
             yield Select([(f"{name}: {one_line(chosen.help, 60)}", name) for name, chosen in FORMATS.items()],
                          value=self.format, allow_blank=False, id="export-format", compact=True)
-            yield Label("System prompt (default, granite, granite-3.1, llama, a model folder, or text)")
+            yield Label("System prompt (default, granite, granite-3.1, llama, model folder, or text)")
             yield SafeInput(self.prompt, id="export-prompt")
             yield Label(literal(self.error), id="export-error")
 

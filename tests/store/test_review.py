@@ -238,6 +238,7 @@ def test_previous_and_next_walk_the_filter_and_place_says_n_of_n(queue):
     assert review.place(queue.db, where, third) == (3, 5)
     review.record_verdict(queue.db, "p0", ANN, "accepted", 0)
     assert review.place(queue.db, where, third) == (2, 4), "a decided pair leaves a pending queue"
+    assert review.place(queue.db, where, first) is None, "and has no place in it"
 
 
 def test_risk_order_puts_the_least_on_task_then_disagreeing_judges_then_low_scores_first(builder):
