@@ -34,6 +34,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from lab_tui.config import data_dir
@@ -55,6 +56,9 @@ from lab_tui.ui.widgets.status_bar import StatusBar
 FOLLOW_EVERY_S = 1.0
 """How often the pane asks SQLite whether another reviewer committed (a PRAGMA, not a query)."""
 BAR_WIDTH = 16
+SETTLE_S = 0.3
+"""How long the reviewer stays on a pair (or pauses between verdicts) before the header's counts over the
+whole filter ("pair n of N", the judges against reviewers) are made: a fast run of keys never waits for them."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class ReviewScreen(PaneScreen):
         """With the queue empty: the filter's pending pairs other live sessions hold."""
         self.following = False
         """A look at what other sessions committed is going (`follow_others`)."""
+        self.settling: dict[str, Timer] = {}
+        """The header's counts waiting for the reviewer to be still (`later`)."""
         self.lost_claim: str | None = None
         """The pair whose claim another session took while this one was not heard from (said once)."""
         self.undo_stack: list[Undoable] = []
@@ -173,6 +179,13 @@ class ReviewScreen(PaneScreen):
         """Run `function(db, ...)` on the pane's database thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, partial(self._call, function, *args, **kwargs))
+
+    def later(self, name: str, then: Callable[[], Any]) -> None:
+        """Call `then` once the reviewer has been still for `SETTLE_S` (each call starts the wait again)."""
+        timer = self.settling.get(name)
+        if timer is not None:
+            timer.stop()
+        self.settling[name] = self.set_timer(SETTLE_S, then)
 
     async def count(self, function: Callable, *args: Any) -> Any:
         """Run `function(db, ...)` on the pane's counting thread (reads only, beside the database thread)."""
@@ -293,7 +306,7 @@ class ReviewScreen(PaneScreen):
     async def refresh_agreement(self) -> None:
         """The judges against reviewers for the filter's run (or the shown pair's), from the verdicts so far."""
         run_id = self.filter.run_id or (self.pair.run_id if self.pair else None)
-        self.agreements = [] if run_id is None else await self.db(_agreements, run_id)
+        self.agreements = [] if run_id is None else await self.count(_agreements, run_id)
         self.show_head()
 
     @work(exclusive=True, group="review-place", exit_on_error=False)
@@ -387,7 +400,7 @@ class ReviewScreen(PaneScreen):
         if pair is None:
             return
         self.position = pair.position
-        self.refresh_place()
+        self.later("place", self.refresh_place)
         for name, edited, original in (("question", pair.edited_question, pair.original_question),
                                        ("response", pair.edited_response, pair.original_response)):
             label = self.query_one(f"#label-{name}", Static)
@@ -431,7 +444,7 @@ class ReviewScreen(PaneScreen):
             return False
         self.undo_stack.append(Undoable([(pair.id, version)]))
         self.count_change(pair.status, status)
-        self.refresh_agreement()
+        self.later("agreement", self.refresh_agreement)
         try:
             await self.advance(pair.position, recount=False)
         except sqlite3.Error as error:
