@@ -20,6 +20,7 @@ undone in one step), reject reason codes, and the pair's seed example one key aw
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -522,18 +523,22 @@ class ReviewScreen(PaneScreen):
         self.review(ReviewFilter(**{**self.filter.__dict__, "order": order}))
 
     async def action_bulk(self) -> None:
-        """Reject every pending pair of the current filter (narrow it first: a seed example, a score
-        below...), after confirming the count; one `u` takes it all back."""
-        count = await self.db(review.bulk_count, self.session, self.filter)
-        if not count:
+        """Reject every pending pair of the current filter, or of the shown pair's seed example within it
+        (a score below: narrow the filter first), after confirming the count; one `u` takes it all back."""
+        scopes = {"bulk-filter": self.filter}
+        pair = self.pair
+        if pair is not None and pair.seed_index is not None and self.filter.seed_index is None:
+            scopes["bulk-seed"] = dataclasses.replace(self.filter, seed_index=pair.seed_index)
+        counts = {scope: await self.db(review.bulk_count, self.session, pairs) for scope, pairs in scopes.items()}
+        if not counts["bulk-filter"]:
             self.notify("No pending pair of this filter is free to decide.", severity="warning")
             return
 
         async def done(choice: str) -> None:
-            if choice != "bulk-reject":
+            if choice not in scopes:
                 return
             try:
-                decided = await self.db(review.bulk_verdict, self.session, self.filter, "rejected")
+                decided = await self.db(review.bulk_verdict, self.session, scopes[choice], "rejected")
             except (VerdictConflict, sqlite3.Error) as error:
                 self.notify(f"Nothing rejected: {error}.", title="Not saved", severity="error")
                 return
@@ -542,10 +547,15 @@ class ReviewScreen(PaneScreen):
             self.notify(f"{len(decided)} pair(s) rejected; u takes them all back.", title="Bulk reject")
             await self.advance(0)
 
+        choices = [("bulk-filter", f"Reject {counts['bulk-filter']}")]
+        question = f"Reject the {counts['bulk-filter']} pending pair(s) of this filter?\n{self.filter.describe()}"
+        if counts.get("bulk-seed"):
+            seed = scopes["bulk-seed"].seed_index + 1
+            choices.append(("bulk-seed", f"{counts['bulk-seed']} of seed {seed}"))
+            question += f"\nOr only the {counts['bulk-seed']} of seed example {seed} (this pair's)?"
         self.app.push_screen(ChoiceDialog(
-            f"Reject {count} pending pair(s) of this filter?\n{self.filter.describe()}\n"
-            "Pairs other reviewers hold are left to them; u undoes the whole action.",
-            [("bulk-reject", f"Reject {count}"), ("bulk-cancel", "Cancel")], focus="bulk-cancel"), done)
+            question + "\nPairs other reviewers hold are left to them; u undoes the whole action.",
+            [*choices, ("bulk-cancel", "Cancel")], focus="bulk-cancel"), done)
 
     def action_edit(self) -> None:
         pair = self.pair

@@ -176,7 +176,7 @@ async def test_bulk_reject_of_a_seed_example_confirms_the_count_and_one_undo_tak
         await settle(pilot, lambda: screen.pair.id == "r1-p1")
         await pilot.press("X")
         await settle(pilot, lambda: isinstance(app.screen, ChoiceDialog))
-        assert "Reject 2 pending pair(s)" in app.screen.question and "seed example 2" in app.screen.question
+        assert "Reject the 2 pending pair(s)" in app.screen.question and "seed example 2" in app.screen.question
         await pilot.press("enter")  # the focused button is Cancel
         await settle(pilot, lambda: app.screen is screen)
         assert stored(tmp_path, "r1-p1")["status"] == "pending"
@@ -192,6 +192,28 @@ async def test_bulk_reject_of_a_seed_example_confirms_the_count_and_one_undo_tak
         await pilot.press("u")
         await settle(pilot)
         assert [stored(tmp_path, f"r1-p{i}")["status"] for i in range(6)] == ["pending"] * 6
+
+
+async def test_bulk_reject_offers_the_shown_pairs_seed_example_within_the_filter(tmp_path):
+    populate(tmp_path / "lab.db", count=6)  # seed examples 0,1,2,0,1,2
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await settle(pilot, lambda: screen.pair is not None)
+        await pilot.press("space")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
+        await pilot.press("X")
+        await settle(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+        assert "Reject the 5 pending pair(s) of this filter" in app.screen.question
+        assert "Or only the 2 of seed example 2" in app.screen.question
+        app.screen.query_one("#bulk-seed").press()
+        await settle(pilot, lambda: stored(tmp_path, "r1-p4")["status"] == "rejected")
+        assert [stored(tmp_path, f"r1-p{i}")["status"] for i in range(6)] == \
+            ["skipped", "rejected", "pending", "pending", "rejected", "pending"]
+        await settle(pilot, lambda: screen.pair is not None and screen.pair.id == "r1-p2")
+        await pilot.press("u")
+        await settle(pilot, lambda: stored(tmp_path, "r1-p4")["status"] == "pending")
+        assert stored(tmp_path, "r1-p0")["status"] == "skipped", "the skip before it is another undo"
 
 
 async def test_export_asks_where_and_what_and_says_what_went_wrong(tmp_path, lab_home):
