@@ -392,7 +392,7 @@ class ReviewScreen(PaneScreen):
 
     def show(self, pair: Pair | None) -> None:
         """Put the pair on screen by updating a fixed set of widgets (mounting new ones per pair is slow)."""
-        if pair is None or self.pair is None or pair.id != self.pair.id:
+        if pair != self.pair:  # another pair, or this one decided: its place is counted again
             self.place = None
         self.pair = pair
         self.show_head()
