@@ -348,10 +348,9 @@ class ReviewScreen(PaneScreen):
         head = self.query_one("#review-head", Static)
         pair = self.pair
         if pair is None:
-            held = (f" Other reviewers hold {self.held_elsewhere} pair(s) of it; they come here if let go."
-                    if self.held_elsewhere else "")
-            lines = [self.counters(), self.filter_line(), Text(
-                f"No pair to review.{held} f changes the filter; u undoes the last verdict.")]
+            held = f": others hold {self.held_elsewhere} pair(s) of this filter" if self.held_elsewhere else ""
+            lines = [self.counters(), self.filter_line(), Text(f"No pair to review{held}."),
+                     Text("f changes the filter; u undoes the last verdict.", style="dim")]
         else:
             seed = "–" if pair.seed_index is None else str(pair.seed_index + 1)
             place = f"pair {self.place[0]} of {self.place[1]}  " if self.place else ""

@@ -135,12 +135,12 @@ async def test_the_empty_queue_says_how_many_pairs_others_hold(tmp_path):
     review.next_pair(db, bob, review.ReviewFilter())
     review.next_pair(db, carol, review.ReviewFilter())
     app = make_app(tmp_path)
-    async with app.run_test(size=(100, 24)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await settle(pilot, lambda: screen.pair is not None)
         await pilot.press("a")
         await settle(pilot, lambda: screen.pair is None)
-        assert "Other reviewers hold 2 pair(s)" in head(screen)
+        assert "No pair to review: others hold 2 pair(s) of this filter." in head(screen)
 
 
 async def test_s_sorts_by_risk_and_the_filter_takes_an_on_task_threshold(tmp_path):
