@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -139,18 +139,18 @@ class RejectDialog(ModalScreen[tuple[str | None, str] | None]):
 
 
 FILTER_FIELDS = (
-    ("run_id", "Run"),
-    ("outcome", "Outcome (kept, filtered, or empty for both)"),
-    ("status", "Status (pending, accepted, rejected, skipped, or empty for any)"),
-    ("min_score", "Minimum pair score"),
-    ("max_score", "Maximum pair score"),
-    ("max_ontask", "On-task score below (0-1: the pair's least on-task text)"),
-    ("reviewer", "Reviewer"),
-    ("search", "Text in question or response"),
-    ("skill", "Skill (part of its path, e.g. its folder name)"),
-    ("batch_id", "Batch (lab-tui run with several skills)"),
-    ("seed_index", "Seed example (its number in the Seeds pane)"),
-    ("order", "Order"),
+    ("run_id", "Run", ""),
+    ("outcome", "Outcome", "kept, filtered, or empty for both"),
+    ("status", "Status", "pending, accepted, rejected, skipped, or empty for any"),
+    ("min_score", "Score from", "the pair score at least"),
+    ("max_score", "Score up to", "the pair score at most"),
+    ("max_ontask", "On-task below", "0-1: the pair's least on-task text"),
+    ("reviewer", "Reviewer", "who decided it"),
+    ("search", "Text", "in the question or response"),
+    ("skill", "Skill", "part of its path, e.g. its folder name"),
+    ("batch_id", "Batch", "a lab-tui run of several skills"),
+    ("seed_index", "Seed example", "its number in the Seeds pane"),
+    ("order", "Order", ""),
 )
 NUMBERS = ("min_score", "max_score", "max_ontask")
 
@@ -165,8 +165,10 @@ class FilterDialog(ModalScreen[ReviewFilter | None]):
                               background: $surface; overflow-y: auto; }
     FilterDialog Input { height: 1; border: none; padding: 0 1; background: $boost; }
     FilterDialog Input:focus { border: none; background: $primary 30%; }
-    FilterDialog Label { color: $text-muted; }
-    FilterDialog Select { margin: 0 0; }
+    FilterDialog Horizontal { height: 1; }
+    FilterDialog .filter-label { width: 15; color: $text-muted; }
+    FilterDialog Input, FilterDialog Select { width: 1fr; }
+    FilterDialog #filter-title { color: $text-muted; margin-bottom: 1; }
     #filter-error { color: $error; }
     """
 
@@ -185,19 +187,22 @@ class FilterDialog(ModalScreen[ReviewFilter | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            for name, label in FILTER_FIELDS:
+            yield Label("Which pairs, in what order (enter applies, escape cancels)", id="filter-title")
+            for name, label, hint in FILTER_FIELDS:
                 value = getattr(self.current, name)
-                yield Label(label)
-                if name == "run_id":
-                    yield Select(self.run_options(), prompt="any run", value=value or Select.NULL,
-                                 id="filter-run_id", compact=True)
-                elif name == "order":
-                    yield Select([(f"{order}: {text}", order) for order, text in ORDERS.items()], value=value,
-                                 allow_blank=False, id="filter-order", compact=True)
-                elif name == "seed_index":
-                    yield SafeInput("" if value is None else str(value + 1), id="filter-seed_index", type="integer")
-                else:
-                    yield SafeInput("" if value is None else str(value), id=f"filter-{name}")
+                with Horizontal():
+                    yield Label(label, classes="filter-label")
+                    if name == "run_id":
+                        yield Select(self.run_options(), prompt="any run", value=value or Select.NULL,
+                                     id="filter-run_id", compact=True)
+                    elif name == "order":
+                        yield Select([(f"{order}: {text}", order) for order, text in ORDERS.items()], value=value,
+                                     allow_blank=False, id="filter-order", compact=True)
+                    elif name == "seed_index":
+                        yield SafeInput("" if value is None else str(value + 1), placeholder=hint,
+                                        id="filter-seed_index", type="integer")
+                    else:
+                        yield SafeInput("" if value is None else str(value), placeholder=hint, id=f"filter-{name}")
             yield Label("", id="filter-error")
 
     def on_mount(self) -> None:
@@ -206,7 +211,7 @@ class FilterDialog(ModalScreen[ReviewFilter | None]):
     @on(Input.Submitted)
     def action_save(self) -> None:
         values: dict[str, Any] = {name: self.query_one(f"#filter-{name}", Input).value.strip() or None
-                                  for name, _ in FILTER_FIELDS if name not in ("run_id", "order")}
+                                  for name, _, _ in FILTER_FIELDS if name not in ("run_id", "order")}
         run = self.query_one("#filter-run_id", Select)
         values["run_id"] = None if run.is_blank() else run.value
         values["order"] = self.query_one("#filter-order", Select).value
