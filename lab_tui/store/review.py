@@ -207,6 +207,19 @@ judges scoring 0-1 and 1-3 compare."""
 
 
 def _risk_keys(db: sqlite_utils.Database) -> None:
+    """See `_key_risks`; on a read-only database too, whose connection refuses every write, even to its
+    own temporary tables, until told otherwise for the moment they are filled."""
+    read_only = is_read_only(db)
+    if read_only:
+        db.execute("PRAGMA query_only=OFF")
+    try:
+        _key_risks(db)
+    finally:
+        if read_only:
+            db.execute("PRAGMA query_only=ON")
+
+
+def _key_risks(db: sqlite_utils.Database) -> None:
     """Bring this connection's table of risk keys up to date (a temporary table: nothing is written to
     the database). Sorting 100,000 pairs by their judges' JSON took 1.4 s a key; keyed once, a step is
     an index walk. A pair's scores never change once recorded, so only pairs added since are keyed,

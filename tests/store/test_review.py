@@ -308,3 +308,17 @@ def test_recent_decisions_list_each_pair_once_newest_first(queue):
     review.record_verdict(queue.db, "p2", BOB, "accepted", 0)
     assert [(d.pair_id, d.status, d.reason) for d in review.recent_decisions(queue.db, "ann")] == [
         ("p0", "rejected", "format"), ("p1", "rejected", "wrong")]
+
+
+def test_the_risk_order_walks_a_read_only_database_and_writes_nothing_to_it(builder):
+    from lab_tui.store.db import _open_read_only, is_read_only
+
+    builder.run("r1")
+    builder.pair("r1", "calm", ontask=0.9)
+    builder.pair("r1", "offtask", ontask=0.2)
+    before = builder.path.read_bytes()
+    db = _open_read_only(builder.path)
+    where = ReviewFilter(order="risk")
+    pair = review.next_pair(db, ANN, where)
+    assert pair["id"] == "offtask" and review.place(db, where, pair["position"]) == (1, 2)
+    assert is_read_only(db) and builder.path.read_bytes() == before
