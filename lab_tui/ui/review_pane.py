@@ -476,6 +476,7 @@ class ReviewScreen(PaneScreen):
         pair_id, version = last.decided[0]
         try:
             if last.bulk:
+                await self.release_shown()
                 restored, kept = await self.db(review.undo_bulk, self.session, last.decided)
             else:
                 await self.release_shown(keep=pair_id)
@@ -519,7 +520,7 @@ class ReviewScreen(PaneScreen):
     def action_sort(self) -> None:
         """Toggle between the queue's order and riskiest first."""
         order = "queue" if self.filter.order == "risk" else "risk"
-        self.review(ReviewFilter(**{**self.filter.__dict__, "order": order}))
+        self.review(dataclasses.replace(self.filter, order=order))
 
     async def action_bulk(self) -> None:
         """Reject every pending pair of the current filter, or of the shown pair's seed example within it
@@ -537,6 +538,7 @@ class ReviewScreen(PaneScreen):
             if choice not in scopes:
                 return
             try:
+                await self.release_shown()
                 decided = await self.db(review.bulk_verdict, self.session, scopes[choice], "rejected")
             except (VerdictConflict, sqlite3.Error) as error:
                 self.notify(f"Nothing rejected: {error}.", title="Not saved", severity="error")
