@@ -395,8 +395,3 @@ def export_to_file(db: sqlite_utils.Database, run_ids: Sequence[str], path: Path
     export = build_export(db, run_ids, **options)
     return export, write_export(path, export)
 
-
-def judges(pair: dict) -> list[dict]:
-    """A `pairs` row's judges in flow order, as dicts: for the Review pane until it reads `Pair`s
-    (`Pair.judges`), then to be removed."""
-    return [asdict(judge) for judge in Pair.from_row(pair).judges]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,15 @@ def _judges(scores: str | None) -> tuple[Judge, ...]:
     return tuple(judge for judge in judges if judge is not None)
 
 
+def _ontask_scores(stored: str | None) -> dict[str, float]:
+    try:
+        scores = json.loads(stored or "{}")
+    except ValueError:
+        return {}
+    return {str(name): score for name, score in scores.items()
+            if isinstance(score, (int, float)) and not isinstance(score, bool)} if isinstance(scores, dict) else {}
+
+
 @dataclass(frozen=True)
 class Pair:
     """A training pair: the teacher's texts, a reviewer's edits and verdict, the judges' scores."""
@@ -81,6 +90,12 @@ class Pair:
     created_at: str
     position: int | None = None
     """The row's place in the table (rowid), when read by the review queue that pages by it."""
+    ontask: float | None = None
+    """The least on-task of the pair's generated texts (0-1; None before on-task scoring)."""
+    ontask_scores: dict[str, float] = field(default_factory=dict)
+    """Each generated text's on-task score by field (context, question, response)."""
+    reason: str | None = None
+    """The reject reason code of the latest verdict (`store.review.REJECT_REASONS`)."""
 
     @classmethod
     def from_row(cls, row: Mapping) -> Pair:
@@ -92,7 +107,9 @@ class Pair:
             edited_question=row["edited_question"], edited_response=row["edited_response"],
             judges=_judges(row["scores"]), score=row["score"], outcome=row["outcome"], status=row["status"],
             reviewer=row["reviewer"], note=row["note"], version=row["version"], claimed_by=row["claimed_by"],
-            claimed_at=row["claimed_at"], created_at=row["created_at"], position=row.get("position"))
+            claimed_at=row["claimed_at"], created_at=row["created_at"], position=row.get("position"),
+            ontask=row.get("ontask"), ontask_scores=_ontask_scores(row.get("ontask_scores")),
+            reason=row.get("reason"))
 
     @property
     def question_edited(self) -> bool:

@@ -70,10 +70,10 @@ async def drive(db_path: Path, verdicts: int) -> tuple[float, list[float], list[
                 await asyncio.sleep(0.0002)
             times.append(time.perf_counter() - t0)
         for _ in range(verdicts // 2):
-            before = screen.pair["id"]
+            before = screen.pair.id
             t0 = time.perf_counter()
             await pilot.press("a")
-            while screen.pair["id"] == before:
+            while screen.pair.id == before:
                 await asyncio.sleep(0.0005)
             pilot_times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()

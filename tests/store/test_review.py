@@ -205,3 +205,120 @@ def test_claims_never_change_what_the_counters_depend_on(queue):
     assert review.decided_so_far(queue.db) != after_verdict
     queue.pair("r1", "p9")
     assert review.decided_so_far(queue.db)[1] != after_verdict[1]
+
+
+def judged(question: float, pair: float) -> str:
+    return json.dumps([{"judge": "eval_questions", "label": "question judge", "score": question},
+                       {"judge": "evaluate_qa_pair", "label": "pair judge", "score": pair}])
+
+
+def test_a_reject_reason_is_stored_on_the_pair_and_its_verdict_and_undo_restores_it(queue):
+    version = review.record_verdict(queue.db, "p1", ANN, "rejected", 0, reason="off-task", note="about SEO")
+    pair = review.get_pair(queue.db, "p1")
+    assert (pair["status"], pair["reason"], pair["note"]) == ("rejected", "off-task", "about SEO")
+    assert review.history(queue.db, "p1")[-1]["reason"] == "off-task"
+    version = review.record_verdict(queue.db, "p1", ANN, "rejected", version, note="about SEO, twice")
+    assert review.get_pair(queue.db, "p1")["reason"] == "off-task", "a note alone keeps the reason"
+    version = review.record_verdict(queue.db, "p1", ANN, "accepted", version)
+    assert review.get_pair(queue.db, "p1")["reason"] is None, "an accepted pair has no reject reason"
+    review.undo(queue.db, "p1", ANN, version)
+    assert review.get_pair(queue.db, "p1")["reason"] == "off-task"
+    with pytest.raises(ValueError, match="off-task, wrong, incomplete, format, duplicate, unsafe"):
+        review.record_verdict(queue.db, "p2", ANN, "rejected", 0, reason="boring")
+    assert list(review.REJECT_REASONS) == ["off-task", "wrong", "incomplete", "format", "duplicate", "unsafe"]
+
+
+def test_previous_and_next_walk_the_filter_and_place_says_n_of_n(queue):
+    where = ReviewFilter(run_id="r1")
+    third = review.get_pair(queue.db, "p2")["position"]
+    assert review.next_pair(queue.db, ANN, where, after=third)["id"] == "p3"
+    assert review.next_pair(queue.db, ANN, where, after=third, backwards=True)["id"] == "p1"
+    first = review.get_pair(queue.db, "p0")["position"]
+    assert review.next_pair(queue.db, ANN, where, after=first, backwards=True)["id"] == "p4", "wraps round"
+    assert review.place(queue.db, where, third) == (3, 5)
+    review.record_verdict(queue.db, "p0", ANN, "accepted", 0)
+    assert review.place(queue.db, where, third) == (2, 4), "a decided pair leaves a pending queue"
+    assert review.place(queue.db, where, first) is None, "and has no place in it"
+
+
+def test_risk_order_puts_the_least_on_task_then_disagreeing_judges_then_low_scores_first(builder):
+    builder.run("r1")
+    builder.pair("r1", "calm", ontask=0.9, scores=judged(1.0, 3.0), score=3.0)
+    builder.pair("r1", "low", ontask=0.9, scores=judged(1.0, 2.0), score=2.0)
+    builder.pair("r1", "split", ontask=0.9, scores=judged(1.0, 1.0), score=1.0)  # question top, pair bottom
+    builder.pair("r1", "unscored", ontask=None, scores=judged(1.0, 3.0), score=3.0)
+    builder.pair("r1", "offtask", ontask=0.2, scores=judged(1.0, 3.0), score=3.0)
+    builder.pair("r1", "disagree", ontask=0.9, scores=judged(0.0, 3.0), score=3.0)
+    where = ReviewFilter(order="risk")
+    walked, position = [], 0
+    for _ in range(6):
+        pair = review.next_pair(builder.db, ANN, where, after=position, wrap=False)
+        walked.append(pair["id"])
+        position = pair["position"]
+    assert walked == ["offtask", "disagree", "split", "low", "calm", "unscored"]
+    assert review.next_pair(builder.db, ANN, where, after=position, wrap=False) is None
+    assert review.place(builder.db, where, review.get_pair(builder.db, "split")["position"]) == (3, 6)
+    assert review.next_pair(builder.db, ANN, ReviewFilter(max_ontask=0.5), after=position)["id"] == "offtask"
+    assert "on-task < 0.5" in ReviewFilter(max_ontask=0.5, order="risk").describe()
+    assert "risk first" in ReviewFilter(order="risk").describe()
+
+
+def test_the_empty_queue_counts_what_other_live_sessions_hold(queue):
+    where = ReviewFilter(run_id="r1")
+    review.next_pair(queue.db, BOB, where)
+    review.next_pair(queue.db, CAROL, where)
+    assert review.claimed_elsewhere(queue.db, ANN, where) == 2
+    assert review.claimed_elsewhere(queue.db, BOB, where) == 1
+
+
+def test_a_bulk_rejection_is_one_transaction_and_one_undo(queue):
+    where = ReviewFilter(run_id="r1", seed_index=1)
+    queue.db.execute("UPDATE pairs SET seed_index = 2 WHERE id = 'p4'")
+    queue.db.conn.commit()
+    review.next_pair(queue.db, BOB, where)  # bob holds p0: a bulk action leaves it to him
+    review.record_verdict(queue.db, "p3", CAROL, "accepted", 0)
+    assert review.bulk_count(queue.db, ANN, where) == 2
+    decided = review.bulk_verdict(queue.db, ANN, where, "rejected", reason="off-task")
+    assert sorted(pair_id for pair_id, _ in decided) == ["p1", "p2"]
+    statuses = {p: review.get_pair(queue.db, p) for p in ("p0", "p1", "p2", "p3", "p4")}
+    assert {p: (s["status"], s["reason"]) for p, s in statuses.items()} == {
+        "p0": ("pending", None), "p1": ("rejected", "off-task"), "p2": ("rejected", "off-task"),
+        "p3": ("accepted", None), "p4": ("pending", None)}
+    review.record_verdict(queue.db, "p2", CAROL, "accepted", decided[1][1])  # carol changes one meanwhile
+    assert review.undo_bulk(queue.db, ANN, decided) == (1, 1)
+    assert review.get_pair(queue.db, "p1")["status"] == "pending"
+    assert review.get_pair(queue.db, "p1")["claimed_by"] is None
+    assert review.get_pair(queue.db, "p2")["status"] == "accepted"
+
+
+def test_a_bulk_action_that_fails_writes_nothing(queue):
+    queue.db.execute("CREATE TRIGGER refuse BEFORE UPDATE ON pairs WHEN NEW.id = 'p3' "
+                     "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+    queue.db.conn.commit()
+    with pytest.raises(Exception, match="disk trouble"):
+        review.bulk_verdict(queue.db, ANN, ReviewFilter(run_id="r1"), "rejected")
+    assert [review.get_pair(queue.db, f"p{i}")["status"] for i in range(5)] == ["pending"] * 5
+    assert review.history(queue.db, "p0") == []
+
+
+def test_recent_decisions_list_each_pair_once_newest_first(queue):
+    version = review.record_verdict(queue.db, "p0", ANN, "accepted", 0)
+    review.record_verdict(queue.db, "p1", ANN, "rejected", 0, reason="wrong")
+    review.record_verdict(queue.db, "p0", ANN, "rejected", version, reason="format")
+    review.record_verdict(queue.db, "p2", BOB, "accepted", 0)
+    assert [(d.pair_id, d.status, d.reason) for d in review.recent_decisions(queue.db, "ann")] == [
+        ("p0", "rejected", "format"), ("p1", "rejected", "wrong")]
+
+
+def test_the_risk_order_walks_a_read_only_database_and_writes_nothing_to_it(builder):
+    from lab_tui.store.db import _open_read_only, is_read_only
+
+    builder.run("r1")
+    builder.pair("r1", "calm", ontask=0.9)
+    builder.pair("r1", "offtask", ontask=0.2)
+    before = builder.path.read_bytes()
+    db = _open_read_only(builder.path)
+    where = ReviewFilter(order="risk")
+    pair = review.next_pair(db, ANN, where)
+    assert pair["id"] == "offtask" and review.place(db, where, pair["position"]) == (1, 2)
+    assert is_read_only(db) and builder.path.read_bytes() == before

@@ -295,15 +295,23 @@ async def test_every_pane_and_dialog_draws_hostile_text_harmlessly(tmp_path, mon
         await check(pilot, "review", must_show=True)
         screen.query_one("#review-body").scroll_end(animate=False)
         await check(pilot, "review, judges", must_show=True)
-        for key in ("e", "n", "f"):
+        for key in ("e", "n", "f", "x", "E"):
             await pilot.press(key)
             await until(pilot, lambda: app.screen is not screen)
-            await check(pilot, f"review {key} dialog", must_show=key != "f")
+            await check(pilot, f"review {key} dialog", must_show=key not in ("f", "E"))
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is screen)
-        review.record_verdict(open_db(db_path), screen.pair["id"], review.Session(HOSTILE), "rejected", 0)
+        first = screen.pair.id
+        await pilot.press("x", "o")
+        await until(pilot, lambda: screen.pair.id != first)
+        await pilot.press("h")
+        await until(pilot, lambda: app.screen is not screen)
+        await check(pilot, "review recent decisions", must_show=True)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        review.record_verdict(open_db(db_path), screen.pair.id, review.Session(HOSTILE), "rejected", 0)
         await pilot.press("a")
-        await until(pilot, lambda: screen.pair["status"] == "rejected")
+        await until(pilot, lambda: screen.pair.status == "rejected")
         await check(pilot, "review, conflict notification")
 
     assert dialogs() <= check.shown, f"never shown: {sorted(c.__name__ for c in dialogs() - check.shown)}"

@@ -67,13 +67,13 @@ async def test_ctrl_r_posts_the_runs_pairs_and_the_app_routes_them_to_review(tmp
     app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="review", reviewer="ann")
     async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         review = app.screen
-        await until(pilot, lambda: review.pair is not None and review.pair["run_id"] == "r1")
+        await until(pilot, lambda: review.pair is not None and review.pair.run_id == "r1")
         await pilot.press("f3")
         run = app.screen
         await until(pilot, lambda: len(run.runs) == 2)
         run.shown_run = "r2"
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: app.current_mode == "review" and review.pair["run_id"] == "r2")
+        await until(pilot, lambda: app.current_mode == "review" and review.pair.run_id == "r2")
         assert [m.filter for m in messages.of(ReviewPairs)] == [ReviewFilter(run_id="r2")]
         assert app.review_filter == review.filter == ReviewFilter(run_id="r2")
 
@@ -85,7 +85,7 @@ async def test_a_review_asked_for_before_the_pane_exists_starts_there(tmp_path, 
     async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         app.screen.post_message(ReviewPairs(ReviewFilter(run_id="r2", seed_index=2)))
         await until(pilot, lambda: app.current_mode == "review" and app.screen.pair is not None)
-        assert app.screen.pair["id"] == "r2-p2" and app.screen.pair["seed_index"] == 2
+        assert app.screen.pair.id == "r2-p2" and app.screen.pair.seed_index == 2
         assert "seed example 3" in str(app.screen.query_one("#review-head").render())
 
 

@@ -30,7 +30,7 @@ async def test_a_pair_made_after_the_review_pane_opened_shows_up_by_itself(tmp_p
             assert open_db(db_path).execute("SELECT count(*) FROM pairs").fetchone()[0] == 0
             run = asyncio.create_task(run_flow(db_path, run_id))
             await until(pilot, lambda: screen.pair is not None)
-            assert screen.pair["run_id"] == run_id
+            assert screen.pair.run_id == run_id
             assert not run.done(), "the pair should arrive while the run is still going"
             await pilot.press("a")
             await until(pilot, lambda: screen.counts.get("accepted") == 1)
@@ -56,4 +56,4 @@ async def test_ctrl_r_in_the_run_pane_reviews_the_shown_run(tmp_path):
             await until(pilot, lambda: app.current_mode == "review")
             review = app.pane_screens["review"]
             await until(pilot, lambda: review.pair is not None)
-            assert review.filter.run_id == run_id and review.pair["run_id"] == run_id
+            assert review.filter.run_id == run_id and review.pair.run_id == run_id

@@ -12,7 +12,8 @@ from lab_tui.resources import example_skill_path
 from lab_tui.store import review
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
-from lab_tui.ui.review_pane import EditDialog, FilterDialog, NoteDialog, PairView
+from lab_tui.ui.review_dialogs import EditDialog, ExportDialog, FilterDialog, NoteDialog, RejectDialog
+from lab_tui.ui.review_pane import PairView
 from builders import fill_the_disk, free_the_disk, populate
 
 
@@ -40,14 +41,16 @@ async def test_accept_reject_skip_commit_at_once_and_move_on(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = current(pilot)
         await settle(pilot, lambda: screen.pair is not None)
-        assert screen.pair["id"] == "r1-p0" and isinstance(app.focused, PairView)
+        assert screen.pair.id == "r1-p0" and isinstance(app.focused, PairView)
         await pilot.press("a")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
         assert status_of(tmp_path, "r1-p0") == "accepted"
         await pilot.press("x")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p2")
+        await settle(pilot, lambda: isinstance(app.screen, RejectDialog))
+        await pilot.press("enter")
+        await settle(pilot, lambda: screen.pair.id == "r1-p2")
         await pilot.press("space")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p3")
+        await settle(pilot, lambda: screen.pair.id == "r1-p3")
         assert [status_of(tmp_path, f"r1-p{i}") for i in range(4)] == ["accepted", "rejected", "skipped", "pending"]
         await settle(pilot, lambda: screen.counts.get("accepted") == 1 and screen.counts.get("pending") == 1)
         assert review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")["reviewer"] == "ann"
@@ -60,18 +63,18 @@ async def test_undo_goes_back_several_steps(tmp_path):
         screen = current(pilot)
         await settle(pilot, lambda: screen.pair is not None)
         for key, expected in (("a", "r1-p1"), ("x", "r1-p2"), ("a", "r1-p3")):
-            await pilot.press(key)
-            await settle(pilot, lambda: screen.pair["id"] == expected)
+            await pilot.press(*(key, "enter") if key == "x" else key)
+            await settle(pilot, lambda: screen.pair.id == expected)
         await pilot.press("u")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p2")
+        await settle(pilot, lambda: screen.pair.id == "r1-p2")
         assert status_of(tmp_path, "r1-p2") == "pending"
         await pilot.press("backspace")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
         await pilot.press("u")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p0")
+        await settle(pilot, lambda: screen.pair.id == "r1-p0")
         assert [status_of(tmp_path, f"r1-p{i}") for i in range(3)] == ["pending"] * 3
-        await pilot.press("x")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await pilot.press("x", "enter")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
         assert status_of(tmp_path, "r1-p0") == "rejected"
         history = review.history(open_db(tmp_path / "lab.db"), "r1-p0")
         assert [v["status"] for v in history] == ["accepted", "pending", "rejected"]
@@ -87,12 +90,13 @@ async def test_edit_then_accept_keeps_the_original_and_note_is_stored(tmp_path):
         await settle(pilot, lambda: isinstance(app.screen, NoteDialog))
         await pilot.press(*"tone")
         await pilot.press("enter")
-        await settle(pilot, lambda: screen.pair["note"] == "tone")
+        await settle(pilot, lambda: screen.pair.note == "tone")
         await pilot.press("e")
         await settle(pilot, lambda: isinstance(app.screen, EditDialog))
-        await pilot.press("end", *" Exactly.")
+        assert app.focused.id == "edit-question", "e puts the cursor in the question first"
+        await pilot.press("tab", "end", *" Exactly.")
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
     pair = review.get_pair(open_db(tmp_path / "lab.db"), "r1-p0")
     assert pair["status"] == "accepted" and pair["response"] == "Response 0: in Q4."
     assert pair["edited_response"].endswith("Exactly.") and pair["edited_question"] is None
@@ -109,7 +113,7 @@ async def test_escape_leaves_the_edit_without_a_verdict(tmp_path):
         await settle(pilot, lambda: isinstance(app.screen, EditDialog))
         await pilot.press("a", "escape")
         await settle(pilot, lambda: app.screen is screen)
-        assert screen.pair["id"] == "r1-p0" and status_of(tmp_path, "r1-p0") == "pending"
+        assert screen.pair.id == "r1-p0" and status_of(tmp_path, "r1-p0") == "pending"
 
 
 async def test_filters_search_and_status(tmp_path):
@@ -120,11 +124,11 @@ async def test_filters_search_and_status(tmp_path):
         screen = current(pilot)
         await settle(pilot, lambda: screen.pair is not None)
         await pilot.press("a")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
         await pilot.press("slash")
         await settle(pilot, lambda: isinstance(app.screen, FilterDialog))
         await pilot.press(*"Question 4", "enter")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p4")
+        await settle(pilot, lambda: screen.pair.id == "r1-p4")
         await pilot.press("f")
         await settle(pilot, lambda: isinstance(app.screen, FilterDialog))
         app.screen.query_one("#filter-search").value = ""
@@ -132,17 +136,17 @@ async def test_filters_search_and_status(tmp_path):
         await pilot.press(*"r2", "enter")
         await settle(pilot, lambda: app.screen.query_one("#filter-run_id").value == "r2")
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: screen.pair["id"] == "r2-p0")
+        await settle(pilot, lambda: screen.pair.id == "r2-p0")
         await settle(pilot, lambda: screen.counts == {"pending": 2, "accepted": 0, "rejected": 0, "skipped": 0})
         screen.filter = review.ReviewFilter(status="accepted")
         await screen.advance(0)
-        assert screen.pair["id"] == "r1-p0"
+        assert screen.pair.id == "r1-p0"
         screen.filter = review.ReviewFilter(status="pending", min_score=3.0, run_id="r1")
         await screen.advance(0)
-        assert screen.pair["score"] == 3.0
+        assert screen.pair.score == 3.0
         screen.filter = review.ReviewFilter(status=None, reviewer="ann")
         await screen.advance(0)
-        assert screen.pair["id"] == "r1-p0"
+        assert screen.pair.id == "r1-p0"
         screen.filter = review.ReviewFilter(search="nothing like this")
         await screen.advance(0)
         assert screen.pair is None
@@ -156,11 +160,11 @@ async def test_conflict_is_shown_and_nothing_overwritten(tmp_path, messages):
         await settle(pilot, lambda: screen.pair is not None)
         review.record_verdict(db, "r1-p0", review.Session("bob"), "rejected", 0)
         await pilot.press("a")
-        await settle(pilot, lambda: screen.pair["status"] == "rejected")
+        await settle(pilot, lambda: screen.pair.status == "rejected")
         assert messages.notified("bob")
         assert screen.counts["rejected"] == 1  # the refused pair and the counters are shown fresh at once
         await pilot.press("a")  # deciding again on the fresh pair is saved
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
     assert status_of(tmp_path, "r1-p0") == "accepted"
 
 
@@ -176,17 +180,17 @@ async def test_counters_and_the_queue_follow_other_reviewers(tmp_path, monkeypat
     async with app.run_test(size=(80, 24)) as pilot:
         screen = current(pilot)
         await settle(pilot, lambda: screen.pair is not None and screen.counts)
-        assert screen.pair["id"] == "r1-p1"
+        assert screen.pair.id == "r1-p1"
         await pilot.press("a")
         await settle(pilot, lambda: screen.pair is None)
         review.release(db, "r1-p0", bob)  # bob gives his pair back: it reaches ann without a key
-        await settle(pilot, lambda: screen.pair is not None and screen.pair["id"] == "r1-p0")
+        await settle(pilot, lambda: screen.pair is not None and screen.pair.id == "r1-p0")
         review.record_verdict(db, "r1-p0", bob, "rejected", 0)
-        await settle(pilot, lambda: screen.counts.get("rejected") == 1 and screen.pair["status"] == "rejected")
+        await settle(pilot, lambda: screen.counts.get("rejected") == 1 and screen.pair.status == "rejected")
         monkeypatch.setattr(screen, "follow_others", lambda: None)
         review.undo(db, "r1-p0", bob, 1)
         await pilot.press("r")
-        await settle(pilot, lambda: screen.counts.get("rejected") == 0 and screen.pair["status"] == "pending")
+        await settle(pilot, lambda: screen.counts.get("rejected") == 0 and screen.pair.status == "pending")
 
 
 async def test_the_main_app_labels_verdicts_with_the_login_name(tmp_path):
@@ -224,8 +228,10 @@ async def test_promote_to_seed_and_export(tmp_path, lab_home):
         await pilot.press("p")
         await settle(pilot, lambda: len(yaml.safe_load(skill.read_text())["seed_examples"]) == before + 1)
         await pilot.press("a")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
         await pilot.press("E")
+        await settle(pilot, lambda: isinstance(app.screen, ExportDialog))
+        await pilot.press("ctrl+s")
         target = lab_home / "data" / "exports" / "r1-accepted.jsonl"
         await settle(pilot, target.exists)
     added = yaml.safe_load(skill.read_text())["seed_examples"][-1]
@@ -308,18 +314,18 @@ async def test_a_verdict_on_a_full_disk_is_said_and_loses_nothing(tmp_path, mess
         await pilot.press("a")
         await settle(pilot, lambda: messages.notices("error"))
         assert "database or disk is full" in messages.notices("error")[0].message
-        assert app.is_running and screen.pair["id"] == "r1-p0" and screen.pair["status"] == "pending"
+        assert app.is_running and screen.pair.id == "r1-p0" and screen.pair.status == "pending"
         assert status_of(tmp_path, "r1-p0") == "pending"
         await pilot.press("e")
         await settle(pilot, lambda: isinstance(app.screen, EditDialog))
-        await pilot.press("end", *" Kept.", "ctrl+s")
+        await pilot.press("tab", "end", *" Kept.", "ctrl+s")
         await settle(pilot, lambda: len(messages.notices("error")) == 2 and isinstance(app.screen, EditDialog))
         assert app.screen.query_one("#edit-response").text.endswith("in Q4. Kept.")
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is screen)
         await screen.db(free_the_disk)
         await pilot.press("a")
-        await settle(pilot, lambda: screen.pair["id"] == "r1-p1")
+        await settle(pilot, lambda: screen.pair.id == "r1-p1")
     assert status_of(tmp_path, "r1-p0") == "accepted"
 
 
@@ -360,7 +366,7 @@ async def test_the_pair_of_a_reviewer_whose_session_dropped_reaches_the_other_by
             assert screen.pair is None, "bob is alive: his claim holds past a whole lease"
             bob.send_signal(signal.SIGHUP)
             await settle(pilot, lambda: screen.pair is not None, timeout=30)
-            assert screen.pair["id"] == "r1-p0" and bob.wait(timeout=10) != 0
+            assert screen.pair.id == "r1-p0" and bob.wait(timeout=10) != 0
             await pilot.press("a")
             await settle(pilot, lambda: screen.pair is None)
         assert status_of(tmp_path, "r1-p0") == "accepted"

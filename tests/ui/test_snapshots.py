@@ -155,7 +155,7 @@ class TestReview:
 
     async def first_pair(self, pilot) -> None:
         screen = pilot.app.screen
-        await until(pilot, lambda: screen.pair is not None and screen.counts)
+        await until(pilot, lambda: screen.pair is not None and screen.counts and screen.place)
 
     def test_a_pair_to_decide(self, snap_compare, tmp_path):
         populate(tmp_path / "lab.db")
@@ -196,7 +196,7 @@ class TestReview:
             await self.first_pair(pilot)
             review.record_verdict(db, "r1-p0", review.Session("bob"), "rejected", 0)
             await pilot.press("a")
-            await until(pilot, lambda: pilot.app.screen.pair["status"] == "rejected")
+            await until(pilot, lambda: pilot.app.screen.pair.status == "rejected")
 
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
