@@ -78,7 +78,7 @@ class PairView(VerticalScroll, can_focus=True):
 class ReviewScreen(PaneScreen):
     BINDINGS = [
         Binding("a", "verdict('accepted')", "Accept", id="review.accept"),
-        Binding("x", "reject", "Reject", id="review.reject"),
+        Binding("x", "verdict('rejected')", "Reject", id="review.reject"),
         Binding("space", "verdict('skipped')", "Skip", key_display="spc", id="review.skip"),
         Binding("u,backspace", "undo", "Undo", id="review.undo"),
         Binding("E", "export", "Export", id="review.export"),
@@ -90,6 +90,7 @@ class ReviewScreen(PaneScreen):
         Binding("h", "recent", "Recent", id="review.recent"),
         Binding("s", "sort", "Risk sort", id="review.sort"),
         Binding("X", "bulk", "Bulk reject", id="review.bulk"),
+        Binding("R", "reject", "Reject why", id="review.reason"),
         Binding("n", "note", "Note", id="review.note"),
         Binding("o", "open_seed", "Seed ex.", id="review.seed"),
         Binding("p", "promote", "Promote", id="review.promote"),

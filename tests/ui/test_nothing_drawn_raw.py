@@ -295,14 +295,14 @@ async def test_every_pane_and_dialog_draws_hostile_text_harmlessly(tmp_path, mon
         await check(pilot, "review", must_show=True)
         screen.query_one("#review-body").scroll_end(animate=False)
         await check(pilot, "review, judges", must_show=True)
-        for key in ("e", "n", "f", "x", "E"):
+        for key in ("e", "n", "f", "R", "E"):
             await pilot.press(key)
             await until(pilot, lambda: app.screen is not screen)
             await check(pilot, f"review {key} dialog", must_show=key not in ("f", "E"))
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is screen)
         first = screen.pair.id
-        await pilot.press("x", "o")
+        await pilot.press("R", "o")
         await until(pilot, lambda: screen.pair.id != first)
         await pilot.press("h")
         await until(pilot, lambda: app.screen is not screen)

@@ -18,23 +18,27 @@ from lab_tui.ui.app import LabApp
 
 
 async def test_a_pair_made_after_the_review_pane_opened_shows_up_by_itself(tmp_path):
+    """The run is made long (200 requests one at a time) and cancelled once the pair is decided, so
+    "while the run is still going" does not depend on how fast a loaded machine answers."""
     with TeacherServer(TeacherConfig(latency=0.05)) as server:
         db_path = tmp_path / "lab.db"
         profile = TeacherProfile(model="openai/teacher", api_base=server.api_base, timeout=5)
         run_id = start_run(open_db(db_path), load_skill(example_skill_path()).skill, profile,
-                           RunParams(counts={"contexts": 2, "questions": 1}, concurrency=4))
+                           RunParams(counts={"contexts": 20, "questions": 1}, concurrency=1))
         app = LabApp(example_skill_path(), db_path, start_mode="review", reviewer="ann")
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.pane_screens["review"]
             await until(pilot, lambda: screen.counts is not None and screen.pair is None)
             assert open_db(db_path).execute("SELECT count(*) FROM pairs").fetchone()[0] == 0
-            run = asyncio.create_task(run_flow(db_path, run_id))
+            cancel = asyncio.Event()
+            run = asyncio.create_task(run_flow(db_path, run_id, cancel=cancel))
             await until(pilot, lambda: screen.pair is not None)
             assert screen.pair.run_id == run_id
             assert not run.done(), "the pair should arrive while the run is still going"
             await pilot.press("a")
             await until(pilot, lambda: screen.counts.get("accepted") == 1)
-            await run
+            cancel.set()
+            assert (await run).status == "cancelled"
             await close_clients()
         accepted = open_db(db_path).execute("SELECT count(*) FROM pairs WHERE status = 'accepted'").fetchone()[0]
         assert accepted == 1

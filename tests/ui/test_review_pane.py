@@ -12,7 +12,7 @@ from lab_tui.resources import example_skill_path
 from lab_tui.store import review
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
-from lab_tui.ui.review_dialogs import EditDialog, ExportDialog, FilterDialog, NoteDialog, RejectDialog
+from lab_tui.ui.review_dialogs import EditDialog, ExportDialog, FilterDialog, NoteDialog
 from lab_tui.ui.review_pane import PairView
 from builders import fill_the_disk, free_the_disk, populate
 
@@ -45,9 +45,7 @@ async def test_accept_reject_skip_commit_at_once_and_move_on(tmp_path):
         await pilot.press("a")
         await settle(pilot, lambda: screen.pair.id == "r1-p1")
         assert status_of(tmp_path, "r1-p0") == "accepted"
-        await pilot.press("x")
-        await settle(pilot, lambda: isinstance(app.screen, RejectDialog))
-        await pilot.press("enter")
+        await pilot.press("x")  # one key, committed at once (issue 4)
         await settle(pilot, lambda: screen.pair.id == "r1-p2")
         await pilot.press("space")
         await settle(pilot, lambda: screen.pair.id == "r1-p3")
@@ -63,7 +61,7 @@ async def test_undo_goes_back_several_steps(tmp_path):
         screen = current(pilot)
         await settle(pilot, lambda: screen.pair is not None)
         for key, expected in (("a", "r1-p1"), ("x", "r1-p2"), ("a", "r1-p3")):
-            await pilot.press(*(key, "enter") if key == "x" else key)
+            await pilot.press(key)
             await settle(pilot, lambda: screen.pair.id == expected)
         await pilot.press("u")
         await settle(pilot, lambda: screen.pair.id == "r1-p2")
@@ -73,7 +71,7 @@ async def test_undo_goes_back_several_steps(tmp_path):
         await pilot.press("u")
         await settle(pilot, lambda: screen.pair.id == "r1-p0")
         assert [status_of(tmp_path, f"r1-p{i}") for i in range(3)] == ["pending"] * 3
-        await pilot.press("x", "enter")
+        await pilot.press("x")
         await settle(pilot, lambda: screen.pair.id == "r1-p1")
         assert status_of(tmp_path, "r1-p0") == "rejected"
         history = review.history(open_db(tmp_path / "lab.db"), "r1-p0")

@@ -64,7 +64,7 @@ def test_the_reject_reasons(snap_compare, tmp_path):
 
     async def run_before(pilot):
         await ready(pilot)
-        await pilot.press("x")
+        await pilot.press("R")
         await until(pilot, lambda: pilot.app.screen is not pilot.app.pane_screens["review"])
         no_cursor_blink(pilot)
 
@@ -76,7 +76,7 @@ def test_the_recent_decisions_list(snap_compare, tmp_path):
 
     async def run_before(pilot):
         screen = await ready(pilot)
-        for keys, after in ((("a",), "r1-p1"), (("x", "o"), "r1-p2"), (("x", "d"), "r1-p3"), (("space",), "r1-p4")):
+        for keys, after in ((("a",), "r1-p1"), (("R", "o"), "r1-p2"), (("R", "d"), "r1-p3"), (("space",), "r1-p4")):
             await pilot.press(*keys)
             await until(pilot, lambda: screen.pair.id == after)
         await settled(pilot)

@@ -64,12 +64,12 @@ async def test_a_rejection_takes_a_reason_code_in_one_key_and_a_note_and_undo_re
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await settle(pilot, lambda: screen.pair is not None)
-        await pilot.press("x")
+        await pilot.press("R")
         await settle(pilot, lambda: isinstance(app.screen, RejectDialog))
         await pilot.press("o")
         await settle(pilot, lambda: screen.pair.id == "r1-p1")
         assert (stored(tmp_path, "r1-p0")["status"], stored(tmp_path, "r1-p0")["reason"]) == ("rejected", "off-task")
-        await pilot.press("x")
+        await pilot.press("R")
         await settle(pilot, lambda: isinstance(app.screen, RejectDialog))
         await pilot.press("tab", *"about SEO", "enter", "w")  # the note first, then the code
         await settle(pilot, lambda: screen.pair.id == "r1-p2")
@@ -79,7 +79,7 @@ async def test_a_rejection_takes_a_reason_code_in_one_key_and_a_note_and_undo_re
         await pilot.press("u")
         await settle(pilot, lambda: screen.pair.id == "r1-p1")
         assert (stored(tmp_path, "r1-p1")["status"], stored(tmp_path, "r1-p1")["reason"]) == ("pending", None)
-        await pilot.press("x")
+        await pilot.press("R")
         await settle(pilot, lambda: isinstance(app.screen, RejectDialog))
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is screen)
@@ -114,7 +114,7 @@ async def test_recent_decisions_go_back_to_a_pair_to_decide_again(tmp_path):
         await settle(pilot, lambda: screen.pair is not None)
         await pilot.press("a")
         await settle(pilot, lambda: screen.pair.id == "r1-p1")
-        await pilot.press("x", "d")
+        await pilot.press("R", "d")
         await settle(pilot, lambda: screen.pair.id == "r1-p2")
         await pilot.press("h")
         await settle(pilot, lambda: isinstance(app.screen, RecentDialog))
@@ -124,7 +124,7 @@ async def test_recent_decisions_go_back_to_a_pair_to_decide_again(tmp_path):
         await pilot.press("down", "enter")
         await settle(pilot, lambda: app.screen is screen and screen.pair.id == "r1-p0")
         assert stored(tmp_path, "r1-p2")["claimed_by"] is None
-        await pilot.press("x", "i")
+        await pilot.press("R", "i")
         await settle(pilot, lambda: stored(tmp_path, "r1-p0")["status"] == "rejected")
         assert stored(tmp_path, "r1-p0")["reason"] == "incomplete"
 
@@ -308,7 +308,7 @@ async def test_the_header_shows_each_judge_against_reviewers_once_verdicts_exist
         await settle(pilot, lambda: "judges vs reviewers" in head(screen), timeout=30)  # the first loads the figures' code
         assert "pair judge 1/10 verdicts" in head(screen)
         for number in range(1, 12):
-            await pilot.press(*(("x", "enter") if number % 2 else ("a",)))
+            await pilot.press("x" if number % 2 else "a")
             await settle(pilot, lambda: screen.pair.id == f"p{number + 1}")
         await settle(pilot, lambda: "pair judge AUC 0.00 ✗" in head(screen), timeout=30)
         assert "on-task score AUC 1.00" in head(screen)
