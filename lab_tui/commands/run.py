@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from lab_tui.cli import add_db_option, positive, resolve_db
+from lab_tui.cli import add_db_option, positive, refuse_missing, resolve_db
 from lab_tui.errors import UserError
 from lab_tui.safe_text import echo, literal
 
@@ -103,6 +103,8 @@ def _follow():
 def run(args) -> int:
     if args.resume is None and not args.skill:
         echo("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", err=True)
+        return 2
+    if refuse_missing("run", args.skill):
         return 2
     if (args.changed or args.base) and not any(path.is_dir() for path in args.skill):
         echo("lab-tui run: --changed and --base take a taxonomy folder", err=True)

@@ -88,6 +88,33 @@ def skill_name(skill_path: str | None, skill_snapshot: str | dict | None) -> str
     return description[:40] or "?"
 
 
+def _name_parts(skill_path: str) -> list[str]:
+    """A skill file's path parts, nearest first, as `skill_name` starts them (a qna.yaml's folder)."""
+    path = Path(skill_path)
+    parts = list(reversed(path.parent.parts)) if path.name == "qna.yaml" and path.parent.name else [
+        path.stem, *reversed(path.parent.parts)]
+    return [part for part in parts if part not in ("/", "")] or [path.name]
+
+
+def distinct_skill_names(skill_paths) -> dict[str, str]:
+    """A short name per skill file that no other file in `skill_paths` shares: `skill_name`'s folder,
+    with as many parent folders as it takes (`a/logical_reasoning` and `b/logical_reasoning`)."""
+    paths = sorted({str(path) for path in skill_paths if path})
+    parts = {path: _name_parts(path) for path in paths}
+    depth = dict.fromkeys(paths, 1)
+    while True:
+        names = {path: "/".join(reversed(parts[path][:depth[path]])) for path in paths}
+        seen: dict[str, list[str]] = {}
+        for path, name in names.items():
+            seen.setdefault(name, []).append(path)
+        clashing = [path for group in seen.values() if len(group) > 1 for path in group
+                    if depth[path] < len(parts[path])]
+        if not clashing:
+            return names
+        for path in clashing:
+            depth[path] += 1
+
+
 def teacher_model(teacher: str | dict | None) -> str:
     """Only the model name of a run's teacher profile; nothing else of it leaves the store."""
     profile = teacher if isinstance(teacher, dict) else _loads(teacher)
@@ -117,11 +144,11 @@ ORDER BY r.created_at DESC, r.rowid DESC
 
 def list_runs(db: sqlite_utils.Database) -> list[dict]:
     """Every run, newest first, with its totals: pairs kept, pairs accepted, failed rows."""
+    rows = db.execute(_RUNS_SQL).fetchall()
+    names = distinct_skill_names(row[5] for row in rows)
     runs = []
     for (run_id, created, finished, status, pid, skill_path, snapshot, teacher, batch_id, kept, accepted,
-         failed) in db.execute(
-        _RUNS_SQL
-    ).fetchall():
+         failed) in rows:
         runs.append(
             {
                 "id": run_id,
@@ -130,7 +157,7 @@ def list_runs(db: sqlite_utils.Database) -> list[dict]:
                 "status": status,
                 "display_status": display_status(status, pid),
                 "pid": pid,
-                "skill": skill_name(skill_path, snapshot),
+                "skill": names[skill_path] if skill_path else skill_name(None, snapshot),
                 "model": teacher_model(teacher),
                 "pairs_kept": kept,
                 "accepted": accepted,

@@ -119,3 +119,14 @@ def test_last_run_by_skill_takes_each_skills_newest_run_and_its_review_progress(
     a = last["/t/a/qna.yaml"]
     assert (a["id"], a["display_status"], a["kept"], a["reviewed"], a["accepted"]) == ("a-new", "interrupted", 4, 2, 1)
     assert (last["/t/b/qna.yaml"]["id"], last["/t/b/qna.yaml"]["kept"]) == ("b", 0)
+
+
+def test_runs_names_skills_whose_folders_share_a_name_by_enough_of_their_path(builder, capsys):
+    builder.run("r-a", skill_path="/t/compositional_skills/a/logical_reasoning/qna.yaml")
+    builder.run("r-b", skill_path="/t/compositional_skills/b/logical_reasoning/qna.yaml")
+    builder.run("r-c", skill_path="/t/compositional_skills/writing/email/qna.yaml")
+    assert {run["id"]: run["skill"] for run in queries.list_runs(builder.db)} == {
+        "r-a": "a/logical_reasoning", "r-b": "b/logical_reasoning", "r-c": "email"}
+    assert main(["runs", "--db", str(builder.path)]) == 0
+    out = capsys.readouterr().out
+    assert "a/logical_reasoning" in out and "b/logical_reasoning" in out
