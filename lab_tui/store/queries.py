@@ -247,6 +247,24 @@ def pairs(
     return [Pair.from_row(dict(zip(columns, row))) for row in cursor.fetchall()]
 
 
+class ChangeWatch:
+    """Whether another connection committed to the database since the last look, by SQLite's
+    `PRAGMA data_version` on a connection kept for it: a read of a counter, no table touched, so a
+    pane can ask every second and reload its lists only when a run (of any process) wrote."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.db = open_db(path)
+        self.version = self._read()
+
+    def _read(self) -> int:
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def changed(self) -> bool:
+        version = self._read()
+        changed, self.version = version != self.version, version
+        return changed
+
+
 def open_existing_db(path: str | Path) -> sqlite_utils.Database | None:
     """Open the database for reading, or None when the file does not exist.
 

@@ -5,7 +5,11 @@ the user switches pane. Its events are only recorded as they come (the latest `R
 replaces older ones, outputs go to a short ring); a 10 Hz timer redraws when something changed,
 so hundreds of requests in flight never mean hundreds of redraws. The pane never polls the
 database for its own run; a run from another process (the CLI) is read from the store once a
-second in a thread worker. Parameters are typed in Inputs, so the pane's actions are on function keys.
+second in a thread worker. The runs list follows the database: once a second SQLite's change
+counter (`ChangeWatch`) says whether anyone committed, and only then is the list read again, so CLI
+runs appear and kept counts stay fresh without f8. Parameters are typed in Inputs, so the pane's
+actions are on function keys. The teacher profile is chosen from the settings file's profiles and
+remembered there (`run_profile`) for the next session.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
@@ -30,7 +34,7 @@ from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunP
 from lab_tui.pipeline.progress import stored_progress
 from lab_tui.pipeline.render import progress_view
 from lab_tui.store.db import open_db
-from lab_tui.store.queries import list_runs
+from lab_tui.store.queries import ChangeWatch, list_runs
 from lab_tui.store.review import ReviewFilter
 from lab_tui.ui.messages import ReviewPairs
 from lab_tui.ui.pane import PaneScreen
@@ -43,6 +47,21 @@ FOREIGN_POLL_S = 1.0
 RECENT_LIMIT = 50
 RUNS_HEIGHT = 5
 NO_RUN_SHOWN = "No run shown: f5 starts one, enter on a past run shows it."
+PROFILE_SETTING = "run_profile"
+"""The settings key that remembers the teacher profile last chosen in the pane."""
+
+
+class RunList(OptionList):
+    """The runs list: Up on the first line and Down on the last stay put (a list of runs newest
+    first has no "after the oldest")."""
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted is None or self.highlighted > 0:
+            super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        if self.highlighted is None or self.highlighted < self.option_count - 1:
+            super().action_cursor_down()
 
 
 class OutputDialog(ModalScreen[None]):
@@ -87,7 +106,10 @@ class RunScreen(PaneScreen):
     #run-params Label, #run-counts Label { padding: 0 1; color: $text-muted; }
     #run-params Input, #run-counts Input { height: 1; border: none; padding: 0; background: $boost; }
     #run-params Input:focus, #run-counts Input:focus { background: $primary 30%; }
-    #run-profile { width: 10; }
+    #run-profile { width: 16; height: 1; }
+    #run-profile > SelectCurrent { border: none; height: 1; padding: 0 1; background: $boost; }
+    #run-profile:focus > SelectCurrent { background: $primary 30%; }
+    #run-profile > SelectOverlay { width: 30; }
     #run-api-base { width: 1fr; }
     #run-flow { width: 18; }
     #run-flow-counts { width: auto; height: 1; }
@@ -124,13 +146,17 @@ class RunScreen(PaneScreen):
         self.count_names: list[str] = []
         """The counts of the flow f5 will run, each with a field (`#run-count-NAME`)."""
         self.starting: Worker | None = None
+        self.shown_batch: str | None = None
+        """The batch whose line was chosen (its runs' totals shown, ctrl+r reviews them all)."""
+        self.watch: ChangeWatch | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         yield Static(id="run-target")
         with Horizontal(id="run-params"):
             yield Label("Teacher")
-            yield SafeInput("default", id="run-profile")
+            yield Select(self.profile_options(), value=self.remembered_profile(), allow_blank=False,
+                         id="run-profile")
             yield Label("api")
             yield SafeInput(placeholder="profile's", id="run-api-base")
             yield Label("flow")
@@ -140,7 +166,7 @@ class RunScreen(PaneScreen):
             yield Label("concurrency")
             yield Input(placeholder="auto", id="run-concurrency", classes="run-count", type="integer")
         yield Label("Runs (enter shows one)", classes="section")
-        yield OptionList(id="run-runs")
+        yield RunList(id="run-runs")
         yield Static(id="run-progress")
         yield Label("Recent outputs and failures (enter opens one)", classes="section")
         yield OptionList(id="run-recent")
@@ -155,6 +181,36 @@ class RunScreen(PaneScreen):
         def __init__(self, run_id: str) -> None:
             super().__init__()
             self.run_id = run_id
+
+    @staticmethod
+    def profile_options() -> list[tuple[Text, str]]:
+        from lab_tui.pipeline.teacher import profile_names
+
+        return [(literal(one_line(name, 40)), name) for name in sorted(profile_names())]
+
+    @staticmethod
+    def remembered_profile() -> str:
+        """The profile chosen last time, while the settings file still has it; else "default"."""
+        from lab_tui.config import load_settings
+        from lab_tui.pipeline.teacher import profile_names
+
+        name = load_settings().get(PROFILE_SETTING)
+        return name if isinstance(name, str) and name in profile_names() else "default"
+
+    def profile(self) -> str:
+        value = self.query_one("#run-profile", Select).value
+        return value if isinstance(value, str) else "default"
+
+    @on(Select.Changed, "#run-profile")
+    def remember_profile(self, event: Select.Changed) -> None:
+        """Keep the choice for the next session (a settings file that could not be read is left
+        alone: `Settings.set` writes nothing then), and describe the new target."""
+        from lab_tui.config import load_settings
+
+        settings = load_settings()
+        if isinstance(event.value, str) and settings.get(PROFILE_SETTING) != event.value:
+            settings.set(PROFILE_SETTING, event.value)
+        self.describe_target()
 
     def skill_path(self) -> Path | None:
         """The open skill (app state: what the Seeds pane shows, else what lab-tui was started with)."""
@@ -171,7 +227,7 @@ class RunScreen(PaneScreen):
     def on_screen_resume(self) -> None:
         self.describe_target()
 
-    @on(Input.Changed, "#run-profile, #run-api-base, #run-flow")
+    @on(Input.Changed, "#run-api-base, #run-flow")
     def target_changed(self) -> None:
         self.describe_target()
 
@@ -195,7 +251,7 @@ class RunScreen(PaneScreen):
                 flow = f"{default_flow_for(loaded.skill.examples)} (auto)" if loaded.skill else "(does not parse)"
             if flow and not flow.startswith("("):
                 counts = load_flow(flow.removesuffix(" (auto)")).counts()
-            profile = load_profile(self.query_one("#run-profile", Input).value.strip() or "default",
+            profile = load_profile(self.profile(),
                                    api_base=self.query_one("#run-api-base", Input).value.strip() or None)
             where = (profile.api_base or "").removeprefix("http://").removeprefix("https://").removesuffix("/v1")
             if profile.endpoints:
@@ -232,8 +288,16 @@ class RunScreen(PaneScreen):
         self.query_one("#run-api-base", Input).focus()  # what a user types first; tab reaches the rest
         self.set_interval(REDRAW_EVERY_S, self.redraw)
         self.set_interval(FOREIGN_POLL_S, self.poll_foreign)
+        self.set_interval(FOREIGN_POLL_S, self.follow_store)
         self.redraw(force=True)
         self.action_refresh_runs()
+
+    def follow_store(self) -> None:
+        """Read the runs list again when the database changed since the last look (any process)."""
+        if self.watch is None:
+            self.watch = ChangeWatch(self.app.db_path)
+        elif self.watch.changed():
+            self.action_refresh_runs()
 
     def update_status(self) -> None:
         run = self.shown_run or "no run"
@@ -266,8 +330,9 @@ class RunScreen(PaneScreen):
         if not (self.needs_redraw or force):
             return
         self.needs_redraw = False
-        self.query_one("#run-progress", Static).update(progress_view(self.progress, self.size.width or 80, bars=True,
-                                                                     empty=NO_RUN_SHOWN))
+        self.query_one("#run-progress", Static).update(
+            progress_view(self.progress, self.size.width or 80, bars=True, empty=NO_RUN_SHOWN)
+            if self.shown_batch is None else self.batch_summary(self.shown_batch))
         shown = len(self.progress.endpoints) if self.progress and len(self.progress.endpoints) > 1 else 0
         runs = self.query_one("#run-runs", OptionList)
         if runs.styles.height.value != max(1, RUNS_HEIGHT - shown):  # endpoint lines take the runs list's rows
@@ -308,13 +373,13 @@ class RunScreen(PaneScreen):
                 runs.add_option(Option(Text.assemble(
                     ("batch ", "dim"), (one_line(run["batch_id"], 30), "bold"),
                     f"  {len(batch)} skills {'/'.join(states)} kept {sum(m['pairs_kept'] for m in batch)}"),
-                    disabled=True))
+                    id=run["batch_id"]))
                 for member in batch:
                     runs.add_option(self.run_line(member, indent="  "))
             elif not run.get("batch_id"):
                 runs.add_option(self.run_line(run))
-        ids = [run["id"] for run in self.runs]
-        wanted = self.own_run or self.shown_run or previous
+        ids = [run["id"] for run in self.runs] + list({run["batch_id"] for run in self.runs if run.get("batch_id")})
+        wanted = self.own_run or self.shown_run or self.shown_batch or previous
         if ids:
             runs.highlighted = runs.get_option_index(wanted if wanted in ids else ids[0])
 
@@ -326,8 +391,24 @@ class RunScreen(PaneScreen):
             indent, (clean(run["id"]), "bold"), f" {clean(run['display_status']):<11}", (f"{skill:<16}", "italic"),
             f" kept {run['pairs_kept']} acc {run['accepted']} fail {run['failed_rows']}"), id=run["id"])
 
+    def batch_summary(self, batch_id: str) -> Text:
+        members = [run for run in self.runs if run.get("batch_id") == batch_id]
+        states = "/".join(sorted({run["display_status"] for run in members}))
+        return Text.assemble(("Batch ", "bold"), one_line(batch_id, 40), f": {len(members)} skills {states}, "
+                             f"kept {sum(run['pairs_kept'] for run in members)}, "
+                             f"accepted {sum(run['accepted'] for run in members)}, "
+                             f"failed rows {sum(run['failed_rows'] for run in members)}.\n",
+                             ("ctrl+r reviews all its pairs; enter on a run below shows its stages.", "dim"))
+
     @on(OptionList.OptionSelected, "#run-runs")
     def show_run(self, event: OptionList.OptionSelected) -> None:
+        if any(run.get("batch_id") == event.option.id for run in self.runs):
+            self.shown_batch, self.shown_run = event.option.id, None
+            self.progress = None
+            self.recent.clear()
+            self.needs_redraw = True
+            return
+        self.shown_batch = None
         self.shown_run = event.option.id
         if self.shown_run != self.own_run:
             self.progress = None
@@ -387,7 +468,7 @@ class RunScreen(PaneScreen):
 
         params = RunParams(flow=self.query_one("#run-flow", Input).value.strip() or None, counts=counts,
                            concurrency=int(concurrency) if concurrency else None)
-        self.starting = self.create_run(skill_path, self.query_one("#run-profile", Input).value.strip() or "default",
+        self.starting = self.create_run(skill_path, self.profile(),
                                         self.query_one("#run-api-base", Input).value.strip() or None, params)
 
     @work(thread=True, group="run-create", exit_on_error=False, name="Starting the run")
@@ -413,6 +494,7 @@ class RunScreen(PaneScreen):
 
         self.cancel_event = asyncio.Event()
         self.own_run = self.shown_run = run_id
+        self.shown_batch = None
         self.needs_redraw = True
         self.action_refresh_runs()
 
@@ -432,6 +514,8 @@ class RunScreen(PaneScreen):
             self.notify("A run is already going here.", severity="warning")
         elif runs.highlighted is None:
             self.notify("Highlight a run in the list first.", severity="warning")
+        elif any(run.get("batch_id") == runs.get_option_at_index(runs.highlighted).id for run in self.runs):
+            self.notify(f"Resume a whole batch with: lab-tui run --resume {runs.get_option_at_index(runs.highlighted).id}")
         else:
             run_id = runs.get_option_at_index(runs.highlighted).id
             status = next((run["display_status"] for run in self.runs if run["id"] == run_id), None)
@@ -444,10 +528,16 @@ class RunScreen(PaneScreen):
     def action_review_run(self) -> None:
         """Review the shown run's pairs now, also while it is still making them (the app routes the ask)."""
         runs = self.query_one("#run-runs", OptionList)
+        if self.shown_batch is not None:
+            self.post_message(ReviewPairs(ReviewFilter(batch_id=self.shown_batch)))
+            return
         run_id = self.shown_run or (runs.get_option_at_index(runs.highlighted).id
                                     if runs.highlighted is not None else None)
         if run_id is None:
             self.notify("No run to review yet: f5 starts one.", severity="warning")
+            return
+        if any(run.get("batch_id") == run_id for run in self.runs):
+            self.post_message(ReviewPairs(ReviewFilter(batch_id=run_id)))
             return
         self.post_message(ReviewPairs(ReviewFilter(run_id=run_id)))
 

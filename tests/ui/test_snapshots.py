@@ -137,10 +137,16 @@ class TestRun:
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
     def test_an_unknown_teacher_profile(self, snap_compare, tmp_path):
-        """The error state of f5: the target line says why, a notification too, nothing starts."""
+        """The error state of f5 (a profile chosen, then edited out of the settings file): the target
+        line says why, a notification too, nothing starts."""
+        from lab_tui.config import Settings, save_settings
+
+        save_settings(Settings({"teachers": {"nosuch": {"model": "openai/x"}}, "run_profile": "nosuch"}))
+
         async def run_before(pilot):
             screen = pilot.app.screen
-            screen.query_one("#run-profile", Input).value = "nosuch"
+            save_settings(Settings({"run_profile": "nosuch"}))
+            screen.describe_target()
             await until(pilot, lambda: "nosuch" in str(screen.query_one("#run-target").render()))
             await pilot.press("f5")
             await pilot.app.workers.wait_for_complete()

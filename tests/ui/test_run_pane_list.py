@@ -1,0 +1,109 @@
+"""The Run pane's runs list follows the database, keeps its highlight at its ends, lets a batch's
+line be chosen, and the teacher profile is a list of the settings' profiles, remembered."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import OptionList, Select
+from waiting import until
+
+from builders import populate
+from lab_tui.config import Settings, save_settings, settings_path
+from lab_tui.resources import example_skill_path
+from lab_tui.store.db import open_db
+from lab_tui.ui.app import LabApp
+from lab_tui.ui.messages import ReviewPairs
+
+
+def app_on(tmp_path) -> LabApp:
+    return LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
+
+
+async def test_a_run_another_process_stores_appears_and_its_kept_count_stays_fresh_without_f8(tmp_path):
+    open_db(tmp_path / "lab.db")
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: screen.watch is not None)
+        populate(tmp_path / "lab.db", count=2, run_id="cli-run")  # another connection, as the CLI's
+        await until(pilot, lambda: [run["id"] for run in screen.runs] == ["cli-run"])
+        assert screen.runs[0]["pairs_kept"] == 2
+        db = open_db(tmp_path / "lab.db")
+        pair = next(db["pairs"].rows)
+        with db.conn:
+            for index in range(3):  # three more pairs kept, as a run goes
+                db["pairs"].insert({**pair, "id": f"more-{index}"})
+        await until(pilot, lambda: screen.runs[0]["pairs_kept"] == 5)
+        runs = screen.query_one("#run-runs", OptionList)
+        assert "kept 5" in str(runs.get_option_at_index(0).prompt)
+
+
+async def test_up_on_the_first_run_and_down_on_the_last_stay_put(tmp_path):
+    for run_id in ("r1", "r2", "r3"):
+        populate(tmp_path / "lab.db", count=1, run_id=run_id)
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: len(screen.runs) == 3)
+        runs = screen.query_one("#run-runs", OptionList)
+        runs.focus()
+        runs.highlighted = 0
+        await pilot.press("up")
+        assert runs.highlighted == 0
+        await pilot.press("down", "down", "down", "down")
+        assert runs.highlighted == 2
+
+
+async def test_a_batchs_line_can_be_chosen_and_ctrl_r_reviews_the_whole_batch(tmp_path, messages):
+    db = populate(tmp_path / "lab.db", count=2, run_id="r1")
+    populate(tmp_path / "lab.db", count=3, run_id="r2")
+    db["runs"].update("r1", {"batch_id": "batch-1"})
+    db["runs"].update("r2", {"batch_id": "batch-1"})
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: len(screen.runs) == 2)
+        runs = screen.query_one("#run-runs", OptionList)
+        runs.focus()
+        runs.highlighted = 1
+        await pilot.press("up")
+        assert runs.highlighted == 0 and not runs.get_option_at_index(0).disabled
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.shown_batch == "batch-1")
+        await until(pilot, lambda: "kept 5" in str(screen.query_one("#run-progress").render()))
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: any(isinstance(m, ReviewPairs) for m in messages.seen))
+        asked = next(m for m in messages.seen if isinstance(m, ReviewPairs))
+        assert asked.filter.batch_id == "batch-1" and asked.filter.run_id is None
+
+
+async def test_the_teacher_profile_is_chosen_from_the_settings_and_remembered_across_sessions(tmp_path):
+    save_settings(Settings({"teachers": {"gpu": {"model": "openai/big"}, "small": {"model": "openai/small"}}}))
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        select = app.pane_screens["run"].query_one("#run-profile", Select)
+        assert [value for _, value in select._options] == ["default", "gpu", "small"]
+        assert select.value == "default"
+        select.value = "gpu"
+        await until(pilot, lambda: json.loads(settings_path().read_text()).get("run_profile") == "gpu")
+        assert json.loads(settings_path().read_text())["teachers"]["small"] == {"model": "openai/small"}
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        assert screen.query_one("#run-profile", Select).value == "gpu"
+        await until(pilot, lambda: "big@" in str(screen.query_one("#run-target").render()))
+
+
+async def test_a_settings_file_lab_tui_could_not_use_is_never_written_over_by_the_choice(tmp_path):
+    """A wrong "recent" makes the file one lab-tui does not write (it runs on defaults for that key);
+    choosing a profile must leave every byte of it as the user wrote it."""
+    settings_path(create_dir=True).write_text('{"recent": 5, "teachers": {"gpu": {"model": "openai/big"}}}')
+    before = settings_path().read_bytes()
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        select = screen.query_one("#run-profile", Select)
+        select.value = "gpu"
+        await until(pilot, lambda: "big@" in str(screen.query_one("#run-target").render()))
+    assert settings_path().read_bytes() == before
