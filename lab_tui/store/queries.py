@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -263,6 +265,59 @@ class ChangeWatch:
         version = self._read()
         changed, self.version = version != self.version, version
         return changed
+
+
+TOP_REASONS = 3
+"""Reject reason codes and notes a seed example's yield names, commonest first."""
+
+
+@dataclass(frozen=True)
+class SeedYield:
+    """What one seed example (by its 0-based index, as pairs store it) produced across a skill's runs."""
+
+    seed_index: int
+    made: int
+    """Pairs made from it, kept by the judges or not."""
+    kept: int
+    """Pairs the judges kept (what review and export see)."""
+    accepted: int
+    rejected: int
+    reasons: tuple[tuple[str, int], ...]
+    """The commonest reject reason codes of its rejected pairs, with their counts."""
+    notes: tuple[tuple[str, int], ...]
+    """The commonest reviewers' notes on its rejected pairs, with their counts."""
+
+
+_SEED_YIELD_SQL = """
+SELECT p.seed_index, p.outcome, p.status, p.reason, p.note
+FROM pairs p JOIN runs r ON r.id = p.run_id
+WHERE r.skill_path IN (?, ?) AND p.seed_index IS NOT NULL
+"""
+
+
+def seed_yields(db: sqlite_utils.Database, skill_path: str | Path) -> list[SeedYield]:
+    """Per seed example, across every run of the skill file (as its runs recorded its path): pairs made,
+    kept by the judges, accepted and rejected by reviewers, and the commonest reject reasons and notes.
+    Seed examples that made nothing have no entry; indexes are those the runs saw (an edit since then
+    can move an example)."""
+    made: Counter = Counter()
+    counts: dict[tuple[int, str], int] = Counter()
+    reasons: dict[int, Counter] = {}
+    notes: dict[int, Counter] = {}
+    names = [str(skill_path), str(Path(skill_path).resolve())]  # a run records the path as it was given
+    for seed, outcome, status, reason, note in db.execute(_SEED_YIELD_SQL, names):
+        made[seed] += 1
+        counts[seed, outcome] += 1
+        counts[seed, status] += 1
+        if status == "rejected":
+            if reason:
+                reasons.setdefault(seed, Counter())[reason] += 1
+            if note and note.strip():
+                notes.setdefault(seed, Counter())[" ".join(note.split())] += 1
+    return [SeedYield(seed, made[seed], counts[seed, "kept"], counts[seed, "accepted"], counts[seed, "rejected"],
+                      tuple(reasons.get(seed, Counter()).most_common(TOP_REASONS)),
+                      tuple(notes.get(seed, Counter()).most_common(TOP_REASONS)))
+            for seed in sorted(made)]
 
 
 def open_existing_db(path: str | Path) -> sqlite_utils.Database | None:

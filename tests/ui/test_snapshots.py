@@ -53,6 +53,25 @@ class TestSeeds:
 
         assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=SIZE, run_before=run_before)
 
+    def test_a_seed_example_with_what_it_made(self, snap_compare, tmp_path):
+        """The yield of the highlighted seed example beside it, kept counts in the list."""
+        from test_seed_yield import example_yields
+
+        path = tmp_path / "qna.yaml"
+        shutil.copy(example_skill_path(), path)
+        example_yields(path, tmp_path)
+
+        async def run_before(pilot):
+            seeds = pilot.app.pane_screens["seeds"]
+            await until(pilot, lambda: set(seeds.yields) == {1, 3})
+            await findings_shown(pilot, path)
+            seeds.query_one("#examples").focus()
+            await pilot.press("down")
+            await until(pilot, lambda: "made 4" in str(seeds.query_one("#seed-yield").render()))
+            no_cursor_blink(pilot)
+
+        assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=SIZE, run_before=run_before)
+
     def test_raw_text_beside_its_error(self, snap_compare, tmp_path):
         """A file that does not parse opens as its text, the error found on its line."""
         path = tmp_path / "qna.yaml"
