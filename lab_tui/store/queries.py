@@ -249,6 +249,48 @@ def pairs(
     return [Pair.from_row(dict(zip(columns, row))) for row in cursor.fetchall()]
 
 
+@dataclass(frozen=True)
+class StageHistory:
+    """What past runs measured of one stage (block) of a flow: its rows' outcomes and its requests."""
+
+    done: int
+    kept: int
+    filtered: int
+    failed: int
+    answered: int
+    """Requests answered; the averages below are over them (None when there is none)."""
+    tokens_in: float | None
+    tokens_out: float | None
+    latency_s: float | None
+
+
+_STAGE_ROWS_SQL = """
+SELECT w.stage, count(*), sum(w.status = 'kept'), sum(w.status = 'filtered'), sum(w.status = 'failed')
+FROM rows w JOIN runs r ON r.id = w.run_id
+WHERE json_extract(r.flow, '$.name') = ? AND (? IS NULL OR r.skill_path = ?)
+GROUP BY w.stage
+"""
+_STAGE_REQUESTS_SQL = """
+SELECT q.stage, count(*), avg(q.tokens_in), avg(q.tokens_out), avg(q.latency_s)
+FROM requests q JOIN runs r ON r.id = q.run_id
+WHERE json_extract(r.flow, '$.name') = ? AND (? IS NULL OR r.skill_path = ?) AND q.response IS NOT NULL
+  AND (? IS NULL OR q.model = ?)
+GROUP BY q.stage
+"""
+
+
+def stage_history(db: sqlite_utils.Database, flow_name: str, skill_path: str | None = None,
+                  model: str | None = None) -> dict[str, StageHistory]:
+    """Per stage of the runs of this flow (of this skill file only, with `skill_path`): rows done,
+    kept, filtered and failed, and the answered requests' mean tokens and latency (of this model only,
+    with `model`). What an estimate of the next run reads."""
+    where = [flow_name, skill_path, skill_path]
+    rows = {stage: counts for stage, *counts in db.execute(_STAGE_ROWS_SQL, where)}
+    requests = {stage: figures for stage, *figures in db.execute(_STAGE_REQUESTS_SQL, where + [model, model])}
+    return {stage: StageHistory(*(rows.get(stage) or (0, 0, 0, 0)), *(requests.get(stage) or (0, None, None, None)))
+            for stage in {*rows, *requests}}
+
+
 class ChangeWatch:
     """Whether another connection committed to the database since the last look, by SQLite's
     `PRAGMA data_version` on a connection kept for it: a read of a counter, no table touched, so a
