@@ -49,3 +49,10 @@ def estimate_view(estimate: Estimate) -> RenderableType:
                           style="dim"))
     return Group(Text.assemble(("Estimate for ", "bold"), literal(estimate.model)), table, *lines)
 
+
+
+def estimate_compact(estimate: Estimate) -> RenderableType:
+    """The estimate in a few lines, for a pane with little room: requests per block on one line."""
+    per_block = ", ".join(f"{block.label} {block.requests}" for block in estimate.blocks)
+    return Group(Text.assemble(("Estimate ", "bold"), ("requests per block: ", "dim"), literal(per_block)),
+                 *(literal(line) for line in estimate_lines(estimate)))

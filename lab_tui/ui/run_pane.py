@@ -18,6 +18,7 @@ import asyncio
 from collections import deque
 from pathlib import Path
 
+from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -47,6 +48,8 @@ FOREIGN_POLL_S = 1.0
 RECENT_LIMIT = 50
 RUNS_HEIGHT = 5
 NO_RUN_SHOWN = "No run shown: f5 starts one, enter on a past run shows it."
+ROOMY_HEIGHT = 40
+"""Rows from which the pane shows the estimate as a table and gives the runs list more lines."""
 PROFILE_SETTING = "run_profile"
 """The settings key that remembers the teacher profile last chosen in the pane."""
 
@@ -149,6 +152,8 @@ class RunScreen(PaneScreen):
         self.shown_batch: str | None = None
         """The batch whose line was chosen (its runs' totals shown, ctrl+r reviews them all)."""
         self.watch: ChangeWatch | None = None
+        self.estimate = None
+        """What f5 would send, cost and take (`pipeline.estimate.Estimate`), shown while no run is."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -176,6 +181,11 @@ class RunScreen(PaneScreen):
         def __init__(self, text: Text, counts: dict[str, int]) -> None:
             super().__init__()
             self.text, self.counts = text, counts
+
+    class Estimated(Message):
+        def __init__(self, estimate) -> None:
+            super().__init__()
+            self.estimate = estimate
 
     class RunCreated(Message):
         def __init__(self, run_id: str) -> None:
@@ -227,7 +237,7 @@ class RunScreen(PaneScreen):
     def on_screen_resume(self) -> None:
         self.describe_target()
 
-    @on(Input.Changed, "#run-api-base, #run-flow")
+    @on(Input.Changed, "#run-api-base, #run-flow, #run-concurrency, .run-count")
     def target_changed(self) -> None:
         self.describe_target()
 
@@ -244,6 +254,7 @@ class RunScreen(PaneScreen):
         name = one_line(name, 10_000)
         text = Text.assemble(("f5: ", "dim"), (name if len(name) <= 22 else "…" + name[-21:], "bold"))
         counts: dict[str, int] = {}
+        asked = None
         try:
             flow = self.query_one("#run-flow", Input).value.strip()
             if not flow and path is not None:
@@ -258,9 +269,39 @@ class RunScreen(PaneScreen):
                 where = f"{len(profile.endpoints)} endpoints"
             text.append_text(Text.assemble((" · ", "dim"), one_line(flow or "auto", 30), (" · ", "dim"),
                                            one_line(f"{profile.model.split('/')[-1]}@{where}", 30)))
+            asked = (path, flow.removesuffix(" (auto)"), counts, profile) if path is not None and counts else None
         except (UserError, OSError) as error:  # said on the target line while the user types
             text.append_text(Text.assemble(("  ", ""), (one_line(str(error), 80), "red")))
         self.post_message(self.TargetDescribed(text, counts))
+        estimate = None
+        if asked is not None:  # after the target line: the first estimate waits for litellm's price table
+            try:
+                estimate = self.estimate_for(*asked)
+            except (UserError, OSError):
+                estimate = None  # the target line says what is wrong
+        self.post_message(self.Estimated(estimate))
+
+    def estimate_for(self, path: Path, flow: str, counts: dict[str, int], profile):
+        """What f5 would send with the counts typed (those of this flow, whole numbers) and the concurrency;
+        None when a field does not hold a number yet."""
+        from lab_tui.pipeline.estimate import estimate_run
+        from lab_tui.pipeline.params import RunParams
+        from lab_tui.seeds import load_skill
+
+        typed = {name: value for name, value in self.count_values().items() if name in counts and value}
+        concurrency = self.query_one("#run-concurrency", Input).value.strip()
+        try:
+            numbers = {name: int(value) for name, value in typed.items()}
+            limit = int(concurrency) if concurrency else None
+        except ValueError:
+            return None
+        if min([*numbers.values(), limit or 1]) < 1:
+            return None
+        skill = load_skill(path).skill
+        if skill is None or not skill.examples:
+            return None
+        return estimate_run(open_db(self.app.db_path), skill, profile,
+                            RunParams(flow=flow, counts=numbers, concurrency=limit))
 
     @on(TargetDescribed)
     async def show_target(self, message: TargetDescribed) -> None:
@@ -279,6 +320,11 @@ class RunScreen(PaneScreen):
             Label(name), Input(typed.get(name, ""), placeholder=str(default), id=f"run-count-{name}",
                                classes="run-count", type="integer"))])
         self.count_names = list(message.counts)
+
+    @on(Estimated)
+    def show_estimate(self, message: Estimated) -> None:
+        self.estimate = message.estimate
+        self.needs_redraw = True
 
     def count_values(self) -> dict[str, str]:
         """What is typed in each count field, by count."""
@@ -330,9 +376,7 @@ class RunScreen(PaneScreen):
         if not (self.needs_redraw or force):
             return
         self.needs_redraw = False
-        self.query_one("#run-progress", Static).update(
-            progress_view(self.progress, self.size.width or 80, bars=True, empty=NO_RUN_SHOWN)
-            if self.shown_batch is None else self.batch_summary(self.shown_batch))
+        self.query_one("#run-progress", Static).update(self.progress_shown())
         shown = len(self.progress.endpoints) if self.progress and len(self.progress.endpoints) > 1 else 0
         runs = self.query_one("#run-runs", OptionList)
         if runs.styles.height.value != max(1, RUNS_HEIGHT - shown):  # endpoint lines take the runs list's rows
@@ -390,6 +434,17 @@ class RunScreen(PaneScreen):
         return Option(Text.assemble(
             indent, (clean(run["id"]), "bold"), f" {clean(run['display_status']):<11}", (f"{skill:<16}", "italic"),
             f" kept {run['pairs_kept']} acc {run['accepted']} fail {run['failed_rows']}"), id=run["id"])
+
+    def progress_shown(self):
+        """The shown run's progress, a chosen batch's totals, or (no run shown) the estimate of f5."""
+        from lab_tui.pipeline.estimate_view import estimate_compact, estimate_view
+
+        if self.shown_batch is not None:
+            return self.batch_summary(self.shown_batch)
+        if self.progress is None and self.shown_run is None and self.estimate is not None:
+            view = estimate_view if self.size.height >= ROOMY_HEIGHT else estimate_compact
+            return Group(view(self.estimate), Text(NO_RUN_SHOWN, style="dim"))
+        return progress_view(self.progress, self.size.width or 80, bars=True, empty=NO_RUN_SHOWN)
 
     def batch_summary(self, batch_id: str) -> Text:
         members = [run for run in self.runs if run.get("batch_id") == batch_id]

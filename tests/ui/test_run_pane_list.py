@@ -3,8 +3,10 @@ line be chosen, and the teacher profile is a list of the settings' profiles, rem
 
 from __future__ import annotations
 
+import io
 import json
 
+from rich.console import Console
 from textual.widgets import OptionList, Select
 from waiting import until
 
@@ -107,3 +109,28 @@ async def test_a_settings_file_lab_tui_could_not_use_is_never_written_over_by_th
         select.value = "gpu"
         await until(pilot, lambda: "big@" in str(screen.query_one("#run-target").render()))
     assert settings_path().read_bytes() == before
+
+
+async def test_before_f5_the_pane_shows_the_estimate_of_what_it_would_send_and_follows_the_counts(tmp_path):
+    from textual.widgets import Input
+
+    from lab_tui.pipeline.estimate import estimate_run
+    from lab_tui.pipeline.params import RunParams
+    from lab_tui.pipeline.teacher import load_profile
+    from lab_tui.seeds import load_skill
+
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: screen.estimate is not None and screen.count_names == ["contexts", "questions"])
+        screen.query_one("#run-count-contexts", Input).value = "1"
+        screen.query_one("#run-concurrency", Input).value = "4"
+        expected = estimate_run(open_db(tmp_path / "lab.db"), load_skill(example_skill_path()).skill, load_profile(),
+                                RunParams(counts={"contexts": 1}, concurrency=4))
+        await until(pilot, lambda: screen.estimate == expected)
+        await pilot.pause()
+        console = Console(width=80, file=io.StringIO())
+        console.print(screen.query_one("#run-progress").content)
+        shown = console.file.getvalue()
+        assert f"{expected.requests} requests" in shown and "contexts 5," in shown
+        assert open_db(tmp_path / "lab.db").execute("SELECT count(*) FROM runs").fetchone()[0] == 0

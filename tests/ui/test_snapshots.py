@@ -155,6 +155,18 @@ class TestRun:
 
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
+    def test_the_estimate_before_a_run(self, snap_compare, tmp_path):
+        """No run shown: what f5 would send, for how many tokens, and what is unknown (no latency measured)."""
+        async def run_before(pilot):
+            screen = pilot.app.screen
+            await until(pilot, lambda: screen.estimate is not None and screen.count_names)
+            await pilot.app.workers.wait_for_complete()
+            screen.redraw(force=True)
+            no_cursor_blink(pilot)
+            await pilot.pause()
+
+        assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
     def test_an_unknown_teacher_profile(self, snap_compare, tmp_path):
         """The error state of f5 (a profile chosen, then edited out of the settings file): the target
         line says why, a notification too, nothing starts."""
