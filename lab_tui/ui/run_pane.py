@@ -241,35 +241,39 @@ class RunScreen(PaneScreen):
     def target_changed(self) -> None:
         self.describe_target()
 
-    @work(thread=True, exclusive=True, group="run-target", exit_on_error=False)
     def describe_target(self) -> None:
-        """Say what f5 will run (the skill, its flow and the teacher) and which counts that flow has,
-        worked out off the UI thread."""
+        """Say what f5 will run (the skill, its flow and the teacher), which counts that flow has, and
+        the estimate: the fields are read here, on the UI thread; the work goes on in a thread."""
+        self.describe_in_thread(self.skill_path(), self.profile(), self.query_one("#run-api-base", Input).value.strip(),
+                                self.query_one("#run-flow", Input).value.strip(), self.count_values(),
+                                self.query_one("#run-concurrency", Input).value.strip())
+
+    @work(thread=True, exclusive=True, group="run-target", exit_on_error=False)
+    def describe_in_thread(self, path: Path | None, profile_name: str, api_base: str, flow: str,
+                           typed: dict[str, str], concurrency: str) -> None:
         from lab_tui.pipeline.flow import default_flow_for, load_flow
         from lab_tui.pipeline.teacher import load_profile
         from lab_tui.seeds import load_skill
 
-        path = self.skill_path()
         name = path.parent.name if path is not None and path.name == "qna.yaml" else (path.name if path else "no skill")
         name = one_line(name, 10_000)
         text = Text.assemble(("f5: ", "dim"), (name if len(name) <= 22 else "…" + name[-21:], "bold"))
         counts: dict[str, int] = {}
         asked = None
         try:
-            flow = self.query_one("#run-flow", Input).value.strip()
             if not flow and path is not None:
                 loaded = load_skill(path)
                 flow = f"{default_flow_for(loaded.skill.examples)} (auto)" if loaded.skill else "(does not parse)"
             if flow and not flow.startswith("("):
                 counts = load_flow(flow.removesuffix(" (auto)")).counts()
-            profile = load_profile(self.profile(),
-                                   api_base=self.query_one("#run-api-base", Input).value.strip() or None)
+            profile = load_profile(profile_name, api_base=api_base or None)
             where = (profile.api_base or "").removeprefix("http://").removeprefix("https://").removesuffix("/v1")
             if profile.endpoints:
                 where = f"{len(profile.endpoints)} endpoints"
             text.append_text(Text.assemble((" · ", "dim"), one_line(flow or "auto", 30), (" · ", "dim"),
                                            one_line(f"{profile.model.split('/')[-1]}@{where}", 30)))
-            asked = (path, flow.removesuffix(" (auto)"), counts, profile) if path is not None and counts else None
+            asked = (path, flow.removesuffix(" (auto)"), counts, profile, typed, concurrency) \
+                if path is not None and counts else None
         except (UserError, OSError) as error:  # said on the target line while the user types
             text.append_text(Text.assemble(("  ", ""), (one_line(str(error), 80), "red")))
         self.post_message(self.TargetDescribed(text, counts))
@@ -281,15 +285,15 @@ class RunScreen(PaneScreen):
                 estimate = None  # the target line says what is wrong
         self.post_message(self.Estimated(estimate))
 
-    def estimate_for(self, path: Path, flow: str, counts: dict[str, int], profile):
+    def estimate_for(self, path: Path, flow: str, counts: dict[str, int], profile, typed: dict[str, str],
+                     concurrency: str):
         """What f5 would send with the counts typed (those of this flow, whole numbers) and the concurrency;
         None when a field does not hold a number yet."""
         from lab_tui.pipeline.estimate import estimate_run
         from lab_tui.pipeline.params import RunParams
         from lab_tui.seeds import load_skill
 
-        typed = {name: value for name, value in self.count_values().items() if name in counts and value}
-        concurrency = self.query_one("#run-concurrency", Input).value.strip()
+        typed = {name: value for name, value in typed.items() if name in counts and value}
         try:
             numbers = {name: int(value) for name, value in typed.items()}
             limit = int(concurrency) if concurrency else None
@@ -327,8 +331,9 @@ class RunScreen(PaneScreen):
         self.needs_redraw = True
 
     def count_values(self) -> dict[str, str]:
-        """What is typed in each count field, by count."""
-        return {name: self.query_one(f"#run-count-{name}", Input).value.strip() for name in self.count_names}
+        """What is typed in each count field there is now, by count (fields change as the flow does)."""
+        return {field.id.removeprefix("run-count-"): field.value.strip()
+                for field in self.query("#run-flow-counts Input").results(Input)}
 
     def on_mount(self) -> None:
         self.query_one("#run-api-base", Input).focus()  # what a user types first; tab reaches the rest

@@ -161,6 +161,7 @@ class TestRun:
             screen = pilot.app.screen
             await until(pilot, lambda: screen.estimate is not None and screen.count_names)
             await pilot.app.workers.wait_for_complete()
+            await pilot.pause()  # the last worker's messages
             screen.redraw(force=True)
             no_cursor_blink(pilot)
             await pilot.pause()
