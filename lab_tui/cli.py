@@ -25,6 +25,7 @@ COMMANDS = {
     "export": "Write runs' pairs as a training file (InstructLab's messages format) or lab-tui's rich JSONL.",
     "teacher": "Check the teacher model answers.",
     "review": "Open the app straight on the Review pane.",
+    "compare": "Two runs side by side: yield per stage and per seed example, scores, reject reasons.",
 }
 
 EXIT_BROKEN_PIPE = 141

@@ -291,6 +291,38 @@ def stage_history(db: sqlite_utils.Database, flow_name: str, skill_path: str | N
             for stage in {*rows, *requests}}
 
 
+def run_stage_counts(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, int]]:
+    """Per stage of the run, in the order its rows were first made: rows done, kept, filtered, failed."""
+    return {stage: {"done": done, "kept": kept, "filtered": filtered, "failed": failed}
+            for stage, done, kept, filtered, failed in db.execute(
+                "SELECT stage, count(*), sum(status = 'kept'), sum(status = 'filtered'), sum(status = 'failed') "
+                "FROM rows WHERE run_id = ? GROUP BY stage ORDER BY min(rowid)", [run_id])}
+
+
+def run_pair_scores(db: sqlite_utils.Database, run_id: str) -> list[dict]:
+    """Each pair of the run as its scores see it: judges' scores (the stored JSON list, parsed), on-task
+    score, outcome, review status and reject reason code."""
+    pairs = []
+    for scores, ontask, outcome, status, reason in db.execute(
+            "SELECT scores, ontask, outcome, status, reason FROM pairs WHERE run_id = ? ORDER BY rowid", [run_id]):
+        try:
+            judges = json.loads(scores) if scores else []
+        except ValueError:
+            judges = []
+        pairs.append({"judges": judges if isinstance(judges, list) else [], "ontask": ontask, "outcome": outcome,
+                      "status": status, "reason": reason})
+    return pairs
+
+
+def previous_run_of_skill(db: sqlite_utils.Database, run_id: str) -> str | None:
+    """The run of the same skill file made just before this one, or None (what a run is compared with)."""
+    row = db.execute(
+        "SELECT p.id FROM runs p JOIN runs r ON r.id = ? WHERE p.skill_path = r.skill_path "
+        "AND (p.created_at, p.rowid) < (r.created_at, r.rowid) ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1",
+        [run_id]).fetchone()
+    return row[0] if row else None
+
+
 class ChangeWatch:
     """Whether another connection committed to the database since the last look, by SQLite's
     `PRAGMA data_version` on a connection kept for it: a read of a counter, no table touched, so a
@@ -335,6 +367,9 @@ SELECT p.seed_index, p.outcome, p.status, p.reason, p.note
 FROM pairs p JOIN runs r ON r.id = p.run_id
 WHERE r.skill_path IN (?, ?) AND p.seed_index IS NOT NULL
 """
+_RUN_SEED_YIELD_SQL = """
+SELECT seed_index, outcome, status, reason, note FROM pairs WHERE run_id = ? AND seed_index IS NOT NULL
+"""
 
 
 def seed_yields(db: sqlite_utils.Database, skill_path: str | Path) -> list[SeedYield]:
@@ -342,12 +377,21 @@ def seed_yields(db: sqlite_utils.Database, skill_path: str | Path) -> list[SeedY
     kept by the judges, accepted and rejected by reviewers, and the commonest reject reasons and notes.
     Seed examples that made nothing have no entry; indexes are those the runs saw (an edit since then
     can move an example)."""
+    names = [str(skill_path), str(Path(skill_path).resolve())]  # a run records the path as it was given
+    return _yields(db.execute(_SEED_YIELD_SQL, names))
+
+
+def run_seed_yields(db: sqlite_utils.Database, run_id: str) -> list[SeedYield]:
+    """`seed_yields` of one run (what `compare` sets side by side)."""
+    return _yields(db.execute(_RUN_SEED_YIELD_SQL, [run_id]))
+
+
+def _yields(rows) -> list[SeedYield]:
     made: Counter = Counter()
     counts: dict[tuple[int, str], int] = Counter()
     reasons: dict[int, Counter] = {}
     notes: dict[int, Counter] = {}
-    names = [str(skill_path), str(Path(skill_path).resolve())]  # a run records the path as it was given
-    for seed, outcome, status, reason, note in db.execute(_SEED_YIELD_SQL, names):
+    for seed, outcome, status, reason, note in rows:
         made[seed] += 1
         counts[seed, outcome] += 1
         counts[seed, status] += 1
