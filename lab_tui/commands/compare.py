@@ -19,6 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", metavar="RUN_A", help="the run to compare from (e.g. before a seed edit)")
     parser.add_argument("run_b", metavar="RUN_B", help="the run to compare with it")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="--format json")
     add_db_option(parser)
 
 

@@ -36,13 +36,13 @@ def _number(value: float | None, digits: int = 0) -> str:
 
 def compare_view(comparison: Comparison) -> RenderableType:
     a, b = comparison.a, comparison.b
-    head = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False)
-    for column in ("", "run", "skill", "flow", "status", "made", "kept", "accepted", "rejected"):
-        head.add_column(column, no_wrap=column in ("", "run"), overflow="fold")
-    for mark, side in (("A", a), ("B", b)):
-        head.add_row(mark, *(literal(str(cell)) for cell in (side.id, side.skill, side.flow, side.status,
-                                                              side.pairs_made, side.pairs_kept, side.accepted,
-                                                              side.rejected)))
+    head = [Text.assemble((f"{mark}  ", "bold"), literal(f"{side.id} · {side.skill} · {side.flow} · {side.status}"))
+            for mark, side in (("A", a), ("B", b))]
+    pairs = _table("pairs")
+    for what in ("made", "kept", "accepted", "rejected"):
+        count_a, count_b = getattr(a, f"pairs_{what}" if what in ("made", "kept") else what), \
+            getattr(b, f"pairs_{what}" if what in ("made", "kept") else what)
+        pairs.add_row(what, str(count_a), str(count_b), _change(count_a, count_b))
     stages = _table("stage")
     for line in comparison.stages:
         cells = [f"{s['done']}/{s['kept']}/{s['failed']}" if s else "–" for s in (line.a, line.b)]
@@ -57,7 +57,7 @@ def compare_view(comparison: Comparison) -> RenderableType:
                                              ((line.a_mean, line.a_count), (line.b_mean, line.b_count))),
                        _change(line.a_mean, line.b_mean, 2))
     parts: list[RenderableType] = [
-        head, Text(), _title("Rows per stage (done / kept by a filter / failed)"), stages, Text(),
+        *head, Text(), pairs, Text(), _title("Rows per stage (done / kept by a filter / failed)"), stages, Text(),
         _title("Per seed example (pairs kept by the judges / accepted / rejected)"), seeds, Text(),
         _title("Mean scores (pairs scored)"), scores, Text()]
     if comparison.reasons:

@@ -95,6 +95,31 @@ class OutputDialog(ModalScreen[None]):
         self.query_one(VerticalScroll).focus()
 
 
+class CompareDialog(ModalScreen[None]):
+    """Two runs side by side (`pipeline.compare`), scrollable; escape closes."""
+
+    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    CompareDialog { align: center middle; }
+    CompareDialog > VerticalScroll { width: 95%; height: 95%; border: thick $primary; background: $surface;
+                                     padding: 0 1; }
+    """
+
+    def __init__(self, comparison) -> None:
+        super().__init__()
+        self.comparison = comparison
+
+    def compose(self) -> ComposeResult:
+        from lab_tui.pipeline.compare_view import compare_view
+
+        with VerticalScroll():
+            yield Label(Text("Compare (A: the run before, B: this one) · escape closes", style="bold"))
+            yield Static(compare_view(self.comparison))
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+
 class RunScreen(PaneScreen):
     BINDINGS = [
         Binding("f5", "start", "Start run", id="run.start"),
@@ -102,6 +127,7 @@ class RunScreen(PaneScreen):
         Binding("f7", "cancel", "Cancel run", id="run.cancel"),
         Binding("f8", "refresh_runs", "Reload runs", id="run.reload"),
         Binding("ctrl+r", "review_run", "Review run", id="run.review"),
+        Binding("ctrl+g", "compare", "Compare with previous", id="run.compare", show=False),  # said in the list's label
     ]
     DEFAULT_CSS = """
     #run-target { height: 1; padding: 0 1; }
@@ -170,7 +196,7 @@ class RunScreen(PaneScreen):
             yield Horizontal(id="run-flow-counts")  # a field per count of the flow f5 will run: show_target
             yield Label("concurrency")
             yield Input(placeholder="auto", id="run-concurrency", classes="run-count", type="integer")
-        yield Label("Runs (enter shows one)", classes="section")
+        yield Label("Runs (enter shows one, ctrl+g compares it with the one before)", classes="section")
         yield RunList(id="run-runs")
         yield Static(id="run-progress")
         yield Label("Recent outputs and failures (enter opens one)", classes="section")
@@ -186,6 +212,11 @@ class RunScreen(PaneScreen):
         def __init__(self, estimate) -> None:
             super().__init__()
             self.estimate = estimate
+
+    class Compared(Message):
+        def __init__(self, comparison) -> None:
+            super().__init__()
+            self.comparison = comparison
 
     class RunCreated(Message):
         def __init__(self, run_id: str) -> None:
@@ -600,6 +631,35 @@ class RunScreen(PaneScreen):
             self.post_message(ReviewPairs(ReviewFilter(batch_id=run_id)))
             return
         self.post_message(ReviewPairs(ReviewFilter(run_id=run_id)))
+
+    def action_compare(self) -> None:
+        """Compare the highlighted run (else the shown one) with the run of the same skill made before it."""
+        runs = self.query_one("#run-runs", OptionList)
+        highlighted = runs.get_option_at_index(runs.highlighted).id if runs.highlighted is not None else None
+        run_id = highlighted if any(run["id"] == highlighted for run in self.runs) else self.shown_run
+        if run_id is None:
+            self.notify("Highlight a run to compare with the one before it.", severity="warning")
+            return
+        self.compare_in_thread(run_id)
+
+    @work(thread=True, exclusive=True, group="run-compare", exit_on_error=False, name="Comparing runs")
+    def compare_in_thread(self, run_id: str) -> None:
+        from lab_tui.pipeline.compare import compare_runs
+        from lab_tui.store.queries import previous_run_of_skill
+
+        db = open_db(self.app.db_path)
+        previous = previous_run_of_skill(db, run_id)
+        if previous is None:
+            self.post_message(self.Compared(None))
+            return
+        self.post_message(self.Compared(compare_runs(db, previous, run_id)))
+
+    @on(Compared)
+    def show_comparison(self, message: Compared) -> None:
+        if message.comparison is None:
+            self.notify("No earlier run of this skill to compare with.", severity="warning")
+            return
+        self.app.push_screen(CompareDialog(message.comparison))
 
     def action_cancel(self) -> None:
         if self.own_run and self.cancel_event is not None:

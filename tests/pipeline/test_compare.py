@@ -60,7 +60,7 @@ def test_compare_prints_text_and_json_and_refuses_an_unknown_run(two_runs, capsy
     out = capsys.readouterr().out
     assert run_a in out and run_b in out and "Rows per stage" in out and "Reject reasons" in out
     assert "off-task" in out and "on-task" in out
-    assert main(["compare", run_a, run_b, "--format", "json", "--db", str(db_path)]) == 0
+    assert main(["compare", run_a, run_b, "--json", "--db", str(db_path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["a"]["id"] == run_a and data["b"]["rejected"] == 2
     assert {line["reason"] for line in data["reasons"]} == {"off-task", "wrong"}

@@ -134,3 +134,48 @@ async def test_before_f5_the_pane_shows_the_estimate_of_what_it_would_send_and_f
         shown = console.file.getvalue()
         assert f"{expected.requests} requests" in shown and "contexts 5," in shown
         assert open_db(tmp_path / "lab.db").execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def two_runs_of_a_skill(db_path) -> None:
+    """r-old and r-new of one skill file, written as the engine and review write them: r-new made more
+    contexts, its pair judge scored lower and a reviewer rejected one of its pairs as off-task."""
+    db = open_db(db_path)
+    for index, (run_id, contexts, score) in enumerate((("r-old", 2, 3.0), ("r-new", 4, 2.0))):
+        db["runs"].insert({"id": run_id, "created_at": f"2026-12-03T08:0{index}:00+00:00", "status": "completed",
+                           "skill_path": "/t/compositional_skills/writing/email/qna.yaml", "skill_snapshot": "{}",
+                           "flow": json.dumps({"name": "grounded_skills"}), "prompts_version": "p", "params": "{}",
+                           "teacher": json.dumps({"model": "openai/teacher"})})
+        with db.conn:
+            for row in range(contexts):
+                db["rows"].insert({"id": f"{run_id}-c{row}", "run_id": run_id, "stage": "gen_contexts", "data": "{}",
+                                   "status": "ok", "created_at": "2026-12-03T08:00:00+00:00"})
+                db["pairs"].insert({"id": f"{run_id}-p{row}", "run_id": run_id, "seed_index": row % 2,
+                                    "question": "Q?", "response": "A.", "outcome": "kept", "score": score,
+                                    "status": "rejected" if run_id == "r-new" and row == 0 else "pending",
+                                    "reason": "off-task" if run_id == "r-new" and row == 0 else None,
+                                    "scores": json.dumps([{"judge": "p", "label": "pair judge", "score": score}]),
+                                    "ontask": 0.5 + 0.1 * index, "created_at": "2026-12-03T08:00:00+00:00"})
+
+
+async def test_ctrl_g_compares_the_highlighted_run_with_the_one_before_it(tmp_path, messages):
+    from lab_tui.ui.run_pane import CompareDialog
+
+    two_runs_of_a_skill(tmp_path / "lab.db")
+    app = app_on(tmp_path)
+    async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: len(screen.runs) == 2)
+        runs = screen.query_one("#run-runs", OptionList)
+        runs.focus()
+        runs.highlighted = 1  # the older run: nothing before it
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: messages.notified("No earlier run"))
+        runs.highlighted = 0
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: isinstance(app.screen, CompareDialog))
+        comparison = app.screen.comparison
+        assert (comparison.a.id, comparison.b.id) == ("r-old", "r-new")
+        assert [(line.stage, line.a["done"], line.b["done"]) for line in comparison.stages] == [("gen_contexts", 2, 4)]
+        assert [(line.reason, line.a, line.b) for line in comparison.reasons] == [("off-task", 0, 1)]
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, CompareDialog))

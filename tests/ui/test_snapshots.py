@@ -168,6 +168,24 @@ class TestRun:
 
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
+    def test_two_runs_compared(self, snap_compare, tmp_path):
+        """ctrl+g on the newer run: the comparison with the run before it."""
+        from test_run_pane_list import two_runs_of_a_skill
+
+        two_runs_of_a_skill(tmp_path / "lab.db")
+
+        async def run_before(pilot):
+            screen = pilot.app.screen
+            await until(pilot, lambda: len(screen.runs) == 2)
+            screen.query_one("#run-runs").focus()
+            screen.query_one("#run-runs").highlighted = 0
+            await pilot.press("ctrl+g")
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "CompareDialog")
+            no_cursor_blink(pilot)
+            await pilot.pause()
+
+        assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
     def test_an_unknown_teacher_profile(self, snap_compare, tmp_path):
         """The error state of f5 (a profile chosen, then edited out of the settings file): the target
         line says why, a notification too, nothing starts."""
