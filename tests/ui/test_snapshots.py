@@ -176,7 +176,9 @@ class TestRun:
 
         async def run_before(pilot):
             screen = pilot.app.screen
-            await until(pilot, lambda: len(screen.runs) == 2)
+            await until(pilot, lambda: len(screen.runs) == 2 and screen.estimate is not None)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
             screen.query_one("#run-runs").focus()
             screen.query_one("#run-runs").highlighted = 0
             await pilot.press("ctrl+g")
@@ -200,6 +202,7 @@ class TestRun:
             await until(pilot, lambda: "nosuch" in str(screen.query_one("#run-target").render()))
             await pilot.press("f5")
             await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
             no_cursor_blink(pilot)
 
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
