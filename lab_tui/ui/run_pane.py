@@ -40,6 +40,7 @@ from lab_tui.store.review import ReviewFilter
 from lab_tui.ui.messages import ReviewPairs
 from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import clean, literal, one_line
+from lab_tui.ui.skills_pane import fit_name
 from lab_tui.ui.widgets.safe_text_area import SafeInput
 from lab_tui.ui.widgets.status_bar import StatusBar
 
@@ -415,8 +416,9 @@ class RunScreen(PaneScreen):
         self.query_one("#run-progress", Static).update(self.progress_shown())
         shown = len(self.progress.endpoints) if self.progress and len(self.progress.endpoints) > 1 else 0
         runs = self.query_one("#run-runs", OptionList)
-        if runs.styles.height.value != max(1, RUNS_HEIGHT - shown):  # endpoint lines take the runs list's rows
-            runs.styles.height = max(1, RUNS_HEIGHT - shown)
+        rows = RUNS_HEIGHT if self.size.height < ROOMY_HEIGHT else self.size.height // 4  # the room there is
+        if runs.styles.height.value != max(1, rows - shown):  # endpoint lines take the runs list's rows
+            runs.styles.height = max(1, rows - shown)
         recent = self.query_one("#run-recent", OptionList)
         highlighted = recent.highlighted
         recent.clear_options()
@@ -465,8 +467,8 @@ class RunScreen(PaneScreen):
 
     @staticmethod
     def run_line(run: dict, indent: str = "") -> Option:
-        skill = one_line(run["skill"], 10_000)
-        skill = skill if len(skill) <= 16 else "…" + skill[-15:]  # a taxonomy path differs at its end
+        skill = one_line(run["skill"], 10_000)  # already as much of its path as tells it from the others
+        skill = fit_name(skill, skill, 16)
         return Option(Text.assemble(
             indent, (clean(run["id"]), "bold"), f" {clean(run['display_status']):<11}", (f"{skill:<16}", "italic"),
             f" kept {run['pairs_kept']} acc {run['accepted']} fail {run['failed_rows']}"), id=run["id"])

@@ -46,6 +46,8 @@ AUTOSAVE_EVERY_S = 2.0
 RECENT_LIMIT = 10
 FIELDS = ("context", "question", "answer")
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "●"}
+SIDE_WIDTH = 30
+"""The examples column's width at 80 columns (app.tcss); a wider terminal gives it a quarter."""
 EXAMPLE_GROUP = Binding.Group("Example", compact=True)
 MOVE_GROUP = Binding.Group("Move", compact=True)
 
@@ -130,6 +132,7 @@ class SeedsScreen(PaneScreen):
         self._saves = 0
         """Saves so far: a recovery copy made before the latest save is stale and not written."""
         self._lint_timer = None
+        self.side_width = SIDE_WIDTH
         self.yields: dict[int, SeedYield] = {}
         """What each seed example (by index) made across the skill's runs, as last read."""
 
@@ -156,6 +159,14 @@ class SeedsScreen(PaneScreen):
                     yield Label("Not valid: fix it here, ctrl+s saves (keeps .bak)", classes="section")
                     yield SafeTextArea(id="raw", show_line_numbers=True, soft_wrap=True)
         yield Footer(compact=True, show_command_palette=False)
+
+    def on_resize(self) -> None:
+        """The examples column takes a quarter of a wide terminal, and its questions the room it has."""
+        width = max(SIDE_WIDTH, self.size.width // 4)
+        if width != self.side_width:
+            self.side_width = width
+            self.query_one("#seeds-side").styles.width = width
+            self.show_examples()
 
     def on_mount(self) -> None:
         self.set_interval(AUTOSAVE_EVERY_S, self.autosave)
@@ -542,7 +553,8 @@ class SeedsScreen(PaneScreen):
         entry = self.yields.get(index)
         kept = f" ·{entry.kept}" if entry is not None else ""
         prompt = Text(f"{index + 1:>2} ")
-        prompt.append_text(literal(one_line(example.question or "(no question)", max(8, 21 - len(kept)))))
+        room = self.side_width - 9  # the number, the list's edge and a finding's mark
+        prompt.append_text(literal(one_line(example.question or "(no question)", max(8, room - len(kept)))))
         if marks:
             worst = "error" if any(f.severity == "error" for f in marks) else "warning"
             prompt.append(f" {SEVERITY_MARK[worst]}{len(marks)}", style="bold")

@@ -179,3 +179,14 @@ async def test_ctrl_g_compares_the_highlighted_run_with_the_one_before_it(tmp_pa
         assert [(line.reason, line.a, line.b) for line in comparison.reasons] == [("off-task", 0, 1)]
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, CompareDialog))
+
+
+async def test_at_200x60_the_runs_list_uses_the_room(tmp_path):
+    for index in range(20):
+        populate(tmp_path / "lab.db", count=0, run_id=f"r{index:02d}")
+    app = app_on(tmp_path)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: len(screen.runs) == 20)
+        await pilot.pause()
+        assert screen.query_one("#run-runs").size.height == 15
