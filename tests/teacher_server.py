@@ -57,6 +57,9 @@ class TeacherConfig:
     faults: list[Fault] = field(default_factory=list)
     max_concurrency: int | None = None
     """Answer at most this many requests at once; the others wait their turn (as a saturated server)."""
+    recorded: list[tuple[str, str, str]] = field(default_factory=list)
+    """Recorded answers, replayed before any made-up one: (text the prompt contains, the answer, its
+    finish_reason); the first whose text the prompt contains answers it (faults still come first)."""
     vary: bool = False
     """Answer each call afresh, as a sampling teacher does: the same prompt asked twice gets two
     different answers (the request's number in the log is part of what the answer is made from)."""
@@ -254,6 +257,8 @@ class TeacherServer:
                     time.sleep(fault.retry_after)
                 content = answer_for(f"{prompt}\n(call {call})" if config.vary else prompt, config)
                 finish = "stop"
+                content, finish = next(((answer, reason) for needle, answer, reason in config.recorded
+                                        if needle in prompt), (content, finish))
                 if kind == "malformed":
                     content = "Sure! Here is what you asked for, without any tags."
                 elif kind == "truncated":

@@ -47,9 +47,11 @@ def configure(parser) -> None:
     parser.add_argument("--concurrency", type=positive,
                         help="requests in flight at most (default: the profile's max_concurrency, 16)")
     parser.add_argument("--flow", metavar="NAME_OR_DIR",
-                        help="the flow to run: grounded_skills, freeform_skills, unstructured_to_structured or a "
-                        "folder with a flow.yaml (default: grounded_skills when the seed examples have a context, "
-                        "freeform_skills when they have none, as `ilab data generate` chooses)")
+                        help="the flow to run: grounded_skills, freeform_skills, transformation_skills, "
+                        "unstructured_to_structured or a folder with a flow.yaml (default: chosen from the seed "
+                        "examples and said on the run's second line: transformation_skills when their questions "
+                        "give one instruction about different contexts, else grounded_skills when they have a "
+                        "context, freeform_skills when they have none)")
     parser.add_argument("--prompts", dest="flow", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--count", action="append", default=[], metavar="NAME=N", type=_count,
                         help="set one of the flow's counts (its blocks' count_param), e.g. --count texts=5; "
@@ -261,8 +263,12 @@ async def _run(args) -> int:
     profile = None
     if args.resume is None or any(overrides.values()) or args.profile != "default":
         profile = load_profile(args.profile, **overrides)
-    run_id = args.resume or launch.start(db_path, args.skill, profile, _params(args))
+    chosen: list[str] = []
+    run_id = args.resume or launch.start(db_path, args.skill, profile, _params(args), on_flow_chosen=lambda flow, why:
+                                         chosen.append(f"flow: {flow} ({why}; --flow chooses another)"))
     echo(f"run: {run_id}", flush=True)
+    for line in chosen:
+        echo(line, flush=True)
 
     cancel, latest, on_event = _follow()
 

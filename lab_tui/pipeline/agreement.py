@@ -116,6 +116,10 @@ class Agreement:
     """Plain sentences: what to try."""
     scores: dict = field(default_factory=dict)
     """Score (the on-task score: its tenth, 0.7 for 0.70-0.79) -> [accepted, rejected] verdicts."""
+    judge: str = ""
+    """The judge block's name ("" for the on-task score)."""
+    label: str = ""
+    """What it is in a user's words ("pair judge", "on-task score")."""
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -123,6 +127,7 @@ class Agreement:
             rule = getattr(self, key)
             if rule is not None:
                 data[key] = {"op": rule.op, "threshold": rule.threshold, "text": rule.text(), **asdict(rule.table),
+                             "kept": rule.table.kept, "total": rule.table.total,
                              "kept_rejected_share": _rounded(rule.table.kept_rejected_share)}
         data["auc"] = _rounded(self.auc)
         data["scores"] = {_number(score): counts for score, counts in sorted(self.scores.items())}

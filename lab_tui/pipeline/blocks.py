@@ -9,7 +9,8 @@ the block; none of them compares kind names, so adding a kind is one class here 
 
 A kind's `run` gets the engine (`Engine` in `engine.py`) and uses only these of its methods:
 `answer` (ask the teacher and parse), `child` (the row a block makes from a row), `save_row`,
-`track` and `advance` (carry rows on in tasks of their own), `record_pair` and `first_with` (dedupe).
+`track` and `advance` (carry rows on in tasks of their own), `record_pair`, `first_with` (dedupe) and
+`values` (what a prompt of the row may use).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from functools import cache
 from typing import ClassVar
 
 from lab_tui.errors import EXIT_USAGE, UserError
-from lab_tui.pipeline.parsers import extract_all, parse_judgement
+from lab_tui.pipeline import ontask
+from lab_tui.pipeline.parsers import ParseError, extract_all, parse_judgement
 
 PROMPT_PARTS = ("introduction", "principles", "examples", "generation")
 VARIABLE = re.compile(r"\{(\w+)\}")
@@ -38,6 +40,16 @@ PREVIEW_COUNT = 2
 """A preview asks every generation block for at most this many outputs."""
 FILTER_OPS = {"ge": lambda score, threshold: score >= threshold, "eq": lambda score, threshold: score == threshold}
 FILTER_WORDS = {"ge": "<", "eq": "≠"}
+
+
+@dataclass(frozen=True)
+class KeepRule:
+    """How a block keeps rows by a score: the agreement figures try it (and stricter ones) on verdicts."""
+
+    judge: str | None
+    """The scored block whose score it reads; None: the on-task score."""
+    op: str
+    threshold: float
 
 
 class FlowError(UserError, ValueError):
@@ -182,6 +194,15 @@ class Block:
         gives another block's label."""
         return None
 
+    def keep_rule(self) -> KeepRule | None:
+        """For a block that keeps rows by a score: which score, and the rule."""
+        return None
+
+    def ontask_of(self) -> str | None:
+        """The field whose on-task score this block reads: the flow checks that the pair has it (the
+        engine scores the pair's generated texts)."""
+        return None
+
     def complete_pair(self, data: dict) -> None:
         """Fill in what this block would add without a request, for a pair dropped before it."""
 
@@ -189,6 +210,16 @@ class Block:
         """The row to carry on to the next block, or None (dropped, failed, or carried on in tasks
         of its own). `sample` is set when the first block's chain is for one of its samples."""
         raise NotImplementedError
+
+
+class Untagged(str):
+    """A whole answer taken as the value because it had no tag (and stopped normally)."""
+
+
+def untagged_key(field: str) -> str:
+    """Where a row's data marks that its `field` is a whole untagged answer ("response.untagged"): a
+    dotted name, so no prompt variable can be it."""
+    return f"{field}.untagged"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +270,10 @@ class Generate(Asking):
     """Drop exact duplicates of the written field within this block (InstructLab's drop_duplicates)."""
     imitates: str | None = None
     """The seed variable the output should look like; the report compares lengths and formats with it."""
+    untagged: bool = False
+    """An answer with no `[Start of TAG]` that stopped normally is taken whole (marked in its row):
+    small teachers often answer without the tags, and the judges and the reviewer decide. An answer
+    cut off at max tokens still fails."""
 
     @property
     def output_tag(self) -> str:
@@ -252,6 +287,8 @@ class Generate(Asking):
         if self.imitates is not None and not SEED_FIELDS.get(self.imitates):
             seeds = ", ".join(name for name, field in SEED_FIELDS.items() if field)
             return f"imitates {_shown(self.imitates)}, which is not a seed variable ({seeds})"
+        if self.untagged and self.list:
+            return "cannot take an untagged answer whole (untagged: true) and read a list from it (list: true)"
         return super().problem()
 
     def previewed(self) -> "Generate":
@@ -266,7 +303,15 @@ class Generate(Asking):
         return (rows if self.list else rows * self.count), out
 
     def parse(self, text: str, stopped: bool) -> list[str]:
-        return extract_all(text, self.output_tag, stopped=stopped)[: None if self.list else 1]
+        try:
+            return extract_all(text, self.output_tag, stopped=stopped)[: None if self.list else 1]
+        except ParseError as error:
+            if not self.untagged or str(error) != f"missing tag [Start of {self.output_tag}]" or not text.strip():
+                raise
+            if not stopped:
+                raise ParseError(f"missing tag [Start of {self.output_tag}] and cut off at max tokens: an untagged "
+                                 "answer is taken whole only when it stopped by itself") from None
+            return [Untagged(text.strip())]
 
     async def run(self, engine, index: int, row, sample: int | None):
         if sample is None:
@@ -279,8 +324,9 @@ class Generate(Asking):
         values, request_id = await engine.answer(index, self, row, failed, sample)
         first = None
         for number, value in enumerate(values or ()):
+            marks = {untagged_key(self.writes): True} if isinstance(value, Untagged) else {}
             made = engine.child(self, row, row.path + ((sample, number) if self.list else (sample,)),
-                                **{self.writes: value})
+                                **{self.writes: str(value)}, **marks)
             if self.dedupe:
                 if engine.first_with(self, value, made.id) != made.id:
                     engine.save_row(self, made, row.id, "filtered", request_id=request_id,
@@ -363,6 +409,9 @@ class Filter(Block):
     def drops_for(self, label_of) -> str:
         return label_of(self.judge)
 
+    def keep_rule(self) -> KeepRule:
+        return KeepRule(self.judge, self.op, self.threshold)
+
     async def run(self, engine, index: int, row, sample: int | None):
         made = engine.child(self, row, row.path)
         score = row.data[f"{self.judge}.score"]
@@ -375,8 +424,51 @@ class Filter(Block):
         return None
 
 
+@dataclass(frozen=True, kw_only=True)
+class OnTaskFilter(Block):
+    """Keeps a row when the on-task score of the text an earlier block generated into `field` is at
+    least `threshold`: drift from the seeds is dropped before more requests are spent on it (e.g.
+    right after context generation). A row with no score (the skill's seeds give nothing to compare
+    that field with) is kept."""
+
+    kind: ClassVar[str] = "ontask_filter"
+    field: str
+    threshold: float = ontask.THRESHOLD
+
+    def wiring_problem(self, earlier: dict[str, Block]) -> str | None:
+        if not any(block.asks and block.writes == self.field for block in earlier.values()):
+            return f"must name a field an earlier block generates, not {_shown(self.field)}"
+        return None
+
+    def ontask_of(self) -> str:
+        return self.field
+
+    def expect(self, rows: float, stage: dict) -> tuple[float, float]:
+        seen = stage["kept"] + stage["filtered"]
+        return 0.0, rows * stage["kept"] / seen if seen else rows
+
+    def drops_for(self, label_of) -> str:
+        return self.label or "on-task score"
+
+    def keep_rule(self) -> KeepRule:
+        return KeepRule(None, "ge", self.threshold)
+
+    async def run(self, engine, index: int, row, sample: int | None):
+        made = engine.child(self, row, row.path)
+        score = row.data.get(ontask.ontask_key(self.field))
+        if score is None or score >= self.threshold:
+            engine.save_row(self, made, row.id, "kept", score=score)
+            return made
+        engine.save_row(self, made, row.id, "filtered", score=score,
+                        reason=f"on-task score of the {self.field} {score:g} < {self.threshold:g}")
+        if engine.flow.pair.response in row.data:
+            engine.record_pair(index, made, "filtered")
+        return None
+
+
 class Derived(Block):
-    """A block that writes a field without a request: one row in, one row out."""
+    """A block that writes a field without a request: one row in, one row out. It reads what a prompt
+    may use (the row's fields, and the seed example's: `{seed_question}` as every pair's question)."""
 
     def derive(self, data: dict) -> str:
         raise NotImplementedError
@@ -386,7 +478,7 @@ class Derived(Block):
             data[self.writes] = self.derive(data)
 
     async def run(self, engine, index: int, row, sample: int | None):
-        made = engine.child(self, row, row.path, **{self.writes: self.derive(row.data)})
+        made = engine.child(self, row, row.path, **{self.writes: self.derive(engine.values(row, self, 0))})
         engine.save_row(self, made, row.id, "ok")
         return made
 
@@ -416,7 +508,7 @@ class Combine(Derived):
         return self.separator.join(str(data[name]) for name in self.reads)
 
 
-KINDS: dict[str, type[Block]] = {kind.kind: kind for kind in (Generate, Judge, Filter, Static, Combine)}
+KINDS: dict[str, type[Block]] = {kind.kind: kind for kind in (Generate, Judge, Filter, OnTaskFilter, Static, Combine)}
 """Every block kind a flow may use, by the name a flow file gives in `kind:`."""
 
 

@@ -43,10 +43,11 @@ from lab_tui.errors import UserError
 from lab_tui.pipeline.blocks import SEED_FIELDS, Asking, Block
 from lab_tui.pipeline.events import EndpointProgress, Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted, StageProgress
 from lab_tui.pipeline.flow import Flow, FlowError, default_flow_for
+from lab_tui.pipeline.ontask import OnTaskScorer, ontask_key
 from lab_tui.pipeline.params import REQUEST_IDS, RunParams
 from lab_tui.pipeline.parsers import ParseError
 from lab_tui.pipeline.teacher import Answer, Stopped, Teacher, TeacherError, TeacherProfile, load_profile, profile_names
-from lab_tui.seeds.model import Skill
+from lab_tui.seeds.model import SeedExample, Skill
 from lab_tui.store import rows as reads
 from lab_tui.store import runs as store
 from lab_tui.store.db import open_db
@@ -184,8 +185,14 @@ class _Row:
 class Engine:
     def __init__(self, db: sqlite_utils.Database, run_id: str, flow: Flow, seeds: list[dict], task: str,
                  teachers: dict[str | None, Teacher], on_event: Callable[[Event], None],
-                 request_ids: int = REQUEST_IDS) -> None:
+                 request_ids: int = REQUEST_IDS, *, scorer: OnTaskScorer | None = None) -> None:
         self.db, self.run_id, self.flow, self.seeds, self.task = db, run_id, flow, seeds, task
+        self.scorer = scorer
+        spec = flow.pair
+        self.roles = {name: role for name, role in ((spec.context, "context"), (spec.question, "question"),
+                                                    (spec.response, "response"))
+                      if name and scorer is not None and role in scorer.fields}
+        """The pair's fields the on-task score compares with the seeds' (context, question, response)."""
         self.request_ids = request_ids
         self.teachers, self.on_event = teachers, on_event
         self.stages = {b.name: _Stage(b.name) for b in flow.blocks}
@@ -370,12 +377,13 @@ class Engine:
     def save_row(self, block: Block, row: _Row, parent_id: str | None, status: str, *, reason: str | None = None,
                  request_id: str | None = None, score: float | None = None, explanation: str | None = None,
                  raw: str | None = None) -> None:
+        ontask = self.score_ontask(block, row) if status != "failed" else None
         data = dict(row.data)
         if raw is not None:
             data["raw"] = raw
         store.record_row(self.db, id=row.id, run_id=self.run_id, stage=block.name, parent_id=parent_id,
                          request_id=request_id, seed_index=row.seed_index, data=data, status=status, reason=reason,
-                         score=score, explanation=explanation)
+                         score=score, explanation=explanation, ontask=ontask)
         counts = self.stages[block.name].counts
         counts["done"] += 1
         if status in ("kept", "filtered", "failed"):
@@ -390,6 +398,16 @@ class Engine:
             preview = " ".join(str(shown or reason or "").split())[:120]
             self.on_event(RowDone(self.run_id, block.name, row.id, status, preview))
         self.emit()
+
+    def score_ontask(self, block: Block, row: _Row) -> float | None:
+        """The on-task score of the text a generating block wrote into one of the pair's fields, kept in
+        the row's data (`ontask_key`) so the pair and an on-task filter downstream read it."""
+        role = self.roles.get(block.writes) if block.asks else None
+        text = row.data.get(block.writes) if role else None
+        if not isinstance(text, str):
+            return None
+        row.data[ontask_key(block.writes)] = score = self.scorer.score(role, text)
+        return score
 
     def values(self, row: _Row, block: Block, sample: int) -> dict:
         seed = self.seeds[row.seed_index]
@@ -431,11 +449,13 @@ class Engine:
         judges = [{"judge": name, "label": self.flow.judge_label(name), "score": data.get(f"{name}.score"),
                    "explanation": data.get(f"{name}.explanation")} for name in spec.judges]
         scored = [judge["score"] for judge in judges if judge["score"] is not None]
+        ontask = {role: data[ontask_key(name)] for name, role in self.roles.items() if ontask_key(name) in data}
         store.record_pair(
             self.db, id=row.pair_id, run_id=self.run_id, seed_index=row.seed_index,
             context=data.get(spec.context) if spec.context else None, question=data[spec.question],
             response=data[spec.response], user_turn=data.get(spec.user, data[spec.question]),
             score=scored[-1] if scored else None, scores=json.dumps(judges), outcome=outcome,
+            ontask=min(ontask.values(), default=None), ontask_scores=json.dumps(ontask) if ontask else None,
         )
 
     async def run(self, cancel: asyncio.Event) -> bool:
@@ -518,28 +538,32 @@ async def run_flow(db_path: Path | str, run_id: str, *, on_event: Callable[[Even
                 block_profile = TeacherProfile(**stored_profile)
                 teachers[name] = Teacher(block_profile, block_profile.max_concurrency)
 
-            def prepare() -> None:  # litellm's import and the Routers: off the loop, before the clock
+            def prepare() -> OnTaskScorer:  # litellm's import, the Routers, the embedding: off the loop
                 for each in teachers.values():
                     each.prepare()
+                return OnTaskScorer(snapshot["task_description"], [
+                    SeedExample(e.get("question") or "", e.get("answer") or "", e.get("context"))
+                    for e in snapshot["examples"]])
 
-            await asyncio.to_thread(prepare)
+            scorer = await asyncio.to_thread(prepare)
         except BaseException:
             store.release_run(db, claim, run_id)
             raise
         return await _run_engine(db, run_id, flow, seeds, snapshot["task_description"], teachers, on_event, cancel,
                                  resumed=claim.status != "running" or reads.has_requests(db, run_id),
-                                 request_ids=params.request_ids)
+                                 request_ids=params.request_ids, scorer=scorer)
     finally:
         _RUNNING_HERE.discard(run_id)
 
 
 async def _run_engine(db: sqlite_utils.Database, run_id: str, flow: Flow, seeds: list[dict], task: str,
                       teachers: dict[str | None, Teacher], on_event: Callable[[Event], None],
-                      cancel: asyncio.Event | None, *, resumed: bool, request_ids: int) -> RunResult:
+                      cancel: asyncio.Event | None, *, resumed: bool, request_ids: int,
+                      scorer: OnTaskScorer) -> RunResult:
     """Run a claimed, set-up run to its end, and record how it ended."""
     from lab_tui.pipeline.report import build_report
 
-    engine = Engine(db, run_id, flow, seeds, task, teachers, on_event, request_ids)
+    engine = Engine(db, run_id, flow, seeds, task, teachers, on_event, request_ids, scorer=scorer)
     store.mark_run(db, run_id, "running")  # an earlier end's error goes
     on_event(RunStarted(run_id, tuple(b.name for b in flow.blocks), resumed))
     status, error = "completed", None

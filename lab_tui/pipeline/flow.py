@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +31,17 @@ from lab_tui.pipeline.blocks import (BUILTINS, OVERRIDABLE, SEED_FIELDS, Block, 
 from lab_tui.resources import data_folder
 from lab_tui.seeds.yamlio import MAX_ALIAS_EXPANSION, MAX_DEPTH, _load_tree, _Refused
 
-__all__ = ["Block", "Flow", "FlowError", "PairSpec", "SEED_FIELDS", "bundled_flows", "default_flow_for",
-           "flow_folder", "load_flow", "parse_flow", "stored_flow"]
+__all__ = ["Block", "Flow", "FlowError", "PairSpec", "SEED_FIELDS", "bundled_flows", "choose_flow",
+           "default_flow_for", "flow_folder", "load_flow", "parse_flow", "stored_flow"]
 
 DEFAULT_FLOWS = {True: "grounded_skills", False: "freeform_skills"}
 """As `ilab data generate` chooses: seed examples with a context run grounded, without freeform."""
+TRANSFORMATION_FLOW = "transformation_skills"
+"""For seed examples that all give one instruction about different contexts (see `choose_flow`)."""
+_WORD = re.compile(r"[a-z0-9]+")
+_COMMON = frozenset("about also been being could does from have into more most only over should such than that "
+                    "their them then there these they this those were what when where which will with would your "
+                    "please using".split())
 MAX_FILE_BYTES = 1 << 20
 """A flow or prompt file larger than this is refused (the bundled ones are a few kilobytes)."""
 _REFUSED = {
@@ -168,6 +175,10 @@ def _check_wiring(blocks: tuple[Block, ...], pair: PairSpec, where: str, prompt_
         problem = block.wiring_problem(earlier)
         if problem:
             raise FlowError(f"{where}: {block.kind} {block.name!r} {problem}")
+        scored_field = block.ontask_of()
+        if scored_field is not None and scored_field not in {pair.context, pair.question, pair.response}:
+            raise FlowError(f"{where}: {block.kind} {block.name!r} reads the on-task score of {scored_field!r}, which "
+                            "the pair does not hold: texts are scored as the pair's context, question and response")
         if block.teacher is not None and profiles is not None and block.teacher not in profiles:
             raise FlowError(f"{where}: block {block.name!r} names teacher profile {block.teacher!r}, which the "
                             f"settings file does not define (known: {', '.join(sorted(profiles)) or 'none'})")
@@ -282,15 +293,43 @@ def stored_flow(stored: dict, *, counts: dict | None = None, settings: dict | No
                       settings=settings, preview=preview, strict=False)
 
 
-def default_flow_for(examples: list) -> str:
-    """The bundled flow a skill runs with, or FlowError for a skill mixing examples with and without context."""
+def choose_flow(examples: list) -> tuple[str, str]:
+    """(the bundled flow a skill runs with, why, in a few words), or FlowError for a skill mixing
+    examples with and without context.
+
+    Seed examples with a context whose questions draw nothing from their own context (no word of
+    a question is in its context unless another seed question has it too) give one instruction
+    about different material: a transformation skill (rewrite this, summarise this). Its pairs need
+    new material with the same instruction, not new questions about new material, which is what
+    the grounded flow would make of it."""
     with_context = [i + 1 for i, e in enumerate(examples) if e.context]
     without = [i + 1 for i, e in enumerate(examples) if not e.context]
     if with_context and without:
         raise FlowError(f"this skill mixes seed examples with a context ({_numbers(with_context)}) and without "
                         f"({_numbers(without)}); give every example a context, or none (InstructLab would run "
                         "the whole skill with the flow of its first example)")
-    return DEFAULT_FLOWS[bool(with_context)]
+    if not with_context:
+        return DEFAULT_FLOWS[False], "the seed examples have no context"
+    if len(examples) > 1 and not any(_own_words(examples, index) for index in range(len(examples))):
+        return TRANSFORMATION_FLOW, (f"the {len(examples)} seed questions give one instruction and differ only in "
+                                     "their context: new contexts get the seed's instruction")
+    return DEFAULT_FLOWS[True], "the seed examples have a context, and their questions ask about it"
+
+
+def default_flow_for(examples: list) -> str:
+    """The bundled flow a skill runs with (`choose_flow` without its reason)."""
+    return choose_flow(examples)[0]
+
+
+def _content_words(text: str | None) -> set[str]:
+    return {word for word in _WORD.findall((text or "").lower()) if len(word) > 3 and word not in _COMMON}
+
+
+def _own_words(examples: list, index: int) -> set[str]:
+    """Words of a seed question taken from its own context that no other seed question uses."""
+    others = set().union(*(_content_words(e.question) for i, e in enumerate(examples) if i != index))
+    example = examples[index]
+    return (_content_words(example.question) & _content_words(example.context)) - others
 
 
 def _numbers(items: list[int]) -> str:

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 FIELDS = ("context", "question", "response")
+THRESHOLD = 0.5
+"""Below this an item is further from the seeds than they are from one another by half: off the task
+(the report counts them; an on-task filter keeps at least this by default)."""
 MIN_LEVEL = 0.5
 """Floor for the seeds' own closeness: unrelated English texts reach cosines of 0.1-0.4 in this
 embedding, so calibrating against seeds less alike than 0.5 would lift unrelated items to 1."""
@@ -68,6 +71,12 @@ _TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 _WORD = re.compile(r"[a-z0-9]+")
 _MODEL_LOCK = threading.Lock()
 _model: "_Model | None" = None
+
+
+def ontask_key(field: str) -> str:
+    """Where a row's data keeps the on-task score of its `field` ("context.ontask"): a dotted name, so
+    no prompt variable can be it."""
+    return f"{field}.ontask"
 
 
 class OnTaskModelMissing(UserError):

@@ -150,6 +150,9 @@ def render_report(report: dict) -> Group:
         scores.add_row(*_cells(judge, shown))
     parts.append(scores)
 
+    parts.extend(_agreement(report.get("agreement") or []))
+    parts.extend(_ontask(report.get("ontask")))
+
     dups = _table(
         "\nNear-duplicates", "what", "items", "near-dups", "share", "copy a seed", "for example", text=("for example",)
     )
@@ -173,3 +176,49 @@ def render_report(report: dict) -> Group:
     if formats.row_count:
         parts.append(formats)
     return Group(*parts)
+
+
+def _agreement(agreements: list[dict]) -> list:
+    """Each judge against reviewers' verdicts: its table of kept/dropped x accepted/rejected, what is
+    wrong with it and what to try."""
+    if not agreements:
+        return []
+    table = _table("\nJudges against reviewers", "judge", "verdicts", "kept", "rejected of kept",
+                   "dropped accepted", "AUC", "reads", text=("reads",))
+    notes = []
+    for item in agreements:
+        current = item.get("current")
+        if not item["enough"]:
+            reads = f"figures from {item['min_verdicts']} scored verdicts"
+        elif item["discriminates"] is None:
+            reads = "too few accepted or rejected to compare"
+        else:
+            reads = "agrees with reviewers" if item["discriminates"] else "does not tell good from bad"
+        table.add_row(*_cells(item["label"] or item["judge"], item["verdicts"],
+                              current["kept"] if current else "–",
+                              f"{current['kept_rejected']} ({current['kept_rejected_share']:.0%})"
+                              if current and current["kept"] else "–",
+                              current["dropped_accepted"] if current else "–",
+                              "–" if item["auc"] is None else f"{item['auc']:.2f}", reads))
+        for sentence in (*item["problems"], *item["advice"]):
+            notes.append(Text.assemble(("! ", "yellow"), literal(f"{item['label'] or item['judge']}: {sentence}")))
+    return [table, *notes]
+
+
+def _ontask(ontask: dict | None) -> list:
+    """How close the generated texts are to the seeds: per block, for the pairs, and the furthest pairs."""
+    if not ontask or not (ontask["blocks"] or ontask["pairs"]["count"]):
+        return []
+    threshold = f"{ontask['threshold']:g}"
+    table = _table("\nOn-task score (1: as close to the seeds as they are to one another)", "what", "items", "mean",
+                   f"below {threshold}", "per tenth", text=("per tenth",))
+    for what, figures in [*ontask["blocks"].items(), ("pairs (least on-task text)", ontask["pairs"])]:
+        if figures["count"]:
+            table.add_row(*_cells(what, figures["count"], f"{figures['mean']:.2f}", figures["below"],
+                                  " ".join(f"{tenth}:{count}" for tenth, count in figures["distribution"].items())))
+    parts: list = [table]
+    if ontask["furthest"]:
+        parts.append(Text("\nFurthest from the seeds", style="bold"))
+        parts.extend(literal(f"{item['ontask']:.2f} {item['field']} ({item['outcome']}, {item['status']}): "
+                             f"{item['text']}") for item in ontask["furthest"])
+    return parts

@@ -16,15 +16,17 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
-from lab_tui.pipeline.blocks import SEED_FIELDS
+from lab_tui.pipeline import ontask
+from lab_tui.pipeline.blocks import SEED_FIELDS, untagged_key
+from lab_tui.pipeline.evidence import judge_agreements
 from lab_tui.pipeline.flow import Flow
 from lab_tui.pipeline.params import RunParams
 from lab_tui.seeds import similarity
-from lab_tui.store import queries
+from lab_tui.store import evidence, queries
 from lab_tui.store import rows as reads
 from lab_tui.store.rows import json_dict
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 MUCH_SHORTER = 0.5
 MUCH_LONGER = 2.0
@@ -36,6 +38,12 @@ MIN_OUTPUTS_FOR_ABSENT_FORMAT = 5
 """A format some seeds use and no output does is worth a warning once there are this many outputs."""
 MAX_REASONS = 6
 MAX_EXAMPLES = 3
+MAX_FURTHEST = 5
+"""The pairs furthest from the seeds the report lists."""
+OFF_TASK_WARN_SHARE = 0.5
+MIN_ITEMS_FOR_OFF_TASK = 5
+"""A block's items are called off the task when at least this share of at least this many score below
+`ontask.THRESHOLD`."""
 MAX_SIMILARITY_ITEMS = 400
 """Near-duplicates are counted on at most this many texts per kind (400 long texts: ~0.3 s)."""
 
@@ -252,6 +260,45 @@ def _formats(texts: list[str], seeds: list[str]) -> list[dict]:
     return found
 
 
+def _tenths(buckets) -> dict:
+    """Count, mean, how many fall below the on-task threshold, and the count per tenth ("0.7": 0.70-0.79)."""
+    count = sum(n for _, n, _ in buckets)
+    return {
+        "count": count,
+        "mean": round(sum(n * mean for _, n, mean in buckets) / count, 4) if count else None,
+        "below": sum(n for tenth, n, _ in buckets if tenth < round(ontask.THRESHOLD * 10)),
+        "distribution": {f"{tenth / 10:.1f}": n for tenth, n, _ in sorted(buckets)},
+    }
+
+
+def _ontask(db: sqlite_utils.Database, run_id: str, flow: Flow) -> dict:
+    """How close the run's generated texts are to the seed examples: per block that wrote them, for the
+    pairs (each by its least on-task text), and the pairs furthest from the seeds."""
+    by_stage: dict[str, list] = {}
+    for stage, tenth, count, mean in evidence.ontask_buckets(db, run_id):
+        by_stage.setdefault(stage, []).append((tenth, count, mean))
+    furthest = []
+    for pair in evidence.least_ontask_pairs(db, run_id, MAX_FURTHEST):
+        scores = json_dict(pair["ontask_scores"])
+        field = min(scores, key=scores.get) if scores else "response"
+        furthest.append({"pair": pair["id"], "ontask": pair["ontask"], "field": field,
+                         "text": _clip(pair.get(field) or "", 100), "outcome": pair["outcome"],
+                         "status": pair["status"]})
+    return {
+        "threshold": ontask.THRESHOLD,
+        "blocks": {block.label or block.name: _tenths(by_stage[block.name])
+                   for block in flow.blocks if block.name in by_stage},
+        "pairs": _tenths(evidence.pair_ontask_buckets(db, run_id)),
+        "furthest": furthest,
+    }
+
+
+def agreement_section(db: sqlite_utils.Database, run_id: str) -> list[dict]:
+    """Each judge of the run (and the on-task score) against the verdicts given so far: rebuilt
+    whenever the report is shown, since reviewing goes on after the run ends."""
+    return [agreement.as_json() for agreement in judge_agreements(db, run_id=run_id)]
+
+
 def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
     """The validation report of a run as JSON-serialisable data; raises UnknownRunError."""
     run = queries.get_run(db, run_id)
@@ -276,6 +323,10 @@ def build_report(db: sqlite_utils.Database, run_id: str) -> dict:
         "stages": _stages(grouped, _requested(params, flow, snapshot), flow),
         "left": _why_rows_left(grouped, flow),
         "scores": _scores(db, run_id, flow),
+        "agreement": agreement_section(db, run_id),
+        "untagged": {block.label or block.name: count for block in flow.blocks if block.asks and block.writes
+                     and (count := evidence.marked_rows(db, run_id, block.name, untagged_key(block.writes)))},
+        "ontask": _ontask(db, run_id, flow),
         "near_duplicates": {},
         "lengths": {},
         "formats": {},
@@ -339,6 +390,17 @@ def _warnings(report: dict) -> list[str]:
         if len(distribution) == 1 and sum(distribution.values()) >= 5:
             (score,) = distribution
             warnings.append(f"The {judge} gave every item the same score ({score}): it may not be discriminating.")
+    for what, count in report["untagged"].items():
+        warnings.append(f"{count} {what} came without tags and were taken whole: the judges and the reviewer decide "
+                        "whether each is an answer (small teachers often drop the tags).")
+    for what, figures in report["ontask"]["blocks"].items():
+        count, below = figures["count"], figures["below"]
+        if count >= MIN_ITEMS_FOR_OFF_TASK and below / count >= OFF_TASK_WARN_SHARE:
+            warnings.append(
+                f"{below} of {count} {what} ({below / count:.0%}) are off the task (on-task score below "
+                f"{report['ontask']['threshold']:g}): further from the seed examples than the seeds are from one "
+                "another; read the furthest pairs below, and try a stronger teacher or an on-task filter after them."
+            )
     for what, dup in report["near_duplicates"].items():
         sampled = f" (a sample of {dup['of']})" if dup["of"] > dup["count"] else ""
         if dup["count"] >= 2 and dup["share"] >= NEAR_DUPLICATE_WARN_SHARE:

@@ -41,7 +41,7 @@ def shout(monkeypatch):
 
 
 def test_every_kind_is_registered_by_the_name_a_flow_file_gives():
-    assert set(blocks.KINDS) == {"generate", "judge", "filter", "static", "combine"}
+    assert set(blocks.KINDS) == {"generate", "judge", "filter", "ontask_filter", "static", "combine"}
     assert all(kind.kind == name for name, kind in blocks.KINDS.items())
     for name in ("grounded_skills", "freeform_skills", "unstructured_to_structured"):
         assert all(type(block) is blocks.KINDS[block.kind] for block in load_flow(name).blocks)
@@ -71,7 +71,7 @@ def test_a_kind_the_registry_does_not_know_is_refused_with_the_known_ones(tmp_pa
     folder = tmp_path / "flow"
     shutil.copytree(data_folder("prompts") / "unstructured_to_structured", folder)
     (folder / "flow.yaml").write_text((folder / "flow.yaml").read_text().replace("kind: combine", "kind: shout"))
-    with pytest.raises(FlowError, match="has kind 'shout'; a block is one of generate, judge, filter, static, combine"):
+    with pytest.raises(FlowError, match="has kind 'shout'; a block is one of generate, judge, filter, ontask_filter, static, combine"):
         load_flow(folder)
 
 

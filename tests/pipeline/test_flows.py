@@ -214,6 +214,7 @@ async def test_exact_duplicates_are_dropped_at_each_generation_and_counted(teach
 
 
 async def test_a_deeper_blocks_request_is_sent_before_shallower_ones_waiting_with_it(teacher_server, tmp_path):
+    teacher_server.config.question_fail_every = 10**9  # every question passes: what is measured is the order alone
     await run(tmp_path / "lab.db", example_skill_path(), teacher_server, counts={"contexts": 2, "questions": 1},
               concurrency=1)
     sent = [json.dumps(body["messages"]) for body in teacher_server.bodies]

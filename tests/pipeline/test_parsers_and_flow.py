@@ -83,7 +83,7 @@ def test_a_user_prompt_folder_changes_the_wording_and_the_version(tmp_path):
     custom = load_flow(folder)
     assert custom.version != load_flow().version
     assert "Invent new shops" in custom.block("gen_contexts").prompt.render(
-        {"task_description": "t", "seed_context": "c", "sample_index": 1})[1]["content"]
+        {"task_description": "t", "seed_context": "c", "seed_question": "q", "sample_index": 1})[1]["content"]
 
 
 def test_thresholds_and_max_tokens_can_be_overridden_and_unknown_settings_are_refused():
@@ -94,3 +94,16 @@ def test_thresholds_and_max_tokens_can_be_overridden_and_unknown_settings_are_re
         load_flow(settings={"filter_grounded_qa_pair.colour": "red"})
     with pytest.raises(FlowError, match="is not a float"):
         load_flow(settings={"filter_grounded_qa_pair.threshold": "high"})
+
+
+def test_the_grounded_context_prompt_asks_for_the_material_the_seed_question_acts_on():
+    """Issue 18: contexts "like the seed's" drifted to the task's subject, holding nothing to act on."""
+    block = load_flow().block("gen_contexts")
+    assert "seed_question" in block.reads
+    user = block.prompt.render({"task_description": "Make IT wording inclusive.", "seed_context": "The master node.",
+                                "seed_question": "How would you rewrite this sentence to be inclusive?",
+                                "sample_index": 2})[1]["content"]
+    assert "this request is made about the context: How would you rewrite this sentence to be inclusive?" in user
+    assert "must hold the material the request works on" in user
+    assert "only about the task's general subject is not a context for it" in user
+    assert user.rstrip().endswith("[End of Context].")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from rich.console import Console
@@ -295,3 +296,86 @@ def test_report_command_builds_missing_report(db, tmp_path, capsys):
 def test_report_command_unknown_run(db, tmp_path, capsys):
     assert main(["report", "nope", "--db", str(tmp_path / "lab.db")]) == 1
     assert "no run with id 'nope'" in capsys.readouterr().err
+
+
+def test_piped_report_never_breaks_a_word(db, tmp_path, capsys):
+    """Issue 19: piped (not a terminal), the report wrapped mid-word at 80 columns."""
+    assert main(["report", "run1", "--db", str(tmp_path / "lab.db")]) == 0
+    out = capsys.readouterr().out
+    words = set(re.findall(r"[A-Za-z_]+", out))
+    for word in ("eval_grounded_questions", "evaluate_grounded_qa_pair", "combine_question_and_context",
+                 "filter_grounded_questions"):
+        assert word in words
+    reasons = [line for line in out.splitlines() if line.startswith("filter_grounded_questions")]
+    assert reasons and reasons[0].endswith("eval_grounded_questions score 0 < 1 ×1")
+    assert not [line for line in out.splitlines() if line != line.rstrip()], "no table padding at line ends"
+
+
+def judged_pairs(db, groups):
+    """(pair judge score, on-task score, verdict, how many) -> pairs of run1 with a context, reviewed."""
+    from lab_tui.store import review
+
+    number = 0
+    for score, ontask, verdict, count in groups:
+        for _ in range(count):
+            number += 1
+            scores = [{"judge": "eval_grounded_questions", "label": "question judge", "score": 1, "explanation": ""},
+                      {"judge": "evaluate_grounded_qa_pair", "label": "pair judge", "score": score, "explanation": ""}]
+            db["pairs"].insert({"id": f"j{number}", "run_id": "run1", "context": f"context {number} " + "x" * 200,
+                                "question": f"question {number}", "response": f"response {number}",
+                                "outcome": "kept" if score >= 2 else "filtered", "score": score,
+                                "scores": json.dumps(scores), "ontask": ontask,
+                                "ontask_scores": json.dumps({"context": ontask, "question": 0.9, "response": 0.95}),
+                                "created_at": "2026-11-25T08:03:00+00:00"})
+            review.record_verdict(db, f"j{number}", review.Session("ann"), verdict, 0)
+
+
+def test_the_report_checks_judges_against_verdicts_given_after_the_run_ended(db, tmp_path, capsys):
+    db["runs"].update("run1", {"report": json.dumps(build_report(db, "run1"))})  # stored at the run's end
+    judged_pairs(db, [(3, 0.2, "rejected", 6), (2, 0.3, "rejected", 6), (1, 0.8, "accepted", 3)])
+    path = str(tmp_path / "lab.db")
+    assert main(["report", "run1", "--db", path, "--format", "json"]) == 0
+    question, pair, ontask = json.loads(capsys.readouterr().out)["agreement"]
+    assert (pair["label"], pair["verdicts"], pair["current"]["kept"], pair["current"]["kept_rejected"]) == (
+        "pair judge", 15, 12, 12)
+    assert pair["discriminates"] is False and "Reviewers rejected 12 of the 12 pairs it kept." in pair["problems"]
+    assert question["problems"][0] == "It gave every pair the same score (1), so it tells none apart."
+    assert ontask["label"] == "on-task score" and ontask["suggested"]["threshold"] == 0.8
+    assert main(["report", "run1", "--db", path]) == 0
+    text = capsys.readouterr().out
+    (row,) = [line for line in text.splitlines() if line.startswith("pair judge ") and "does not tell" in line]
+    assert row.split()[2:7] == ["15", "12", "12", "(100%)", "3"]
+    assert "! pair judge: Try a stronger model for block evaluate_grounded_qa_pair: `teacher: PROFILE`" in text
+    assert "! on-task score: The on-task score separates accepted from rejected pairs: at >= 0.8" in text
+
+
+def test_the_on_task_section_counts_each_blocks_texts_and_lists_the_furthest_pairs(db):
+    scores = iter([0.1, 0.2, 0.3, 0.45, 0.9, 0.55, 0.6, 0.95, 1.0])
+    for row_id, stage in db.execute("SELECT id, stage FROM rows WHERE status = 'ok' AND stage IN "
+                                    "('gen_contexts', 'gen_grounded_questions') ORDER BY rowid").fetchall():
+        db.execute("UPDATE rows SET ontask = ? WHERE id = ?", [next(scores), row_id])
+    judged_pairs(db, [(3, 0.05, "rejected", 1), (2, 0.7, "accepted", 2)])
+    report = json.loads(json.dumps(build_report(db, "run1")))
+    blocks = report["ontask"]["blocks"]
+    assert blocks["contexts"] == {"count": 3, "mean": 0.2, "below": 3, "distribution": {"0.1": 1, "0.2": 1, "0.3": 1}}
+    assert blocks["questions"]["count"] == 6 and blocks["questions"]["below"] == 1
+    assert blocks["questions"]["distribution"] == {"0.4": 1, "0.5": 1, "0.6": 1, "0.9": 3}
+    assert report["ontask"]["pairs"]["count"] == 3 and report["ontask"]["pairs"]["below"] == 1
+    furthest = report["ontask"]["furthest"]
+    assert [item["pair"] for item in furthest] == ["j1", "j2", "j3"]
+    assert furthest[0]["field"] == "context" and furthest[0]["text"].startswith("context 1 xxx")
+    assert len(furthest[0]["text"]) == 100 and furthest[0]["status"] == "rejected"
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(render_report(report))
+    text = console.file.getvalue()
+    assert "On-task score" in text and "Furthest from the seeds" in text
+    assert "0.05 context (kept, rejected): context 1 xxx" in text
+    (row,) = [line for line in text.splitlines() if line.startswith("contexts ") and "0.1:1" in line]
+    assert row.split()[1:4] == ["3", "0.20", "3"]
+
+
+def test_a_block_whose_texts_are_mostly_off_the_task_is_warned_about(db):
+    for row_id, in db.execute("SELECT id FROM rows WHERE stage = 'gen_grounded_questions' AND status = 'ok'").fetchall():
+        db.execute("UPDATE rows SET ontask = 0.2 WHERE id = ?", [row_id])
+    warnings = build_report(db, "run1")["warnings"]
+    assert "6 of 6 questions (100%) are off the task (on-task score below 0.5)" in " ".join(warnings)

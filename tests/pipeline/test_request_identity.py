@@ -1,9 +1,10 @@
 """Request identity: every answer is stored once, tied to the row that asked for it, and a run
 cancelled or killed part way and resumed ends with exactly the pairs of an uninterrupted one.
 
-Seed examples 1 and 3 of the inclusion fixture share a context, so their context prompts are the
-same: the case where identical prompts of two rows once shared one request id, and the second
-answer overwrote the first."""
+Seed examples 1 and 3 of the inclusion fixture share a context; asking the same question of it (see
+`skill_file`), their context prompts are the same: the case where identical prompts of two rows once
+shared one request id, and the second answer overwrote the first. The grounded flow is named: this
+skill alone would get the transformation flow."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from lab_tui.store.db import open_db
 
 INCLUSION = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy" / \
     "compositional_skills__grounded__linguistics__inclusion.yaml"
+FIRST_QUESTION = "How would you rewrite this sentence to use more inclusive IT terminology?"
+THIRD_QUESTION = "How would you revise this sentence to use Inclusive IT terminology?"
 COUNTS = {"contexts": 2, "questions": 2}
 SEEDS = 6
 GROUNDED = load_flow("grounded_skills")
@@ -38,9 +41,17 @@ def profile(server) -> TeacherProfile:
                           max_attempts=3)
 
 
+def skill_file(folder: Path) -> Path:
+    """The inclusion fixture with seed example 3 asking example 1's question of the context they share
+    (the grounded flow's context prompt shows the seed's question): two rows with the same prompt."""
+    path = folder / "qna.yaml"
+    path.write_text(INCLUSION.read_text().replace(THIRD_QUESTION, FIRST_QUESTION, 1))
+    return path
+
+
 def start(db_path, server, concurrency: int) -> str:
-    return start_run(open_db(db_path), load_skill(INCLUSION).skill, profile(server),
-                     RunParams(counts=dict(COUNTS), concurrency=concurrency))
+    return start_run(open_db(db_path), load_skill(skill_file(db_path.parent)).skill, profile(server),
+                     RunParams(flow="grounded_skills", counts=dict(COUNTS), concurrency=concurrency))
 
 
 def cancel_after(requests: int):
@@ -156,7 +167,7 @@ def lab_tui(*args, home: Path, wait: bool = True):
 
 def killed_and_resumed(db_path: Path, server, home: Path) -> str:
     """A `lab-tui run` killed (SIGKILL) once part of its requests are answered, then resumed."""
-    child = lab_tui("run", str(INCLUSION), "--api-base", server.api_base, "--count", "contexts=2", "--count",
+    child = lab_tui("run", str(skill_file(db_path.parent)), "--flow", "grounded_skills", "--api-base", server.api_base, "--count", "contexts=2", "--count",
                     "questions=2", "--concurrency", "1", "--db", str(db_path), home=home, wait=False)
     run_id = child.stdout.readline().split()[1]
     polled(lambda: open_db(db_path).execute("SELECT count(*) FROM requests WHERE run_id = ? AND response IS NOT "
@@ -173,7 +184,7 @@ def killed_and_resumed(db_path: Path, server, home: Path) -> str:
 def test_a_run_killed_part_way_and_resumed_ends_with_the_pairs_of_an_uninterrupted_run(tmp_path):
     db_path = tmp_path / "lab.db"
     with TeacherServer(TeacherConfig(latency=0.05)) as server:
-        whole = lab_tui("run", str(INCLUSION), "--api-base", server.api_base, "--contexts", "2", "--questions", "2",
+        whole = lab_tui("run", str(skill_file(db_path.parent)), "--flow", "grounded_skills", "--api-base", server.api_base, "--contexts", "2", "--questions", "2",
                         "--concurrency", "1", "--db", str(db_path), home=tmp_path)
         assert whole.returncode == 0, whole.stderr
         resumed = killed_and_resumed(db_path, server, tmp_path)
