@@ -180,6 +180,10 @@ class RunScreen(PaneScreen):
         """The batch whose line was chosen (its runs' totals shown, ctrl+r reviews them all)."""
         self.watch: ChangeWatch | None = None
         self.estimate = None
+        self.flow_reason: str | None = None
+        """Why f5's flow is the one chosen (`pipeline.flow.choose_flow`), when it is chosen from the skill."""
+        self.agreements: list = []
+        """How the shown run's judges line up with reviewers (`pipeline.evidence.judge_agreements`)."""
         """What f5 would send, cost and take (`pipeline.estimate.Estimate`), shown while no run is."""
 
     def compose(self) -> ComposeResult:
@@ -210,9 +214,14 @@ class RunScreen(PaneScreen):
             self.text, self.counts = text, counts
 
     class Estimated(Message):
-        def __init__(self, estimate) -> None:
+        def __init__(self, estimate, flow_reason: str | None) -> None:
             super().__init__()
-            self.estimate = estimate
+            self.estimate, self.flow_reason = estimate, flow_reason
+
+    class AgreementsRead(Message):
+        def __init__(self, run_id: str, agreements: list) -> None:
+            super().__init__()
+            self.run_id, self.agreements = run_id, agreements
 
     class Compared(Message):
         def __init__(self, comparison) -> None:
@@ -283,7 +292,7 @@ class RunScreen(PaneScreen):
     @work(thread=True, exclusive=True, group="run-target", exit_on_error=False)
     def describe_in_thread(self, path: Path | None, profile_name: str, api_base: str, flow: str,
                            typed: dict[str, str], concurrency: str) -> None:
-        from lab_tui.pipeline.flow import default_flow_for, load_flow
+        from lab_tui.pipeline.flow import choose_flow, load_flow
         from lab_tui.pipeline.teacher import load_profile
         from lab_tui.seeds import load_skill
 
@@ -292,10 +301,13 @@ class RunScreen(PaneScreen):
         text = Text.assemble(("f5: ", "dim"), (name if len(name) <= 22 else "…" + name[-21:], "bold"))
         counts: dict[str, int] = {}
         asked = None
+        reason = None
         try:
             if not flow and path is not None:
                 loaded = load_skill(path)
-                flow = f"{default_flow_for(loaded.skill.examples)} (auto)" if loaded.skill else "(does not parse)"
+                if loaded.skill is not None:
+                    chosen, reason = choose_flow(loaded.skill.examples)
+                flow = f"{chosen} (auto)" if loaded.skill else "(does not parse)"
             if flow and not flow.startswith("("):
                 counts = load_flow(flow.removesuffix(" (auto)")).counts()
             profile = load_profile(profile_name, api_base=api_base or None)
@@ -315,7 +327,7 @@ class RunScreen(PaneScreen):
                 estimate = self.estimate_for(*asked)
             except (UserError, OSError):
                 estimate = None  # the target line says what is wrong
-        self.post_message(self.Estimated(estimate))
+        self.post_message(self.Estimated(estimate, reason))
 
     def estimate_for(self, path: Path, flow: str, counts: dict[str, int], profile, typed: dict[str, str],
                      concurrency: str):
@@ -359,7 +371,7 @@ class RunScreen(PaneScreen):
 
     @on(Estimated)
     def show_estimate(self, message: Estimated) -> None:
-        self.estimate = message.estimate
+        self.estimate, self.flow_reason = message.estimate, message.flow_reason
         self.needs_redraw = True
 
     def count_values(self) -> dict[str, str]:
@@ -381,6 +393,8 @@ class RunScreen(PaneScreen):
             self.watch = ChangeWatch(self.app.db_path)
         elif self.watch.changed():
             self.action_refresh_runs()
+            if self.shown_run is not None:  # a verdict may have been given meanwhile
+                self.read_agreements(self.shown_run)
 
     def update_status(self) -> None:
         run = self.shown_run or "no run"
@@ -481,8 +495,40 @@ class RunScreen(PaneScreen):
             return self.batch_summary(self.shown_batch)
         if self.progress is None and self.shown_run is None and self.estimate is not None:
             view = estimate_view if self.size.height >= ROOMY_HEIGHT else estimate_compact
-            return Group(view(self.estimate), Text(NO_RUN_SHOWN, style="dim"))
-        return progress_view(self.progress, self.size.width or 80, bars=True, empty=NO_RUN_SHOWN)
+            reason = [Text.assemble(("Flow ", "bold"), literal(f"{self.estimate.flow}: {self.flow_reason}"))] \
+                if self.flow_reason else []
+            return Group(*reason, view(self.estimate), Text(NO_RUN_SHOWN, style="dim"))
+        progress = progress_view(self.progress, self.size.width or 80, bars=True, empty=NO_RUN_SHOWN)
+        return Group(progress, *self.agreement_lines()) if self.agreements else progress
+
+    def agreement_lines(self) -> list[Text]:
+        """A line per judge (and the on-task score) once reviewers' verdicts exist: how it agrees with them."""
+        lines = []
+        for agreement in self.agreements:
+            if not agreement.verdicts:
+                continue
+            line = Text.assemble(("Agreement ", "bold"), literal(agreement.label), f": {agreement.verdicts} verdicts")
+            if not agreement.enough:
+                line.append(" (too few for figures yet)", style="dim")
+            else:
+                if agreement.auc is not None:
+                    line.append(f", AUC {agreement.auc:.2f}")
+                if agreement.problems:
+                    line.append_text(Text.assemble(" · ", literal(one_line(agreement.problems[0], 120))))
+            lines.append(line)
+        return lines
+
+    @work(thread=True, exclusive=True, group="run-agreement", exit_on_error=False)
+    def read_agreements(self, run_id: str) -> None:
+        from lab_tui.pipeline.evidence import judge_agreements
+
+        self.post_message(self.AgreementsRead(run_id, judge_agreements(open_db(self.app.db_path), run_id=run_id)))
+
+    @on(AgreementsRead)
+    def agreements_read(self, message: AgreementsRead) -> None:
+        if message.run_id == self.shown_run:
+            self.agreements = message.agreements
+            self.needs_redraw = True
 
     def batch_summary(self, batch_id: str) -> Text:
         members = [run for run in self.runs if run.get("batch_id") == batch_id]
@@ -503,6 +549,8 @@ class RunScreen(PaneScreen):
             return
         self.shown_batch = None
         self.shown_run = event.option.id
+        self.agreements = []
+        self.read_agreements(self.shown_run)
         if self.shown_run != self.own_run:
             self.progress = None
             self.recent.clear()
@@ -588,6 +636,7 @@ class RunScreen(PaneScreen):
         self.cancel_event = asyncio.Event()
         self.own_run = self.shown_run = run_id
         self.shown_batch = None
+        self.agreements = []
         self.needs_redraw = True
         self.action_refresh_runs()
 

@@ -190,3 +190,41 @@ async def test_at_200x60_the_runs_list_uses_the_room(tmp_path):
         await until(pilot, lambda: len(screen.runs) == 20)
         await pilot.pause()
         assert screen.query_one("#run-runs").size.height == 15
+
+
+async def test_the_shown_run_says_how_its_judges_agree_with_reviewers_once_verdicts_exist(tmp_path):
+    import subprocess
+    import sys
+
+    from teacher_server import TeacherConfig, TeacherServer
+
+    with TeacherServer(TeacherConfig()) as server:
+        subprocess.run([sys.executable, "-m", "lab_tui", "run", str(example_skill_path()), "--api-base", server.api_base,
+                        "--contexts", "2", "--questions", "1", "--db", str(tmp_path / "lab.db")], check=True,
+                       capture_output=True, timeout=300)
+    app = app_on(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.pane_screens["run"]
+        await until(pilot, lambda: len(screen.runs) == 1 and screen.flow_reason is not None)
+        assert "their questions ask about it" in screen.flow_reason  # why f5 runs the grounded flow
+        runs = screen.query_one("#run-runs", OptionList)
+        runs.focus()
+        runs.highlighted = 0
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.progress is not None and screen.agreements)
+        assert screen.agreement_lines() == [], "no verdict yet: nothing to say"
+        db = open_db(tmp_path / "lab.db")
+        with db.conn:  # a reviewer judges every pair (as review records it), from another connection
+            for index, (pair_id,) in enumerate(db.execute("SELECT id FROM pairs WHERE outcome = 'kept'").fetchall()):
+                db["pairs"].update(pair_id, {"status": "accepted" if index % 2 else "rejected"})
+        reviewed = db.execute("SELECT count(*) FROM pairs WHERE status != 'pending'").fetchone()[0]
+        await until(pilot, lambda: screen.agreement_lines())
+        lines = [str(line) for line in screen.agreement_lines()]
+        assert any(line.startswith("Agreement pair judge: " + str(reviewed) + " verdicts") for line in lines), lines
+
+        def drawn() -> str:
+            console = Console(width=100, file=io.StringIO())
+            console.print(screen.query_one("#run-progress").content)
+            return console.file.getvalue()
+
+        await until(pilot, lambda: "Agreement pair judge" in drawn())
