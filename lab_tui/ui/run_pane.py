@@ -214,9 +214,9 @@ class RunScreen(PaneScreen):
             self.text, self.counts = text, counts
 
     class Estimated(Message):
-        def __init__(self, estimate, flow_reason: str | None) -> None:
+        def __init__(self, fields: tuple, estimate, flow_reason: str | None) -> None:
             super().__init__()
-            self.estimate, self.flow_reason = estimate, flow_reason
+            self.fields, self.estimate, self.flow_reason = fields, estimate, flow_reason
 
     class AgreementsRead(Message):
         def __init__(self, run_id: str, agreements: list) -> None:
@@ -285,9 +285,14 @@ class RunScreen(PaneScreen):
     def describe_target(self) -> None:
         """Say what f5 will run (the skill, its flow and the teacher), which counts that flow has, and
         the estimate: the fields are read here, on the UI thread; the work goes on in a thread."""
-        self.describe_in_thread(self.skill_path(), self.profile(), self.query_one("#run-api-base", Input).value.strip(),
-                                self.query_one("#run-flow", Input).value.strip(), self.count_values(),
-                                self.query_one("#run-concurrency", Input).value.strip())
+        self.describe_in_thread(self.skill_path(), *self.target_fields())
+
+    def target_fields(self) -> tuple:
+        """What f5 reads: profile, api base, flow, counts typed, concurrency (an estimate is of these)."""
+        return (self.profile(), self.query_one("#run-api-base", Input).value.strip(),
+                self.query_one("#run-flow", Input).value.strip(),
+                {name: value for name, value in self.count_values().items() if value},
+                self.query_one("#run-concurrency", Input).value.strip())
 
     @work(thread=True, exclusive=True, group="run-target", exit_on_error=False)
     def describe_in_thread(self, path: Path | None, profile_name: str, api_base: str, flow: str,
@@ -296,6 +301,7 @@ class RunScreen(PaneScreen):
         from lab_tui.pipeline.teacher import load_profile
         from lab_tui.seeds import load_skill
 
+        flow_typed = flow
         name = path.parent.name if path is not None and path.name == "qna.yaml" else (path.name if path else "no skill")
         name = one_line(name, 10_000)
         text = Text.assemble(("f5: ", "dim"), (name if len(name) <= 22 else "…" + name[-21:], "bold"))
@@ -327,7 +333,7 @@ class RunScreen(PaneScreen):
                 estimate = self.estimate_for(*asked)
             except (UserError, OSError):
                 estimate = None  # the target line says what is wrong
-        self.post_message(self.Estimated(estimate, reason))
+        self.post_message(self.Estimated((profile_name, api_base, flow_typed, typed, concurrency), estimate, reason))
 
     def estimate_for(self, path: Path, flow: str, counts: dict[str, int], profile, typed: dict[str, str],
                      concurrency: str):
@@ -371,6 +377,8 @@ class RunScreen(PaneScreen):
 
     @on(Estimated)
     def show_estimate(self, message: Estimated) -> None:
+        if message.fields != self.target_fields():
+            return  # of fields typed over since (a thread reading litellm's prices can answer late)
         self.estimate, self.flow_reason = message.estimate, message.flow_reason
         self.needs_redraw = True
 
@@ -383,15 +391,14 @@ class RunScreen(PaneScreen):
         self.query_one("#run-api-base", Input).focus()  # what a user types first; tab reaches the rest
         self.set_interval(REDRAW_EVERY_S, self.redraw)
         self.set_interval(FOREIGN_POLL_S, self.poll_foreign)
+        self.watch = ChangeWatch(self.app.db_path)  # before the first read: no change is missed
         self.set_interval(FOREIGN_POLL_S, self.follow_store)
         self.redraw(force=True)
         self.action_refresh_runs()
 
     def follow_store(self) -> None:
         """Read the runs list again when the database changed since the last look (any process)."""
-        if self.watch is None:
-            self.watch = ChangeWatch(self.app.db_path)
-        elif self.watch.changed():
+        if self.watch is not None and self.watch.changed():
             self.action_refresh_runs()
             if self.shown_run is not None:  # a verdict may have been given meanwhile
                 self.read_agreements(self.shown_run)

@@ -159,7 +159,7 @@ class TestRun:
         """No run shown: what f5 would send, for how many tokens, and what is unknown (no latency measured)."""
         async def run_before(pilot):
             screen = pilot.app.screen
-            await until(pilot, lambda: screen.estimate is not None and screen.count_names)
+            await until(pilot, lambda: screen.estimate is not None and screen.count_names and screen.flow_reason)
             await pilot.app.workers.wait_for_complete()
             await pilot.pause()  # the last worker's messages
             screen.redraw(force=True)
