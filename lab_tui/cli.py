@@ -25,6 +25,7 @@ COMMANDS = {
     "export": "Write runs' pairs as a training file (InstructLab's messages format) or lab-tui's rich JSONL.",
     "teacher": "Check the teacher model answers.",
     "review": "Open the app straight on the Review pane.",
+    "compare": "Two runs side by side: yield per stage and per seed example, scores, reject reasons.",
 }
 
 EXIT_BROKEN_PIPE = 141
@@ -50,6 +51,40 @@ def resolve_db(args: argparse.Namespace) -> Path:
     from lab_tui.config import default_db_path
 
     return args.db if getattr(args, "db", None) else default_db_path()
+
+
+def missing_paths(paths) -> list[str]:
+    """Why each path a command was given does not exist or cannot be reached, one line each.
+
+    The one rule for `run` and `lint`: such a path is a usage error (exit 2), said before anything is
+    read or stored."""
+    problems = []
+    for path in paths:
+        try:
+            Path(path).stat()
+        except FileNotFoundError:
+            problems.append(f"no such file or directory: {path}")
+        except OSError as error:
+            problems.append(f"cannot reach {path}: {error.strerror}")
+    return problems
+
+
+def refuse_missing(command: str, paths) -> bool:
+    """Say `missing_paths` on stderr under the command's name; whether there was any."""
+    problems = missing_paths(paths)
+    for problem in problems:
+        echo(f"lab-tui {command}: {problem}", err=True)
+    return bool(problems)
+
+
+def _unknown_command(word: str) -> bool:
+    """A bare word that is neither a command nor a path that exists, nor named like a seed file: a typo
+    of a command (`lab-tui bogus`), not a new skill file to create (which ends in .yaml or .jsonl)."""
+    from lab_tui.seeds.io import SEED_SUFFIXES
+
+    path = Path(word)
+    return (not word.startswith("-") and "/" not in word and os.sep not in word
+            and path.suffix.lower() not in SEED_SUFFIXES and not path.exists())
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -91,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     try:
+        if command is None and argv and _unknown_command(argv[0]):
+            echo(_app_parser().format_usage().rstrip(), err=True)
+            echo(f"lab-tui: {argv[0]!r} is not a command or a skill file; commands: {', '.join(COMMANDS)} "
+                 "(a new skill file is named *.yaml or *.jsonl)", err=True)
+            return EXIT_USAGE
         if command:
             _warn_about_settings()
             parser, module = _command_parser(command)

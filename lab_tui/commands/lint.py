@@ -123,26 +123,12 @@ def lint_files(files: list[Path], token_limit: int) -> list[dict]:
         return [entry for result in pool.map(_lint_chunk, chunks) for entry in result]
 
 
-def _unreachable(paths: list[Path]) -> list[str]:
-    """Why each PATH that does not exist or cannot be reached is a usage error, in words."""
-    problems = []
-    for path in paths:
-        try:
-            path.stat()
-        except FileNotFoundError:
-            problems.append(f"no such file or directory: {path}")
-        except OSError as error:
-            problems.append(f"cannot reach {path}: {error.strerror}")
-    return problems
-
-
 def run(args) -> int:
     from lab_tui.seeds.quality import DEFAULT_TOKEN_LIMIT
 
-    problems = _unreachable(args.paths)
-    if problems:
-        for problem in problems:
-            echo(f"lab-tui lint: {problem}", err=True)
+    from lab_tui.cli import refuse_missing
+
+    if refuse_missing("lint", args.paths):
         return 2
     if args.base is not None and not args.changed:
         echo("lab-tui lint: --base only makes sense with --changed", err=True)

@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from lab_tui.cli import add_db_option, positive, resolve_db
+from lab_tui.cli import add_db_option, positive, refuse_missing, resolve_db
 from lab_tui.errors import UserError
 from lab_tui.safe_text import echo, literal
 
@@ -76,6 +76,10 @@ def configure(parser) -> None:
     parser.add_argument("--workers", type=positive, metavar="N",
                         help="a batch's worker processes, each running some of its skills on a core of its own, "
                         "all sharing its concurrency (default: the machine's cores)")
+    parser.add_argument("--estimate", action="store_true",
+                        help="start nothing: print what the run would send (requests per block, tokens), how long "
+                        "it would take at the concurrency and the teacher's measured latency, and what it would cost "
+                        "where litellm knows the model's price")
     parser.add_argument("--resume", metavar="RUN_ID|BATCH_ID",
                         help="resume a run, or every unfinished run of a batch: only unanswered requests are sent")
     add_db_option(parser)
@@ -110,6 +114,8 @@ def run(args) -> int:
     if args.resume is None and not args.skill:
         echo("lab-tui run: give a SKILL_FILE, or --resume RUN_ID", err=True)
         return 2
+    if refuse_missing("run", args.skill):
+        return 2
     if (args.changed or args.base) and not any(path.is_dir() for path in args.skill):
         echo("lab-tui run: --changed and --base take a taxonomy folder", err=True)
         return 2
@@ -118,6 +124,11 @@ def run(args) -> int:
     skills, notes = skill_targets(args.skill, args.base, changed=args.changed)
     for note in notes:
         echo(f"lab-tui run: {note}", err=True)
+    if args.estimate:
+        if args.resume or len(skills) != 1:
+            echo("lab-tui run: --estimate takes one SKILL_FILE", err=True)
+            return 2
+        return _estimate(args, skills[0])
     if (args.resume or "").startswith("batch-") or len(skills) > 1 or any(path.is_dir() for path in args.skill):
         if args.preview:
             echo("lab-tui run: --preview runs one skill", err=True)
@@ -125,6 +136,25 @@ def run(args) -> int:
         return asyncio.run(_batch(args, skills))
     args.skill = skills[0] if skills else None
     return asyncio.run(_run(args))
+
+
+def _estimate(args, skill_path: Path) -> int:
+    """Print the estimate of the run these options describe; nothing is stored (no database is made)."""
+    from lab_tui.pipeline.estimate import estimate_run
+    from lab_tui.pipeline.estimate_view import estimate_view
+    from lab_tui.pipeline.launch import SkillUnreadable
+    from lab_tui.pipeline.teacher import load_profile
+    from lab_tui.seeds import load_skill
+    from lab_tui.store.queries import open_existing_db
+
+    loaded = load_skill(skill_path)
+    if loaded.skill is None:
+        finding = loaded.findings[0] if loaded.findings else None
+        raise SkillUnreadable(f"{skill_path}: {finding.message if finding else 'cannot be read'}")
+    profile = load_profile(args.profile, model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
+    estimate = estimate_run(open_existing_db(resolve_db(args)), loaded.skill, profile, _params(args))
+    _console().print(estimate_view(estimate))
+    return 0
 
 
 def _say_log_problem() -> None:

@@ -3,7 +3,9 @@ profile that lists several, then how many answer).
 
 A TCP connect to the API base comes first, so "nothing is running there" is said within
 `CONNECT_TIMEOUT_S` with how to start a teacher, instead of after litellm's import and retries.
-litellm is imported before the clock starts: the latency shown is the request's.
+litellm is imported before the clock starts: the latency shown is the request's. Each check is
+recorded in the database (`store.checks`), its latency or its error, for `run --estimate` and the
+Run pane's estimate.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def configure(parser) -> None:
     parser.add_argument("--model")
     parser.add_argument("--api-base")
     parser.add_argument("--api-key-env")
+    from lab_tui.cli import add_db_option
+
+    add_db_option(parser)
 
 
 def run(args) -> int:
@@ -33,20 +38,29 @@ def run(args) -> int:
 
     profile = load_profile(args.profile, model=args.model, api_base=args.api_base, api_key_env=args.api_key_env)
     profile = type(profile)(**{**profile.public(), "max_attempts": 1, "timeout": min(profile.timeout, 30.0)})
-    code = _check_endpoints(profile) if profile.endpoints else _check_one(profile)
+    from lab_tui.cli import resolve_db
+    from lab_tui.store.checks import record_teacher_check
+    from lab_tui.store.db import open_db
+
+    db = open_db(resolve_db(args))
+
+    def record(server, latency_s: float | None, message: str) -> None:
+        record_teacher_check(db, model=server.model, api_base=server.api_base, latency_s=latency_s,
+                             error=None if latency_s is not None else message)
+
+    code = _check_endpoints(profile, record) if profile.endpoints else _check_one(profile, record)
     if log_file_problem():
         echo(log_file_problem(), err=True)
     return code
 
 
-def _check_one(profile) -> int:
+def _check_one(profile, record) -> int:
     unreachable = nothing_listening(profile.api_base)
-    if unreachable:
-        echo(f"teacher {profile.model} at {profile.api_base}: does not answer: connection: {unreachable}")
-        return 1
-    ok, message = asyncio.run(_check(profile))
+    latency, message = (None, f"does not answer: connection: {unreachable}") if unreachable else \
+        asyncio.run(_check(profile))
+    record(profile, latency, message)
     echo(f"teacher {profile.model} at {profile.api_base}: {message}")
-    return 0 if ok else 1
+    return 0 if latency is not None else 1
 
 
 def nothing_listening(api_base: str | None) -> str | None:
@@ -75,21 +89,23 @@ def nothing_listening(api_base: str | None) -> str | None:
     return f"{reason} {START_HINT.format(port=port)}"
 
 
-def _check_endpoints(profile) -> int:
+def _check_endpoints(profile, record) -> int:
     """A profile with several endpoints: a line for each, then how many answer; 0 when all do."""
     answering = 0
     for endpoint in profile.endpoints:
         server = profile.for_endpoint(endpoint)
         unreachable = nothing_listening(server.api_base)
-        ok, message = (False, f"does not answer: connection: {unreachable}") if unreachable else \
+        latency, message = (None, f"does not answer: connection: {unreachable}") if unreachable else \
             asyncio.run(_check(server))
-        answering += ok
+        record(server, latency, message)
+        answering += latency is not None
         echo(f"teacher {server.model} at {server.api_base}: {message}")
     echo(f"{answering} of {len(profile.endpoints)} endpoints answer")
     return 0 if answering == len(profile.endpoints) else 1
 
 
-async def _check(profile) -> tuple[bool, str]:
+async def _check(profile) -> tuple[float | None, str]:
+    """(the request's latency, or None when the teacher did not answer; the line's message)."""
     from lab_tui.pipeline.teacher import Teacher, TeacherError, close_clients, litellm_module
 
     litellm_module()  # its seconds-long first import is not the teacher's latency
@@ -97,8 +113,9 @@ async def _check(profile) -> tuple[bool, str]:
     try:
         await Teacher(profile, 1).complete([{"role": "user", "content": "Reply with the word ready."}],
                                            temperature=0.0, max_tokens=5)
-        return True, f"answers ({time.monotonic() - started:.2f} s)"
+        latency = time.monotonic() - started
+        return latency, f"answers ({latency:.2f} s)"
     except TeacherError as error:
-        return False, f"does not answer: {error.kind}: {error.message[:160]}"
+        return None, f"does not answer: {error.kind}: {error.message[:160]}"
     finally:
         await close_clients()

@@ -364,12 +364,27 @@ def _item_spans(text: str, sequence: yaml.SequenceNode) -> list[tuple[int, int]]
     return list(zip(starts, starts[1:] + [len(text) if newline < 0 else newline + 1]))
 
 
+NEW_TEXT_WIDTH = 80
+"""Columns a new example's lines keep within, as the taxonomy's hand-written files do."""
+
+
+def _render_new_value(key: str, value: str, indent: int) -> str:
+    """A new example's value in the taxonomy's style: multi-line text as a `|` block (its lines as
+    they are); one long line (a model's paragraph) as a `>-` block wrapped within `NEW_TEXT_WIDTH`
+    columns, which reads back as exactly the same text (no newline is added to it)."""
+    rendered = _render_scalar(value, indent)
+    if "\n" not in value and len(key) + 2 + len(rendered) > NEW_TEXT_WIDTH:
+        return _render_folded(value, indent, max(40, NEW_TEXT_WIDTH - indent)) or rendered
+    return rendered
+
+
 def _render_example(example: SeedExample, dash_column: int, key_column: int) -> str:
-    """A new example in the file's own indentation, its multi-line values as `|` blocks."""
+    """A new example in the file's own indentation, its multi-line values as `|` blocks and its long
+    lines folded (`_render_new_value`), never a 300-character line."""
     values = {"context": example.context, "question": example.question, "answer": example.answer}
     if example.context is None:
         del values["context"]
-    lines = [f"{key}: {_render_scalar(value, key_column + 2)}"
+    lines = [f"{key}: {_render_new_value(key, value, key_column + 2)}"
              for key, value in _ordered(values, example.key_order, EXAMPLE_KEYS).items()]
     first = " " * dash_column + "-" + " " * (key_column - dash_column - 1)
     return first + ("\n" + " " * key_column).join(lines) + "\n"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -88,6 +90,33 @@ def skill_name(skill_path: str | None, skill_snapshot: str | dict | None) -> str
     return description[:40] or "?"
 
 
+def _name_parts(skill_path: str) -> list[str]:
+    """A skill file's path parts, nearest first, as `skill_name` starts them (a qna.yaml's folder)."""
+    path = Path(skill_path)
+    parts = list(reversed(path.parent.parts)) if path.name == "qna.yaml" and path.parent.name else [
+        path.stem, *reversed(path.parent.parts)]
+    return [part for part in parts if part not in ("/", "")] or [path.name]
+
+
+def distinct_skill_names(skill_paths) -> dict[str, str]:
+    """A short name per skill file that no other file in `skill_paths` shares: `skill_name`'s folder,
+    with as many parent folders as it takes (`a/logical_reasoning` and `b/logical_reasoning`)."""
+    paths = sorted({str(path) for path in skill_paths if path})
+    parts = {path: _name_parts(path) for path in paths}
+    depth = dict.fromkeys(paths, 1)
+    while True:
+        names = {path: "/".join(reversed(parts[path][:depth[path]])) for path in paths}
+        seen: dict[str, list[str]] = {}
+        for path, name in names.items():
+            seen.setdefault(name, []).append(path)
+        clashing = [path for group in seen.values() if len(group) > 1 for path in group
+                    if depth[path] < len(parts[path])]
+        if not clashing:
+            return names
+        for path in clashing:
+            depth[path] += 1
+
+
 def teacher_model(teacher: str | dict | None) -> str:
     """Only the model name of a run's teacher profile; nothing else of it leaves the store."""
     profile = teacher if isinstance(teacher, dict) else _loads(teacher)
@@ -117,11 +146,11 @@ ORDER BY r.created_at DESC, r.rowid DESC
 
 def list_runs(db: sqlite_utils.Database) -> list[dict]:
     """Every run, newest first, with its totals: pairs kept, pairs accepted, failed rows."""
+    rows = db.execute(_RUNS_SQL).fetchall()
+    names = distinct_skill_names(row[5] for row in rows)
     runs = []
     for (run_id, created, finished, status, pid, skill_path, snapshot, teacher, batch_id, kept, accepted,
-         failed) in db.execute(
-        _RUNS_SQL
-    ).fetchall():
+         failed) in rows:
         runs.append(
             {
                 "id": run_id,
@@ -130,7 +159,7 @@ def list_runs(db: sqlite_utils.Database) -> list[dict]:
                 "status": status,
                 "display_status": display_status(status, pid),
                 "pid": pid,
-                "skill": skill_name(skill_path, snapshot),
+                "skill": names[skill_path] if skill_path else skill_name(None, snapshot),
                 "model": teacher_model(teacher),
                 "pairs_kept": kept,
                 "accepted": accepted,
@@ -218,6 +247,163 @@ def pairs(
     cursor = db.execute(sql, params)
     columns = [column[0] for column in cursor.description]
     return [Pair.from_row(dict(zip(columns, row))) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class StageHistory:
+    """What past runs measured of one stage (block) of a flow: its rows' outcomes and its requests."""
+
+    done: int
+    kept: int
+    filtered: int
+    failed: int
+    answered: int
+    """Requests answered; the averages below are over them (None when there is none)."""
+    tokens_in: float | None
+    tokens_out: float | None
+    latency_s: float | None
+
+
+_STAGE_ROWS_SQL = """
+SELECT w.stage, count(*), sum(w.status = 'kept'), sum(w.status = 'filtered'), sum(w.status = 'failed')
+FROM rows w JOIN runs r ON r.id = w.run_id
+WHERE json_extract(r.flow, '$.name') = ? AND (? IS NULL OR r.skill_path = ?)
+GROUP BY w.stage
+"""
+_STAGE_REQUESTS_SQL = """
+SELECT q.stage, count(*), avg(q.tokens_in), avg(q.tokens_out), avg(q.latency_s)
+FROM requests q JOIN runs r ON r.id = q.run_id
+WHERE json_extract(r.flow, '$.name') = ? AND (? IS NULL OR r.skill_path = ?) AND q.response IS NOT NULL
+  AND (? IS NULL OR q.model = ?)
+GROUP BY q.stage
+"""
+
+
+def stage_history(db: sqlite_utils.Database, flow_name: str, skill_path: str | None = None,
+                  model: str | None = None) -> dict[str, StageHistory]:
+    """Per stage of the runs of this flow (of this skill file only, with `skill_path`): rows done,
+    kept, filtered and failed, and the answered requests' mean tokens and latency (of this model only,
+    with `model`). What an estimate of the next run reads."""
+    where = [flow_name, skill_path, skill_path]
+    rows = {stage: counts for stage, *counts in db.execute(_STAGE_ROWS_SQL, where)}
+    requests = {stage: figures for stage, *figures in db.execute(_STAGE_REQUESTS_SQL, where + [model, model])}
+    return {stage: StageHistory(*(rows.get(stage) or (0, 0, 0, 0)), *(requests.get(stage) or (0, None, None, None)))
+            for stage in {*rows, *requests}}
+
+
+def run_stage_counts(db: sqlite_utils.Database, run_id: str) -> dict[str, dict[str, int]]:
+    """Per stage of the run, in the order its rows were first made: rows done, kept, filtered, failed."""
+    return {stage: {"done": done, "kept": kept, "filtered": filtered, "failed": failed}
+            for stage, done, kept, filtered, failed in db.execute(
+                "SELECT stage, count(*), sum(status = 'kept'), sum(status = 'filtered'), sum(status = 'failed') "
+                "FROM rows WHERE run_id = ? GROUP BY stage ORDER BY min(rowid)", [run_id])}
+
+
+def run_pair_scores(db: sqlite_utils.Database, run_id: str) -> list[dict]:
+    """Each pair of the run as its scores see it: judges' scores (the stored JSON list, parsed), on-task
+    score, outcome, review status and reject reason code."""
+    pairs = []
+    for scores, ontask, outcome, status, reason in db.execute(
+            "SELECT scores, ontask, outcome, status, reason FROM pairs WHERE run_id = ? ORDER BY rowid", [run_id]):
+        try:
+            judges = json.loads(scores) if scores else []
+        except ValueError:
+            judges = []
+        pairs.append({"judges": judges if isinstance(judges, list) else [], "ontask": ontask, "outcome": outcome,
+                      "status": status, "reason": reason})
+    return pairs
+
+
+def previous_run_of_skill(db: sqlite_utils.Database, run_id: str) -> str | None:
+    """The run of the same skill file made just before this one, or None (what a run is compared with)."""
+    row = db.execute(
+        "SELECT p.id FROM runs p JOIN runs r ON r.id = ? WHERE p.skill_path = r.skill_path "
+        "AND (p.created_at, p.rowid) < (r.created_at, r.rowid) ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1",
+        [run_id]).fetchone()
+    return row[0] if row else None
+
+
+class ChangeWatch:
+    """Whether another connection committed to the database since the last look, by SQLite's
+    `PRAGMA data_version` on a connection kept for it: a read of a counter, no table touched, so a
+    pane can ask every second and reload its lists only when a run (of any process) wrote."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.db = open_db(path)
+        self.version = self._read()
+
+    def _read(self) -> int:
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def changed(self) -> bool:
+        version = self._read()
+        changed, self.version = version != self.version, version
+        return changed
+
+
+TOP_REASONS = 3
+"""Reject reason codes and notes a seed example's yield names, commonest first."""
+
+
+@dataclass(frozen=True)
+class SeedYield:
+    """What one seed example (by its 0-based index, as pairs store it) produced across a skill's runs."""
+
+    seed_index: int
+    made: int
+    """Pairs made from it, kept by the judges or not."""
+    kept: int
+    """Pairs the judges kept (what review and export see)."""
+    accepted: int
+    rejected: int
+    reasons: tuple[tuple[str, int], ...]
+    """The commonest reject reason codes of its rejected pairs, with their counts."""
+    notes: tuple[tuple[str, int], ...]
+    """The commonest reviewers' notes on its rejected pairs, with their counts."""
+
+
+_SEED_YIELD_SQL = """
+SELECT p.seed_index, p.outcome, p.status, p.reason, p.note
+FROM pairs p JOIN runs r ON r.id = p.run_id
+WHERE r.skill_path IN (?, ?) AND p.seed_index IS NOT NULL
+"""
+_RUN_SEED_YIELD_SQL = """
+SELECT seed_index, outcome, status, reason, note FROM pairs WHERE run_id = ? AND seed_index IS NOT NULL
+"""
+
+
+def seed_yields(db: sqlite_utils.Database, skill_path: str | Path) -> list[SeedYield]:
+    """Per seed example, across every run of the skill file (as its runs recorded its path): pairs made,
+    kept by the judges, accepted and rejected by reviewers, and the commonest reject reasons and notes.
+    Seed examples that made nothing have no entry; indexes are those the runs saw (an edit since then
+    can move an example)."""
+    names = [str(skill_path), str(Path(skill_path).resolve())]  # a run records the path as it was given
+    return _yields(db.execute(_SEED_YIELD_SQL, names))
+
+
+def run_seed_yields(db: sqlite_utils.Database, run_id: str) -> list[SeedYield]:
+    """`seed_yields` of one run (what `compare` sets side by side)."""
+    return _yields(db.execute(_RUN_SEED_YIELD_SQL, [run_id]))
+
+
+def _yields(rows) -> list[SeedYield]:
+    made: Counter = Counter()
+    counts: dict[tuple[int, str], int] = Counter()
+    reasons: dict[int, Counter] = {}
+    notes: dict[int, Counter] = {}
+    for seed, outcome, status, reason, note in rows:
+        made[seed] += 1
+        counts[seed, outcome] += 1
+        counts[seed, status] += 1
+        if status == "rejected":
+            if reason:
+                reasons.setdefault(seed, Counter())[reason] += 1
+            if note and note.strip():
+                notes.setdefault(seed, Counter())[" ".join(note.split())] += 1
+    return [SeedYield(seed, made[seed], counts[seed, "kept"], counts[seed, "accepted"], counts[seed, "rejected"],
+                      tuple(reasons.get(seed, Counter()).most_common(TOP_REASONS)),
+                      tuple(notes.get(seed, Counter()).most_common(TOP_REASONS)))
+            for seed in sorted(made)]
 
 
 def open_existing_db(path: str | Path) -> sqlite_utils.Database | None:

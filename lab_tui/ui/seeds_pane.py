@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import ContentSwitcher, Footer, Label, OptionList, TextArea
+from textual.widgets import ContentSwitcher, Footer, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from lab_tui.config import load_settings
@@ -30,7 +30,9 @@ from lab_tui.seeds.lint import lint_loaded
 from lab_tui.seeds.recovery import discard_recovery, read_recovery, write_recovery
 from lab_tui.seeds.yamlio import node_lines
 from lab_tui.ui.dialogs import ChoiceDialog, OpenDialog, SaveAsDialog
-from lab_tui.ui.messages import OpenSkill, SeedFileChanged, SkillShown
+from lab_tui.store.queries import SeedYield
+from lab_tui.store.review import ReviewFilter
+from lab_tui.ui.messages import OpenSkill, ReviewPairs, SeedFileChanged, SkillShown
 from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import clean, literal, one_line
 from lab_tui.ui.widgets.safe_text_area import SafeTextArea
@@ -44,6 +46,8 @@ AUTOSAVE_EVERY_S = 2.0
 RECENT_LIMIT = 10
 FIELDS = ("context", "question", "answer")
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "●"}
+SIDE_WIDTH = 30
+"""The examples column's width at 80 columns (app.tcss); a wider terminal gives it a quarter."""
 EXAMPLE_GROUP = Binding.Group("Example", compact=True)
 MOVE_GROUP = Binding.Group("Move", compact=True)
 
@@ -65,6 +69,14 @@ class RecoveryWritten(Message):
 
     text: str
     saves: int
+
+
+@dataclass
+class YieldsRead(Message):
+    """What each seed example of `path` produced across its runs (`store.queries.seed_yields`)."""
+
+    path: Path
+    yields: dict[int, SeedYield]
 
 
 @dataclass
@@ -95,7 +107,12 @@ class SeedsScreen(PaneScreen):
                 key_display="↓"),
         Binding("f6", "focus_findings", "Lint", priority=True, id="seeds.findings"),
         Binding("ctrl+f", "fix", "Fix", id="seeds.fix"),
+        Binding("ctrl+r", "review_seed", "Review its pairs", id="seeds.review", show=False),  # said on the yield line
     ]
+
+    DEFAULT_CSS = """
+    #seed-yield { height: auto; max-height: 4; padding: 0 1; }
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -115,6 +132,9 @@ class SeedsScreen(PaneScreen):
         self._saves = 0
         """Saves so far: a recovery copy made before the latest save is stale and not written."""
         self._lint_timer = None
+        self.side_width = SIDE_WIDTH
+        self.yields: dict[int, SeedYield] = {}
+        """What each seed example (by index) made across the skill's runs, as last read."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="seeds-status")
@@ -128,6 +148,7 @@ class SeedsScreen(PaneScreen):
                 with VerticalScroll(id="seeds-editors", can_focus=False):
                     yield Label("Task description", classes="section")
                     yield SafeTextArea(id="task", soft_wrap=True, classes="editor")
+                    yield Static(id="seed-yield")
                     yield Label("Context", id="context-label", classes="section")
                     yield SafeTextArea(id="context", soft_wrap=True, classes="editor")
                     yield Label("Question", classes="section")
@@ -138,6 +159,14 @@ class SeedsScreen(PaneScreen):
                     yield Label("Not valid: fix it here, ctrl+s saves (keeps .bak)", classes="section")
                     yield SafeTextArea(id="raw", show_line_numbers=True, soft_wrap=True)
         yield Footer(compact=True, show_command_palette=False)
+
+    def on_resize(self) -> None:
+        """The examples column takes a quarter of a wide terminal, and its questions the room it has."""
+        width = max(SIDE_WIDTH, self.size.width // 4)
+        if width != self.side_width:
+            self.side_width = width
+            self.query_one("#seeds-side").styles.width = width
+            self.show_examples()
 
     def on_mount(self) -> None:
         self.set_interval(AUTOSAVE_EVERY_S, self.autosave)
@@ -205,6 +234,64 @@ class SeedsScreen(PaneScreen):
             self.jump_to_raw(self.findings[0] if self.findings else None)
         else:
             self.lint_now()
+        self.read_yields()
+
+    def on_screen_resume(self) -> None:
+        self.read_yields()  # runs may have made or reviewers judged pairs meanwhile
+
+    def read_yields(self) -> None:
+        if self.path is not None and getattr(self.app, "db_path", None) is not None:
+            self.read_yields_in_thread(self.path)
+
+    @work(thread=True, exclusive=True, group="seed-yields", exit_on_error=False)
+    def read_yields_in_thread(self, path: Path) -> None:
+        from lab_tui.store.db import open_db
+        from lab_tui.store.queries import seed_yields
+
+        yields = seed_yields(open_db(self.app.db_path), path)
+        self.post_message(YieldsRead(path, {entry.seed_index: entry for entry in yields}))
+
+    @on(YieldsRead)
+    def yields_read(self, message: YieldsRead) -> None:
+        if self.path is None or not _same_file(self.path, message.path) or message.yields == self.yields:
+            return
+        self.yields = message.yields
+        self.show_examples()
+        self.show_yield()
+
+    def show_yield(self) -> None:
+        """The current seed example's yield across the skill's runs, under the task description (no line
+        at all for a skill none of whose runs made a pair: the editors keep the room)."""
+        shown = self.query_one("#seed-yield", Static)
+        shown.display = bool(self.yields)
+        entry = self.yields.get(self.current) if self.skill is not None and self.skill.examples else None
+        text = Text(style="dim")
+        if entry is None:
+            if self.skill is not None and self.skill.examples:
+                text.append(f"Example {self.current + 1} has made no pairs in this database's runs yet.")
+        else:
+            text = Text.assemble((f"Example {self.current + 1} made ", "dim"), (str(entry.made), "bold"),
+                                 (" pairs: ", "dim"), f"{entry.kept} kept by the judges · {entry.accepted} accepted · "
+                                 f"{entry.rejected} rejected")
+            if entry.reasons:
+                text.append(" (" + ", ".join(f"{clean(code)} {count}" for code, count in entry.reasons) + ")")
+            for note, count in entry.notes:
+                text.append("  “")
+                text.append_text(literal(one_line(note, 60)))
+                text.append(f"”{f' ×{count}' if count > 1 else ''}")
+            text.append("  ctrl+r reviews them", style="dim italic")
+        shown.update(text)
+
+    def action_review_seed(self) -> None:
+        """Review exactly the pairs this seed example made (the app routes the ask to Review)."""
+        if self.path is None or self.skill is None or not self.skill.examples:
+            self.notify("No seed example is shown.", severity="warning")
+            return
+        if self.current not in self.yields:
+            self.notify(f"Example {self.current + 1} has made no pairs yet: run the skill first (f3).",
+                        severity="warning")
+            return
+        self.post_message(ReviewPairs(ReviewFilter(skill=str(self.path), seed_index=self.current, status=None)))
 
     def discard_copy(self) -> None:
         if self.path is not None:
@@ -461,12 +548,17 @@ class SeedsScreen(PaneScreen):
         self.app.sub_title = name + (" (modified)" if self.unsaved else "")
 
     def example_prompt(self, index: int, example: SeedExample) -> Text:
+        """Its number, question, worst finding, and the pairs it made that the judges kept (`·N`)."""
         marks = [f for f in self.findings if f.example == index and f.severity != "info"]
+        entry = self.yields.get(index)
+        kept = f" ·{entry.kept}" if entry is not None else ""
         prompt = Text(f"{index + 1:>2} ")
-        prompt.append_text(literal(one_line(example.question or "(no question)", 21)))
+        room = self.side_width - 9  # the number, the list's edge and a finding's mark
+        prompt.append_text(literal(one_line(example.question or "(no question)", max(8, room - len(kept)))))
         if marks:
             worst = "error" if any(f.severity == "error" for f in marks) else "warning"
             prompt.append(f" {SEVERITY_MARK[worst]}{len(marks)}", style="bold")
+        prompt.append(kept, style="dim")
         return prompt
 
     def show_examples(self) -> None:
@@ -491,6 +583,7 @@ class SeedsScreen(PaneScreen):
         total = len(self.skill.examples) if self.skill else 0
         label = f"Context · example {self.current + 1} of {total}" if total else "Context · no examples (ctrl+n adds one)"
         self.query_one("#context-label", Label).update(label)
+        self.show_yield()
 
     def show_findings(self) -> None:
         options = self.query_one("#findings", OptionList)

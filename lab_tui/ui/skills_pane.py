@@ -27,7 +27,7 @@ from textual.worker import get_current_worker
 
 from lab_tui.seeds.taxonomy import (MIXED_FLOW_MESSAGE, Changes, SkillSummary, TaxonomyError, changed_skill_files,
                                     skill_files, summarise, summarise_many, taxonomy_root)
-from lab_tui.store.queries import last_run_by_skill, open_existing_db
+from lab_tui.store.queries import distinct_skill_names, last_run_by_skill, open_existing_db
 from lab_tui.ui.messages import OpenSkill
 from lab_tui.ui.pane import PaneScreen
 from lab_tui.ui.safe_text import clean, literal, one_line
@@ -47,9 +47,16 @@ def skills_folder(app) -> Path | None:
     return Path(folder).resolve() if folder is not None else None
 
 
-def _left_truncate(text: str, width: int) -> str:
-    """Keep the end of a path (the skill's own folder) when it does not fit."""
-    return text if len(text) <= width else "…" + text[len(text) - width + 1:]
+def fit_name(name: str, short: str, width: int) -> str:
+    """A skill's path in `width` columns: its end (the skill's own folder) when the whole does not fit,
+    and never less than what tells it from the other skills (`short`, e.g. "a/logical_reasoning"):
+    when even that does not fit, its middle goes ("a/log…soning"), not its distinguishing start."""
+    if len(name) <= width:
+        return name
+    if len(short) < width:
+        return "…" + name[len(name) - width + 1:]
+    head = (width - 1) // 2
+    return short[:head] + "…" + short[len(short) - (width - 1 - head):]
 
 
 @dataclass
@@ -58,6 +65,8 @@ class SkillRow:
 
     path: Path
     name: str
+    short: str = ""
+    """The least of its path that no other listed skill shares (`store.queries.distinct_skill_names`)."""
     summary: SkillSummary | None = None
     changed: bool = False
     run: dict | None = None
@@ -68,7 +77,7 @@ def row_text(row: SkillRow, width: int) -> Text:
     name_width = max(8, width - FIXED_WIDTH)
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append("● " if row.changed else "  ", style="bold")
-    text.append(_left_truncate(clean(row.name), name_width).ljust(name_width) + " ")
+    text.append(fit_name(clean(row.name), clean(row.short or row.name), name_width).ljust(name_width) + " ")
     summary = row.summary
     if summary is None:
         text.append("…".ljust(FLOW_WIDTH + 1), style="dim")
@@ -292,7 +301,8 @@ class SkillsScreen(PaneScreen):
         if message.paths is None:
             self.error = message.error
         else:
-            self.rows = {path: SkillRow(path, path.parent.relative_to(self.folder).as_posix() or ".")
+            shorts = distinct_skill_names(message.paths)
+            self.rows = {path: SkillRow(path, path.parent.relative_to(self.folder).as_posix() or ".", shorts[str(path)])
                          for path in message.paths}
         self.show_rows()
 

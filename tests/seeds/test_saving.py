@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import shutil
 import textwrap
 
 import pytest
@@ -91,3 +92,24 @@ def test_a_save_that_fails_for_lack_of_space_leaves_file_and_backup_whole(crlf_s
     assert backup.read_bytes() == b"the previous backup\n" * 10
     assert crlf_skill.read_bytes() == CRLF
     assert not [p for p in crlf_skill.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_example_added_to_a_file_is_written_in_its_style_never_as_one_long_line(tmp_path):
+    """Review's promote appends a model's answer: one long paragraph went in as a 300-character line."""
+    from lab_tui.seeds import SeedExample
+
+    path = tmp_path / "qna.yaml"
+    shutil.copy(example_skill_path(), path)
+    before = path.read_text()
+    loaded = load_skill(path)
+    paragraph = " ".join(["The clinic opened its new pediatric wing in October, adding twelve exam rooms"] * 4) + "."
+    added = SeedExample(question="When did the wing open?", answer=paragraph, context="Q4 notes:\n- wing opened\n")
+    loaded.skill.examples.append(added)
+    save_skill(loaded.skill, path, loaded.stamp)
+    text = path.read_text()
+    assert text.startswith(before)
+    appended = text[len(before):]
+    assert "context: |\n" in appended and "answer: >-\n" in appended
+    assert max(len(line) for line in appended.splitlines()) <= 80
+    read = load_skill(path).skill.examples[-1]
+    assert (read.context, read.question, read.answer) == (added.context, added.question, paragraph)

@@ -119,3 +119,37 @@ def test_last_run_by_skill_takes_each_skills_newest_run_and_its_review_progress(
     a = last["/t/a/qna.yaml"]
     assert (a["id"], a["display_status"], a["kept"], a["reviewed"], a["accepted"]) == ("a-new", "interrupted", 4, 2, 1)
     assert (last["/t/b/qna.yaml"]["id"], last["/t/b/qna.yaml"]["kept"]) == ("b", 0)
+
+
+def test_runs_names_skills_whose_folders_share_a_name_by_enough_of_their_path(builder, capsys):
+    builder.run("r-a", skill_path="/t/compositional_skills/a/logical_reasoning/qna.yaml")
+    builder.run("r-b", skill_path="/t/compositional_skills/b/logical_reasoning/qna.yaml")
+    builder.run("r-c", skill_path="/t/compositional_skills/writing/email/qna.yaml")
+    assert {run["id"]: run["skill"] for run in queries.list_runs(builder.db)} == {
+        "r-a": "a/logical_reasoning", "r-b": "b/logical_reasoning", "r-c": "email"}
+    assert main(["runs", "--db", str(builder.path)]) == 0
+    out = capsys.readouterr().out
+    assert "a/logical_reasoning" in out and "b/logical_reasoning" in out
+
+
+def test_seed_yields_count_each_seed_examples_pairs_across_the_skills_runs_and_why_they_were_rejected(builder):
+    skill = "/t/compositional_skills/a/logical_reasoning/qna.yaml"
+    builder.run("r1", skill_path=skill)
+    builder.run("r2", skill_path=skill)
+    builder.run("other", skill_path="/t/compositional_skills/b/logical_reasoning/qna.yaml")
+    builder.pair("r1", "a1", seed_index=0, status="accepted")
+    builder.pair("r1", "a2", seed_index=0, status="rejected", reason="off-task", note="About  the weather")
+    builder.pair("r2", "a3", seed_index=0, status="rejected", reason="off-task", note="about the weather")
+    builder.pair("r2", "a4", seed_index=0, status="rejected", reason="wrong", note="about the weather")
+    builder.pair("r2", "a5", seed_index=0, outcome="filtered")
+    builder.pair("r2", "b1", seed_index=2)
+    builder.pair("other", "x1", seed_index=0, status="rejected", reason="unsafe")
+    yields = queries.seed_yields(builder.db, skill)
+    assert [y.seed_index for y in yields] == [0, 2]
+    first = yields[0]
+    assert (first.made, first.kept, first.accepted, first.rejected) == (5, 4, 1, 3)
+    assert first.reasons == (("off-task", 2), ("wrong", 1))
+    assert first.notes == (("about the weather", 2), ("About the weather", 1))
+    assert (yields[1].made, yields[1].kept, yields[1].accepted, yields[1].rejected, yields[1].reasons) == \
+        (1, 1, 0, 0, ())
+    assert queries.seed_yields(builder.db, "/nowhere/qna.yaml") == []

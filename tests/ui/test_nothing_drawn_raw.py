@@ -282,6 +282,16 @@ async def test_every_pane_and_dialog_draws_hostile_text_harmlessly(tmp_path, mon
             await pilot.press("down", "enter")
             await until(pilot, lambda: app.screen is not run)
             await check(pilot, "output dialog", must_show=True)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is run)
+            runs = run.query_one("#run-runs")
+            runs.focus()
+            runs.highlighted = 0
+            await pilot.press("ctrl+g")  # the hostile run beside the one before it
+            await until(pilot, lambda: app.screen is not run)
+            await check(pilot, "compare dialog")
+            app.screen.query_one("VerticalScroll").scroll_end(animate=False)  # the judges' labels
+            await check(pilot, "compare dialog, scores", must_show=True)
     finally:
         server.shutdown()
         from lab_tui.pipeline.teacher import close_clients

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 from teacher_server import TeacherConfig, TeacherServer
 from textual.messages import Update
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Select
 from waiting import until
 
 from lab_tui.pipeline.events import RowDone, RowFailed, RunFinished, RunProgress, RunStarted
@@ -142,7 +142,7 @@ async def test_a_run_over_two_endpoints_shows_a_line_for_each(tmp_path, teacher_
         app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.pane_screens["run"]
-            screen.query_one("#run-profile", Input).value = "fleet"
+            screen.query_one("#run-profile", Select).value = "fleet"
             await until(pilot, lambda: screen.count_names == ["contexts", "questions"])
             screen.query_one("#run-count-contexts", Input).value = "1"
             screen.query_one("#run-count-questions", Input).value = "1"
@@ -161,11 +161,15 @@ async def test_a_run_over_two_endpoints_shows_a_line_for_each(tmp_path, teacher_
             assert '"concurrency": 4' in params, "a fleet's concurrency is its endpoints' sum"
 
 
-async def test_an_unknown_teacher_profile_starts_nothing(tmp_path, messages):
+async def test_a_profile_gone_from_the_settings_since_it_was_chosen_starts_nothing(tmp_path, messages):
+    from lab_tui.config import Settings, save_settings
+
+    save_settings(Settings({"teachers": {"nosuch": {"model": "openai/x"}}}))
     app = LabApp(example_skill_path(), tmp_path / "lab.db", start_mode="run")
     async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
         screen = app.pane_screens["run"]
-        screen.query_one("#run-profile", Input).value = "nosuch"
+        screen.query_one("#run-profile", Select).value = "nosuch"
+        save_settings(Settings({"run_profile": "nosuch"}))  # the user edits the profile out meanwhile
         await pilot.press("f5")
         await until(pilot, lambda: messages.notified("nosuch"))
         assert screen.own_run is None
@@ -261,7 +265,6 @@ async def test_a_batch_is_followed_together_one_line_per_skill_under_its_totals(
         runs = screen.query_one("#run-runs", OptionList)
         lines = [str(runs.get_option_at_index(i).prompt) for i in range(runs.option_count)]
         assert lines[0].startswith(f"batch {started.batch_id}") and "2 skills completed" in lines[0]
-        assert runs.get_option_at_index(0).disabled
         assert {line.split()[0] for line in lines[1:]} == set(started.runs)
         assert any("quarterly_email" in line for line in lines) and any("synonyms" in line for line in lines)
         runs.focus()

@@ -388,3 +388,19 @@ async def test_the_delete_dialog_focuses_cancel(skill_file, tmp_path, messages):
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is screen and len(screen.skill.examples) == count and not screen.unsaved
+
+
+async def test_at_200x60_the_examples_column_uses_the_room(skill_file, tmp_path):
+    app = app_for(skill_file, tmp_path)
+    async with app.run_test(size=(200, 60)) as pilot:
+        seeds = app.pane_screens["seeds"]
+        await until(pilot, lambda: seeds.skill is not None)
+        await pilot.pause()
+        assert seeds.query_one("#seeds-side").outer_size.width == 50
+        question = seeds.skill.examples[0].question
+        prompt = str(seeds.query_one("#examples", OptionList).get_option_at_index(0).prompt)
+        assert len(prompt) > 30 and question.startswith(prompt[3:].rstrip("…")[:35])
+    async with app_for(skill_file, tmp_path).run_test(size=(80, 24)) as pilot:
+        seeds = pilot.app.pane_screens["seeds"]
+        await until(pilot, lambda: seeds.skill is not None)
+        assert seeds.query_one("#seeds-side").outer_size.width == 30

@@ -10,7 +10,7 @@ from waiting import until
 
 from lab_tui.store.db import open_db
 from lab_tui.ui.app import LabApp
-from lab_tui.ui.skills_pane import SkillList
+from lab_tui.ui.skills_pane import SkillList, row_text
 from builders import FIXTURES, SKILLS, build
 
 
@@ -195,3 +195,18 @@ async def test_coming_back_after_saving_in_seeds_relints_that_skill(tmp_path):
         await pilot.press("f9")
         await until(pilot, lambda: pane(pilot).rows[target].summary.examples == 4)
         assert pane(pilot).rows[target].summary.counts != before
+
+
+async def test_two_skills_with_the_same_folder_name_stay_apart_at_60_columns(tmp_path):
+    root = tmp_path / "taxonomy"
+    for parent in ("reasoning/a", "reasoning/b"):
+        folder = root / "compositional_skills" / parent / "logical_reasoning"
+        folder.mkdir(parents=True)
+        shutil.copy(FIXTURES / SKILLS["compositional_skills/linguistics/synonyms"], folder / "qna.yaml")
+    app = make_app(tmp_path, root)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: len(listed(pilot)) == 2)
+        await pilot.pause()
+        shown = pilot.app.screen.query_one(SkillList)
+        names = [str(row_text(row, shown.scrollable_content_region.width)).split()[0] for row in shown.rows]
+        assert names[0] != names[1] and names[0].startswith("a/") and names[1].startswith("b/"), names

@@ -53,6 +53,25 @@ class TestSeeds:
 
         assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=SIZE, run_before=run_before)
 
+    def test_a_seed_example_with_what_it_made(self, snap_compare, tmp_path):
+        """The yield of the highlighted seed example beside it, kept counts in the list."""
+        from test_seed_yield import example_yields
+
+        path = tmp_path / "qna.yaml"
+        shutil.copy(example_skill_path(), path)
+        example_yields(path, tmp_path)
+
+        async def run_before(pilot):
+            seeds = pilot.app.pane_screens["seeds"]
+            await until(pilot, lambda: set(seeds.yields) == {1, 3})
+            await findings_shown(pilot, path)
+            seeds.query_one("#examples").focus()
+            await pilot.press("down")
+            await until(pilot, lambda: "made 4" in str(seeds.query_one("#seed-yield").render()))
+            no_cursor_blink(pilot)
+
+        assert snap_compare(LabApp(path, tmp_path / "lab.db"), terminal_size=SIZE, run_before=run_before)
+
     def test_raw_text_beside_its_error(self, snap_compare, tmp_path):
         """A file that does not parse opens as its text, the error found on its line."""
         path = tmp_path / "qna.yaml"
@@ -136,14 +155,54 @@ class TestRun:
 
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
-    def test_an_unknown_teacher_profile(self, snap_compare, tmp_path):
-        """The error state of f5: the target line says why, a notification too, nothing starts."""
+    def test_the_estimate_before_a_run(self, snap_compare, tmp_path):
+        """No run shown: what f5 would send, for how many tokens, and what is unknown (no latency measured)."""
         async def run_before(pilot):
             screen = pilot.app.screen
-            screen.query_one("#run-profile", Input).value = "nosuch"
+            await until(pilot, lambda: screen.estimate is not None and screen.count_names and screen.flow_reason)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()  # the last worker's messages
+            screen.redraw(force=True)
+            no_cursor_blink(pilot)
+            await pilot.pause()
+
+        assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+    def test_two_runs_compared(self, snap_compare, tmp_path):
+        """ctrl+g on the newer run: the comparison with the run before it."""
+        from test_run_pane_list import two_runs_of_a_skill
+
+        two_runs_of_a_skill(tmp_path / "lab.db")
+
+        async def run_before(pilot):
+            screen = pilot.app.screen
+            await until(pilot, lambda: len(screen.runs) == 2 and screen.estimate is not None)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            screen.query_one("#run-runs").focus()
+            screen.query_one("#run-runs").highlighted = 0
+            await pilot.press("ctrl+g")
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "CompareDialog")
+            no_cursor_blink(pilot)
+            await pilot.pause()
+
+        assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+    def test_an_unknown_teacher_profile(self, snap_compare, tmp_path):
+        """The error state of f5 (a profile chosen, then edited out of the settings file): the target
+        line says why, a notification too, nothing starts."""
+        from lab_tui.config import Settings, save_settings
+
+        save_settings(Settings({"teachers": {"nosuch": {"model": "openai/x"}}, "run_profile": "nosuch"}))
+
+        async def run_before(pilot):
+            screen = pilot.app.screen
+            save_settings(Settings({"run_profile": "nosuch"}))
+            screen.describe_target()
             await until(pilot, lambda: "nosuch" in str(screen.query_one("#run-target").render()))
             await pilot.press("f5")
             await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
             no_cursor_blink(pilot)
 
         assert snap_compare(self.app(tmp_path), terminal_size=SIZE, run_before=run_before)
