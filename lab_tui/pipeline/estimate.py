@@ -151,13 +151,10 @@ def _seconds(blocks: list[BlockEstimate], concurrency: int) -> float | None:
 
 
 def _cost(model: str, blocks: list[BlockEstimate]) -> float | None:
-    """US dollars at litellm's local price for the model, or None when it has none."""
-    from lab_tui.pipeline.teacher import litellm_module
+    """US dollars at litellm's bundled price for the model, or None when it has none."""
+    from lab_tui.pipeline.teacher.litellm_setup import list_price
 
-    litellm = litellm_module()
-    try:
-        prompt, completion = litellm.cost_per_token(model=model, prompt_tokens=sum(b.tokens_in for b in blocks),
-                                                    completion_tokens=sum(b.tokens_out for b in blocks))
-    except Exception:  # litellm raises its own kinds for a model it has no price for
+    price = list_price(model)
+    if price is None:
         return None
-    return prompt + completion
+    return sum(b.tokens_in for b in blocks) * price[0] + sum(b.tokens_out for b in blocks) * price[1]

@@ -66,3 +66,18 @@ def test_an_estimate_refuses_a_count_the_flow_does_not_have(tmp_path, capsys):
     assert main(["run", "--estimate", str(example_skill_path()), "--count", "texts=2",
                  "--db", str(tmp_path / "lab.db")]) == 2
     assert "has no texts count" in capsys.readouterr().err
+
+
+def test_a_fleet_built_earlier_in_the_process_makes_no_model_free():
+    """A Router declares its deployments free and litellm writes that into its price table under the
+    model's name: an estimate after a fleet run in the same app said $0 for every model it had run."""
+    from lab_tui.pipeline.teacher import Endpoint
+    from lab_tui.pipeline.teacher.litellm_setup import build_router
+
+    params = RunParams(counts={"contexts": 1, "questions": 1}, concurrency=4)
+    for model in ("openai/teacher", "openai/gpt-4o"):
+        build_router(TeacherProfile(model=model, endpoints=(Endpoint("http://127.0.0.1:9/v1"),
+                                                            Endpoint("http://127.0.0.1:10/v1"))))
+    assert estimate_run(None, SKILL, TeacherProfile(model="openai/teacher"), params).cost_usd is None
+    priced = estimate_run(None, SKILL, TeacherProfile(model="openai/gpt-4o"), params)
+    assert priced.cost_usd is not None and priced.cost_usd > 0

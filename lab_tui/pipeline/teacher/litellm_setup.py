@@ -29,6 +29,7 @@ from lab_tui.safe_text import REDACTED, clean, redact, unsurrogate
 
 _litellm = None
 _routers: list = []
+_list_prices: dict[str, tuple[float | None, float | None]] = {}
 _keys_in_use: set[str] = set()
 """Keys this process sends, so logs, errors and answers can take them out."""
 _log_problem: str | None = None
@@ -89,8 +90,22 @@ def _set_up_litellm():
         logger.propagate = False
         logger.setLevel(logging.WARNING)
     litellm.aclient_session = guarded_client()
+    _list_prices.update((name, (entry.get("input_cost_per_token"), entry.get("output_cost_per_token")))
+                        for name, entry in litellm.model_cost.items() if isinstance(entry, dict))
     _litellm = litellm
     return _litellm
+
+
+def list_price(model: str) -> tuple[float, float] | None:
+    """US dollars per prompt and per completion token in litellm's bundled price table, as it was
+    before any Router was built: a Router declares its deployments free (FREE), which litellm writes
+    into the same table under the model's name, so asking litellm afterwards says every model is free."""
+    litellm_module()
+    for name in (model, model.split("/", 1)[-1]):
+        prompt, completion = _list_prices.get(name, (None, None))
+        if prompt is not None and completion is not None:
+            return float(prompt), float(completion)
+    return None
 
 
 def _log_handler() -> logging.Handler:
