@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from lab_tui.errors import UserError
 from lab_tui.pipeline.events import Event, RowDone, RowFailed, RunFinished, RunProgress, RunStarted
@@ -209,9 +209,9 @@ class RunScreen(PaneScreen):
         yield Footer()
 
     class TargetDescribed(Message):
-        def __init__(self, text: Text, counts: dict[str, int]) -> None:
+        def __init__(self, fields: tuple, text: Text, counts: dict[str, int]) -> None:
             super().__init__()
-            self.text, self.counts = text, counts
+            self.fields, self.text, self.counts = fields, text, counts
 
     class Estimated(Message):
         def __init__(self, fields: tuple, estimate, flow_reason: str | None) -> None:
@@ -326,14 +326,18 @@ class RunScreen(PaneScreen):
                 if path is not None and counts else None
         except (UserError, OSError) as error:  # said on the target line while the user types
             text.append_text(Text.assemble(("  ", ""), (one_line(str(error), 80), "red")))
-        self.post_message(self.TargetDescribed(text, counts))
+        fields = (profile_name, api_base, flow_typed, typed, concurrency)
+        if get_current_worker().is_cancelled:
+            return  # a newer description is on its way (a cancelled thread still runs to its end)
+        self.post_message(self.TargetDescribed(fields, text, counts))
         estimate = None
         if asked is not None:  # after the target line: the first estimate waits for litellm's price table
             try:
                 estimate = self.estimate_for(*asked)
             except (UserError, OSError):
                 estimate = None  # the target line says what is wrong
-        self.post_message(self.Estimated((profile_name, api_base, flow_typed, typed, concurrency), estimate, reason))
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Estimated(fields, estimate, reason))
 
     def estimate_for(self, path: Path, flow: str, counts: dict[str, int], profile, typed: dict[str, str],
                      concurrency: str):
@@ -361,7 +365,10 @@ class RunScreen(PaneScreen):
     async def show_target(self, message: TargetDescribed) -> None:
         """The target line, and a field per count of the flow (placeholder: the flow's default). A
         field keeps what was typed in it while the flow keeps that count; a count the flow does not
-        have has no field, so a value left from another flow never reaches f5."""
+        have has no field, so a value left from another flow never reaches f5. A description of fields
+        changed since is dropped: a slower, older thread could otherwise answer after a newer one."""
+        if message.fields[:3] != self.target_fields()[:3]:
+            return
         self.query_one("#run-target", Static).update(message.text)
         if list(message.counts) == self.count_names:
             for name, default in message.counts.items():

@@ -127,12 +127,15 @@ async def test_before_f5_the_pane_shows_the_estimate_of_what_it_would_send_and_f
         screen.query_one("#run-concurrency", Input).value = "4"
         expected = estimate_run(open_db(tmp_path / "lab.db"), load_skill(example_skill_path()).skill, load_profile(),
                                 RunParams(counts={"contexts": 1}, concurrency=4))
+
+        def shown() -> str:
+            console = Console(width=80, file=io.StringIO())
+            console.print(screen.query_one("#run-progress").content)
+            return console.file.getvalue()
+
         await until(pilot, lambda: screen.estimate == expected)
-        await pilot.pause()
-        console = Console(width=80, file=io.StringIO())
-        console.print(screen.query_one("#run-progress").content)
-        shown = console.file.getvalue()
-        assert f"{expected.requests} requests" in shown and "contexts 5," in shown
+        await until(pilot, lambda: f"{expected.requests} requests" in shown())  # drawn by the next redraw tick
+        assert "contexts 5," in shown()
         assert open_db(tmp_path / "lab.db").execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
