@@ -11,15 +11,17 @@ in WAL mode: one writer at a time, each write a short transaction) and split the
 between them (their bounds add up to the batch's). A worker sends its runs' progress and results
 to the caller, which draws them as if the runs were its own; a worker that dies has its unfinished
 runs recorded as failed (resumable), and a worker whose caller dies stops at once, as the caller's
-own runs would.
+own runs would. Each worker talks to the caller over pipes of its own: a worker killed part way
+through a message must not hold a lock the others need (a shared multiprocessing Queue or Event
+would leave every other worker waiting on it for ever).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue
 import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,23 +104,28 @@ async def run_in_workers(db_path: Path | str, run_ids: list[str], profile: Teach
         return await run_batch(db_path, run_ids, profile, concurrency, on_event=on_event, cancel=cancel)
     store.hand_over(open_db(db_path), run_ids)
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads and an event loop
-    messages, stop = context.Queue(), context.Event()
-    processes = [context.Process(target=_worker, args=(str(db_path), share, profile, slots, messages, stop),
-                                 name=f"lab-tui batch worker {number + 1}")
-                 for number, (share, slots) in enumerate(dealt)]
-    for process in processes:
+    processes, readers, stops = [], [], []
+    for number, (share, slots) in enumerate(dealt):
+        reader, writer = context.Pipe(duplex=False)
+        stop_reader, stop_writer = context.Pipe(duplex=False)
+        process = context.Process(target=_worker, args=(str(db_path), share, profile, slots, writer, stop_reader),
+                                  name=f"lab-tui batch worker {number + 1}")
         process.start()
+        writer.close()  # the worker's end: its pipe reads as ended once the worker has
+        stop_reader.close()
+        processes.append(process)
+        readers.append(reader)
+        stops.append(stop_writer)
     results: dict[str, RunResult | BaseException] = {}
     cancel = cancel or asyncio.Event()
     try:
-        while any(process.is_alive() for process in processes):
+        while readers:
             if cancel.is_set():
-                stop.set()
-            _take(await asyncio.to_thread(_next, messages, FORWARD_EVERY_S), results, on_event)
-        while (message := _next(messages, FORWARD_EVERY_S)) is not None:  # what the last ones sent
-            _take(message, results, on_event)
+                _stop(stops)
+            for message in await asyncio.to_thread(_received, readers, FORWARD_EVERY_S):
+                _take(message, results, on_event)
     finally:
-        stop.set()
+        _stop(stops)
         for process in processes:  # the caller itself stopped (cancelled, an error): the workers too
             process.join(timeout=30)
             if process.is_alive():
@@ -135,16 +142,25 @@ async def run_in_workers(db_path: Path | str, run_ids: list[str], profile: Teach
     return {run_id: results[run_id] for run_id in run_ids}
 
 
-def _next(messages, timeout: float):
-    try:
-        return messages.get(timeout=timeout)
-    except queue.Empty:
-        return None
+def _received(readers: list, timeout: float) -> list:
+    """The messages the workers have sent, waiting up to `timeout` for one; a worker's pipe that has
+    ended (the worker exited, or died part way through a message) is dropped from `readers`."""
+    messages = []
+    for reader in multiprocessing.connection.wait(readers, timeout):
+        try:
+            messages.append(reader.recv())
+        except (EOFError, OSError):
+            readers.remove(reader)
+    return messages
+
+
+def _stop(stops: list) -> None:
+    """Tell every worker to stop: its stop pipe reads as ready once this end is closed."""
+    for stop in stops:
+        stop.close()
 
 
 def _take(message, results: dict, on_event: Callable[[Event], None]) -> None:
-    if message is None:
-        return
     kind, value = message
     if kind == "event":
         on_event(value)
@@ -154,7 +170,8 @@ def _take(message, results: dict, on_event: Callable[[Event], None]) -> None:
 
 
 def _worker(db_path: str, run_ids: list[str], profile: TeacherProfile, concurrency: int, messages, stop) -> None:
-    """A worker process: its runs as one batch of their own, told to stop by `stop`."""
+    """A worker process: its runs as one batch of their own, sent to the caller through `messages`
+    (its own pipe), told to stop when `stop` (its own pipe from the caller) becomes readable."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ctrl+c reaches the whole process group: the caller decides
     asyncio.run(_work(db_path, run_ids, profile, concurrency, messages, stop, os.getppid()))
 
@@ -171,17 +188,17 @@ async def _work(db_path: str, run_ids: list[str], profile: TeacherProfile, concu
             latest[event.run_id] = event
         elif isinstance(event, (RunStarted, RunFinished)):
             if isinstance(event, RunFinished) and event.run_id in latest:
-                messages.put(("event", latest.pop(event.run_id)))
-            messages.put(("event", event))
+                messages.send(("event", latest.pop(event.run_id)))
+            messages.send(("event", event))
 
     async def forward() -> None:
         while True:
             if os.getppid() != parent:  # the caller was killed: stop as its own runs would have, at once
                 os._exit(1)
-            if stop.is_set():
+            if stop.poll():
                 cancel.set()
             for run_id in list(latest):
-                messages.put(("event", latest.pop(run_id)))
+                messages.send(("event", latest.pop(run_id)))
             await asyncio.sleep(FORWARD_EVERY_S)
 
     forwarding = asyncio.create_task(forward())
@@ -191,4 +208,4 @@ async def _work(db_path: str, run_ids: list[str], profile: TeacherProfile, concu
         forwarding.cancel()
         await close_clients()
     for run_id, outcome in outcomes.items():
-        messages.put(("result", (run_id, outcome if isinstance(outcome, RunResult) else str(outcome))))
+        messages.send(("result", (run_id, outcome if isinstance(outcome, RunResult) else str(outcome))))
