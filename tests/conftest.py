@@ -10,6 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from teacher_server import TeacherConfig, TeacherServer  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def lab_home(tmp_path, monkeypatch):
@@ -17,3 +19,10 @@ def lab_home(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_TUI_HOME", str(home))
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     return home
+
+
+@pytest.fixture
+def teacher_server():
+    """A fresh fake teacher on 127.0.0.1; tests adjust `server.config` before sending."""
+    with TeacherServer(TeacherConfig()) as server:
+        yield server

@@ -141,7 +141,7 @@ def run_and_report_with_a_hostile_flow(tmp_path, teacher_server) -> None:
     assert report.returncode == 0, report.stderr
     shown = assert_drawn_literally(report.stdout + report.stderr)
     assert f"{HOSTILE['link']}answer judge" in shown and f"{HOSTILE['bold']}texts" in shown
-    second = Path(__file__).resolve().parent / "fixtures" / "taxonomy" / \
+    second = Path(__file__).resolve().parents[1] / "fixtures" / "taxonomy" / \
         "compositional_skills__grounded__linguistics__inclusion.yaml"
     batch = lab_tui("run", str(example_skill_path()), str(second), "--contexts", "1", *base, home=home)
     assert batch.returncode == 0, batch.stderr

@@ -39,7 +39,7 @@ def test_the_latency_shown_is_the_requests_not_the_import(tmp_path):
         out = subprocess.run([sys.executable, "-m", "lab_tui", "teacher", "check", "--api-base", server.api_base],
                              capture_output=True, text=True, timeout=120,
                              env={"LAB_TUI_HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
-                                  "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                                  "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert out.returncode == 0, out.stderr
     seconds = float(re.search(r"answers \(([\d.]+) s\)", out.stdout).group(1))
     assert seconds < 1.0, out.stdout
