@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from teacher_server import stored_request_digest
+from waiting import eventually
 
 from lab_tui.pipeline.engine import NotResumable, RunParams, run_flow, start_run
 from lab_tui.pipeline.teacher import TeacherProfile, close_clients
@@ -57,8 +58,7 @@ async def test_a_run_going_in_this_process_is_not_run_again_beside_it(teacher_se
     db_path = tmp_path / "lab.db"
     run_id = cancelled_run(db_path, teacher_server)
     first = asyncio.create_task(run_flow(db_path, run_id))
-    while not teacher_server.log:  # the first one is past its claim and set-up
-        await asyncio.sleep(0.02)
+    await eventually(lambda: teacher_server.log)  # the first one is past its claim and set-up
     with pytest.raises(NotResumable, match="still running in this process"):
         await run_flow(db_path, run_id)
     assert (await first).status == "completed"
